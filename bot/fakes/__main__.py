@@ -1,0 +1,42 @@
+"""Run a stand-in on its own: `python -m bot.fakes slack|hedy --port N [...]`.
+
+For local development without accounts (point SLACK_API_URL / HEDY_API_URL at it) and for
+benchmarks that keep the stand-ins out of the measuring process.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.fakes", description=__doc__)
+    parser.add_argument("service", choices=["slack", "hedy"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--bot-token", default="xoxb-test-token", help="slack: the accepted bot token")
+    parser.add_argument("--team", default="T0001", help="slack: the workspace id")
+    parser.add_argument("--api-key", action="append", help="hedy: an accepted API key (repeatable)")
+    parser.add_argument("--latency", type=float, default=0.0, help="hedy: seconds before every answer")
+    parser.add_argument("--rate-limit", type=int, default=200, help="hedy: requests per minute per key")
+    args = parser.parse_args()
+
+    if args.service == "slack":
+        from bot.fakes.slack import FakeSlack
+
+        fake = FakeSlack(bot_token=args.bot_token, team_id=args.team)
+        fake.set_base_url(f"http://{args.host}:{args.port}")
+        fake.open_response_urls = True
+    else:
+        from bot.fakes.hedy import FakeHedy
+
+        fake = FakeHedy(api_keys=args.api_key or ["hedy_live_demo_key"], rate_limit_per_minute=args.rate_limit)
+        fake.seed_demo()
+        fake.latency = args.latency
+    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

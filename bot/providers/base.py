@@ -1,0 +1,159 @@
+"""What every meeting-notes provider gives the bot: domain models, typed errors, one interface.
+
+The slash commands, digests and todo threads speak only these types, so Meetric, Harmony and
+Whereby plug in by implementing `MeetingProvider` without touching them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- domain models
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    name: str
+    description: str | None = None
+    session_count: int | None = None
+    last_session_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Highlight:
+    id: str
+    title: str
+    meeting_id: str | None = None
+    quote: str | None = None  # the cleaned quote where the provider has one, else the raw one
+    main_idea: str | None = None
+    insight: str | None = None
+    at: datetime | None = None  # wall-clock time of the highlight
+    offset_seconds: int | None = None  # position in the recording
+
+
+@dataclass(frozen=True)
+class Todo:
+    id: str
+    text: str
+    meeting_id: str | None = None
+    due: str | None = None  # free text exactly as the provider gives it ("Tomorrow", "2026-03-10")
+    completed: bool = False
+    topic: Topic | None = None
+
+
+@dataclass(frozen=True)
+class MeetingSummary:
+    """A meeting as it appears in a list: enough for one line and a Show button."""
+
+    id: str
+    title: str
+    started_at: datetime | None = None
+    duration_seconds: int | None = None
+    topic: Topic | None = None
+
+
+@dataclass(frozen=True)
+class Meeting(MeetingSummary):
+    """A meeting with its content."""
+
+    ended_at: datetime | None = None
+    recap: str | None = None
+    minutes: str | None = None  # Markdown
+    highlights: list[Highlight] = field(default_factory=list)
+    todos: list[Todo] = field(default_factory=list)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str | None
+    email: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None  # pass back as `cursor` for the next page; None: no more
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. `code` is the provider's own error code, if it sent one."""
+
+    def __init__(self, message: str, *, provider: str = "", code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.code = code
+        self.status = status
+
+
+class AuthError(ProviderError):
+    """The API key is missing, wrong or revoked (401)."""
+
+
+class PermissionDenied(ProviderError):
+    """The key is valid but lacks a plan, scope or permission (403)."""
+
+
+class NotFound(ProviderError):
+    """The meeting, todo or other object does not exist (404)."""
+
+
+class RateLimited(ProviderError):
+    """The provider (or our own pacing) says: not now. `retry_after` in seconds, when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class Unavailable(ProviderError):
+    """The provider is down, timing out or answering 5xx."""
+
+
+class BadRequest(ProviderError):
+    """The provider rejected what we sent (400/409/422): a bug or an input it does not accept."""
+
+
+class NotSupported(ProviderError):
+    """This provider has no such data (Whereby has no todos, for example)."""
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+@runtime_checkable
+class MeetingProvider(Protocol):
+    """One connection's view of a provider account. Implementations own their HTTP client."""
+
+    name: str  # "hedy", "meetric", ...
+    display_name: str  # "Hedy"
+
+    async def check_key(self) -> Account:
+        """Raise AuthError for a rejected key; return who the key belongs to."""
+
+    async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
+        """Most recent first."""
+
+    async def get_meeting(self, meeting_id: str) -> Meeting: ...
+
+    async def list_todos(self) -> list[Todo]:
+        """Every action item the account has, across meetings (completed ones included)."""
+
+    async def list_topics(self) -> list[Topic]: ...
+
+    async def aclose(self) -> None: ...

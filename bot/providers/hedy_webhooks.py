@@ -1,0 +1,63 @@
+"""Hedy's webhooks (providers.md 1.8): a hex HMAC-SHA256 of the raw body in X-Hedy-Signature,
+no timestamp, flat payloads (`{event, sessionId, ...}`) and an older nested form
+(`{event, timestamp, data: {...}}`). Webhooks created through Hedy's API have no secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Mapping
+
+from bot.providers.webhooks import BadWebhook, WebhookEvent, content_fingerprint, load_object
+
+SESSION_EVENTS = frozenset({"session.ended", "session.exported"})
+EVENTS = frozenset({"session.created", "session.ended", "session.exported", "highlight.created", "todo.exported"})
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name) or headers.get(name.lower())
+    return value.strip() if value else None
+
+
+class HedyWebhooks:
+    events = EVENTS
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        given = _header(headers, "X-Hedy-Signature")
+        if not given:
+            return False
+        # Hedy sends bare hex; accept a "sha256=" prefix and upper case too (every reasonable reading).
+        if given.lower().startswith("sha256="):
+            given = given[len("sha256="):]
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), given.lower().encode())
+
+    def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        payload = load_object(body)
+        nested = payload.get("data") if isinstance(payload.get("data"), dict) else None
+        data = {**payload, **nested} if nested is not None else payload
+        data.pop("data", None)
+        event_type = payload.get("event") or payload.get("type") or _header(headers, "X-Hedy-Event")
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise BadWebhook("the body names no event")
+        event_type = event_type.strip()[:64]
+
+        def text(*keys: str) -> str | None:
+            for key in keys:
+                value = data.get(key)
+                if isinstance(value, (str, int)) and str(value).strip():
+                    return str(value).strip()[:255]
+            return None
+
+        if event_type.startswith("session."):
+            meeting_id, object_id = text("sessionId", "session_id", "id"), None
+        else:
+            meeting_id, object_id = text("sessionId", "session_id"), text("id", "highlightId", "todoId")
+        subject = (object_id or meeting_id or "-")[:150]
+        return WebhookEvent(
+            event_type=event_type,
+            meeting_id=meeting_id,
+            object_id=object_id,
+            dedupe_key=f"{event_type}:{subject}:{content_fingerprint(data)}",
+            data=data,
+        )

@@ -1,0 +1,82 @@
+"""Which providers exist and how to build a client for one connection.
+
+One shared httpx client per provider per process: connection pooling across commands, and
+one place to close them on shutdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import httpx
+
+from bot.providers.base import MeetingProvider
+from bot.providers.hedy_webhooks import HedyWebhooks
+from bot.providers.webhooks import WebhookAdapter
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    name: str
+    display_name: str
+    key_help: str  # where an admin finds an API key
+    build: Callable[[str, Settings, httpx.AsyncClient | None], MeetingProvider]
+    webhooks: WebhookAdapter
+
+
+def _build_hedy(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
+    from bot.providers.hedy import HedyProvider
+
+    return HedyProvider(api_key, base_url=settings.hedy_api_url, client=client)
+
+
+PROVIDERS: dict[str, ProviderInfo] = {
+    "hedy": ProviderInfo(
+        name="hedy",
+        display_name="Hedy",
+        key_help="In Hedy: Settings → API Access → create a key (needs a Pro plan with cloud sync).",
+        build=_build_hedy,
+        webhooks=HedyWebhooks(),
+    ),
+}
+
+
+class UnknownProvider(ValueError):
+    pass
+
+
+def provider_info(name: str) -> ProviderInfo:
+    try:
+        return PROVIDERS[name.lower()]
+    except KeyError:
+        raise UnknownProvider(
+            f"unknown provider {name!r}; choose one of: {', '.join(sorted(PROVIDERS))}"
+        ) from None
+
+
+class ProviderFactory:
+    """Builds provider clients that share one pooled httpx client per provider."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def _client(self, name: str) -> httpx.AsyncClient:
+        client = self._clients.get(name)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0, connect=5.0),
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            )
+            self._clients[name] = client
+        return client
+
+    def build(self, name: str, api_key: str) -> MeetingProvider:
+        return provider_info(name).build(api_key, self.settings, self._client(name))
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

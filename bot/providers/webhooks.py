@@ -1,0 +1,49 @@
+"""What the bot needs from a provider's webhooks: verify the signature on the raw body, and read
+an event's type, the meeting it concerns and a dedupe key. Each provider supplies one of these."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Mapping, Protocol
+
+# Fields that change between deliveries of the same news (a double-clicked export, a retry).
+VOLATILE_FIELDS = frozenset({"exportedAt", "exported_at", "timestamp", "deliveredAt", "sentAt", "sent_at"})
+
+
+class BadWebhook(ValueError):
+    """The body is not a webhook this provider sends (not JSON, not an object, no event name)."""
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_type: str
+    meeting_id: str | None
+    object_id: str | None  # the todo or highlight id, for those events
+    dedupe_key: str
+    data: dict  # the event's fields, flattened out of any envelope
+
+
+class WebhookAdapter(Protocol):
+    events: frozenset[str]  # the ones the bot acts on; others are stored and ignored
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
+
+    def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+
+
+def content_fingerprint(data: dict) -> str:
+    """Hash of what an event says, minus the fields that differ between copies of it."""
+    stable = {k: v for k, v in data.items() if k not in VOLATILE_FIELDS}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def load_object(body: bytes) -> dict:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadWebhook("the body is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise BadWebhook("the body is not a JSON object")
+    return parsed

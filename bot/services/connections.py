@@ -1,0 +1,116 @@
+"""Connecting a workspace to a provider, and finding its connection again. No Slack here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.providers.base import Account, MeetingProvider
+from bot.providers.registry import ProviderFactory, provider_info
+from bot.store.crypto import SecretBox
+from bot.store.db import Database
+from bot.store.models import Connection, Workspace, utcnow
+
+
+class NotConnected(Exception):
+    """The workspace has no active provider connection."""
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(f"workspace {team_id} has no connection")
+        self.team_id = team_id
+
+
+@dataclass
+class ConnectResult:
+    connection: Connection
+    account: Account
+    created: bool
+
+
+def key_hint(secret: str) -> str:
+    return secret[-4:] if len(secret) >= 8 else ""
+
+
+async def connect(
+    db: Database,
+    box: SecretBox,
+    factory: ProviderFactory,
+    *,
+    team_id: str,
+    provider: str,
+    api_key: str,
+    channel: str | None,
+    webhook_secret: str | None = None,
+    meeting_started_notes: bool | None = None,
+) -> ConnectResult:
+    """Check the key live, then store it encrypted. A rejected key raises and stores nothing.
+
+    Re-connecting the same workspace and provider replaces the key but keeps the webhook token,
+    so the webhook URL already pasted into the provider keeps working.
+    """
+    info = provider_info(provider)
+    api_key = api_key.strip()
+    client = factory.build(info.name, api_key)
+    try:
+        account = await client.check_key()
+    finally:
+        await client.aclose()
+
+    async with db.session() as session:
+        if await session.get(Workspace, team_id) is None:
+            session.add(Workspace(team_id=team_id))
+            await session.flush()
+        existing = await _connection_for(session, team_id, info.name)
+        created = existing is None
+        connection = existing or Connection(team_id=team_id, provider=info.name, api_key_encrypted="", api_key_hint="")
+        connection.api_key_encrypted = box.encrypt(api_key)
+        connection.api_key_hint = key_hint(api_key)
+        if webhook_secret is not None:
+            connection.webhook_secret_encrypted = box.encrypt(webhook_secret.strip()) if webhook_secret.strip() else None
+        if channel is not None:
+            connection.default_channel = channel
+        if meeting_started_notes is not None:
+            connection.options = {**(connection.options or {}), "post_meeting_started": meeting_started_notes}
+        connection.account_email = account.email
+        connection.status = "active"
+        connection.updated_at = utcnow()
+        session.add(connection)
+        await session.flush()
+        await session.refresh(connection)
+    return ConnectResult(connection=connection, account=account, created=created)
+
+
+async def _connection_for(session: AsyncSession, team_id: str, provider: str) -> Connection | None:
+    result = await session.exec(
+        select(Connection).where(Connection.team_id == team_id, Connection.provider == provider)
+    )
+    return result.first()
+
+
+async def active_connection(db: Database, team_id: str) -> Connection:
+    """The workspace's active connection (the oldest, if an admin connected several providers)."""
+    async with db.session() as session:
+        result = await session.exec(
+            select(Connection)
+            .where(Connection.team_id == team_id, Connection.status == "active")
+            .order_by(Connection.created_at, Connection.id)
+        )
+        connection = result.first()
+    if connection is None:
+        raise NotConnected(team_id)
+    return connection
+
+
+async def list_connections(db: Database, team_id: str | None = None) -> list[Connection]:
+    async with db.session() as session:
+        query = select(Connection).order_by(Connection.team_id, Connection.provider)
+        if team_id is not None:
+            query = query.where(Connection.team_id == team_id)
+        return list((await session.exec(query)).all())
+
+
+def open_provider(connection: Connection, box: SecretBox, factory: ProviderFactory) -> MeetingProvider:
+    """A client for this connection's account, with its key decrypted only in memory."""
+    return factory.build(connection.provider, box.decrypt(connection.api_key_encrypted))

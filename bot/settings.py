@@ -1,0 +1,76 @@
+"""Every setting the bot reads: environment variables, also read from `.env`.
+
+DESIGN.md's "Settings" table is the contract; names here are the variable names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def async_database_url(url: str) -> str:
+    """Map plain SQLAlchemy URLs to the async drivers the bot runs on."""
+    if url.startswith("sqlite:///") or url.startswith("sqlite://"):
+        return "sqlite+aiosqlite" + url[len("sqlite"):]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+asyncpg://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./meetings-bot.db"
+    data_dir: Path = Path(".")
+
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    public_url: str = "http://localhost:3000"
+    encryption_key: SecretStr | None = None
+
+    hedy_api_url: str = "https://api.hedy.bot"
+    meetric_api_url: str = "https://app.meetric.com/api/v1/rest"
+    harmony_api_url: str = "https://api.heyharmony.com"
+    whereby_api_url: str = "https://api.whereby.dev/v1"
+
+    log_level: str = "INFO"
+    # How long an interactive command may wait for a slow provider before it answers
+    # with "still busy, try again"; Slack keeps a response_url alive for 30 minutes.
+    provider_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("public_url", "hedy_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def webhook_url(self, provider: str, token: str) -> str:
+        return f"{self.public_url}/webhooks/{provider}/{token}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,107 @@
+"""Turns a parsed `/meetings` request into the message to show, by way of the services.
+
+Answers are cached for a few seconds per connection (deps.answers): when a team types the same
+command together, one provider call and one rendering serve everyone. Status is never cached:
+it must say what the key does now. Errors propagate to the one place that words them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from bot import inbox, outbox
+from bot.providers.base import MeetingProvider
+from bot.services import meetings as meeting_service
+from bot.slack.blocks import meetings as meeting_blocks
+from bot.slack.blocks import replies
+from bot.slack.blocks.message import Message
+from bot.slack.blocks.todos import todo_groups
+from bot.slack.commands import Parsed
+from bot.slack.deps import Deps
+
+Build = Callable[[MeetingProvider, str], Awaitable[Message]]
+
+
+async def _cached(deps: Deps, team_id: str, key: tuple, build: Build, *, cache: bool = True) -> Message:
+    async with asyncio.timeout(deps.settings.provider_timeout_seconds):
+        async with deps.provider_for(team_id) as (connection, provider, name):
+            if not cache:
+                return await build(provider, name)
+            # updated_at changes when the key is replaced, so answers made with an old key die with it.
+            scope = (connection.id, connection.updated_at)
+            return await deps.answers.get((scope, *key), lambda: build(provider, name))
+
+
+def instant(parsed: Parsed) -> Message | None:
+    """Answers that need no provider (help, usage errors): given in the ack itself."""
+    if parsed.name == "help":
+        return replies.help_message()
+    if parsed.name == "unknown":
+        return replies.unknown_command(parsed.raw)
+    if parsed.name == "usage":
+        return replies.sentence(parsed.message or "Type `/meetings help` to see what I can do.")
+    return None
+
+
+async def answer(parsed: Parsed, *, team_id: str, deps: Deps) -> Message:
+    quick = instant(parsed)
+    if quick is not None:
+        return quick
+    if parsed.name == "list":
+        return await list_meetings(team_id=team_id, limit=parsed.limit, notice=parsed.notice, deps=deps)
+    if parsed.name == "show":
+        return await show_meeting(team_id=team_id, meeting_id=parsed.meeting_id or "", deps=deps)
+    if parsed.name == "todos":
+        async def build(provider, name):
+            groups = await meeting_service.todos_by_meeting(provider, include_done=parsed.include_done)
+            return todo_groups(groups, provider_name=name, include_done=parsed.include_done)
+        return await _cached(deps, team_id, ("todos", parsed.include_done), build)
+    if parsed.name == "topics":
+        async def build(provider, name):
+            return replies.topic_list(await provider.list_topics(), provider_name=name)
+        return await _cached(deps, team_id, ("topics",), build)
+    if parsed.name == "status":
+        async with asyncio.timeout(deps.settings.provider_timeout_seconds):
+            async with deps.provider_for(team_id) as (connection, provider, name):
+                key = await meeting_service.check_key(provider)
+                dead_events = (await inbox.counts(deps.db, team_id=team_id)).get("dead", 0)
+                dead = [(m.channel, m.last_error or "unknown") for m in
+                        await outbox.dead_messages(deps.db, team_id=team_id)]
+                return replies.status_message(connection, key, provider_name=name, dead_events=dead_events,
+                                              dead_messages=dead)
+    raise ValueError(f"unhandled command {parsed.name!r}")
+
+
+async def list_meetings(*, team_id: str, limit: int, deps: Deps, notice: str | None = None) -> Message:
+    async def build(provider, name):
+        page = await meeting_service.recent_meetings(provider, limit=limit)
+        return meeting_blocks.meeting_list(page, provider_name=name, limit=limit, notice=notice)
+    return await _cached(deps, team_id, ("list", limit, notice), build)
+
+
+async def more_meetings(*, team_id: str, cursor: str | None, limit: int, after_id: str | None,
+                        deps: Deps) -> Message:
+    async def build(provider, name):
+        page = await meeting_service.recent_meetings(provider, limit=limit, cursor=cursor, after_id=after_id)
+        return meeting_blocks.meeting_list(page, provider_name=name, limit=limit, continued=True)
+    return await _cached(deps, team_id, ("more", cursor, limit, after_id), build)
+
+
+async def show_meeting(*, team_id: str, meeting_id: str, deps: Deps) -> Message:
+    async def build(provider, name):
+        return meeting_blocks.meeting_detail(await provider.get_meeting(meeting_id), provider_name=name)
+    return await _cached(deps, team_id, ("show", meeting_id), build)
+
+
+async def minutes_view(*, team_id: str, meeting_id: str, deps: Deps) -> dict:
+    """The Full minutes modal for a digest's button, or a modal that says why not."""
+    from bot.slack.blocks.digest import minutes_modal, minutes_unavailable_modal
+    from bot.slack.errors import describe
+
+    try:
+        async with asyncio.timeout(deps.settings.provider_timeout_seconds):
+            async with deps.provider_for(team_id) as (_connection, provider, name):
+                return minutes_modal(await provider.get_meeting(meeting_id), provider_name=name)
+    except Exception as exc:
+        return minutes_unavailable_modal(describe(exc, team_id=team_id).text)

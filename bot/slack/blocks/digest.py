@@ -1,0 +1,304 @@
+"""The channel digest a meeting gets when it ends, its thread replies and the minutes modal.
+
+Pure functions of provider data, like `meetings.py`: whatever the provider sends, every
+message stays within Slack's limits (BlockBudget), user text is escaped so it can never
+mention or link, and whatever had to be cut is announced.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.providers.base import Meeting
+from bot.slack.blocks.meetings import MAX_BUTTON_VALUE, SECTION_LIMIT, highlight_line, todo_line
+from bot.slack.blocks.message import MAX_BLOCK_CHARS, BlockBudget, Message, note
+from bot.slack.blocks.text import (
+    duration_text,
+    escape,
+    mrkdwn_from_markdown,
+    plain,
+    slack_date,
+    split_paragraphs,
+    truncate,
+)
+from bot.slack.ids import ActionId, CallbackId
+
+RECAP_CHARS = 1_200
+KEY_POINTS_CHARS = 1_800
+TODOS_PER_MESSAGE = 20
+HIGHLIGHTS_SHOWN = 40
+MODAL_TITLE = "Meeting minutes"  # modal titles: 24 characters at most
+MODAL_BLOCKS = 100
+# Serialized views stay under ~24,000 characters: blocks get this much, the rest of the view
+# (title, close, callback_id) and the closing note fit in what is left.
+MODAL_BLOCK_CHARS = 22_000
+MAX_LINK_CHARS = 1_000  # longer links are shown as their label only
+
+
+# ---------------------------------------------------------------------------- shared pieces
+
+
+def _title(title: str | None) -> str:
+    return " ".join((title or "").split()) or "Untitled meeting"
+
+
+def _date_fallback(moment: datetime | None) -> str:
+    """The date as plain text for fallback `text`, in UTC (notifications do not render <!date>)."""
+    if moment is None:
+        return "date unknown"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _details_line(meeting: Meeting, provider_name: str) -> str:
+    """Date · duration · topic · provider, for a context block. Whitespace in the topic is
+    collapsed so a provider's newline cannot spill into the line."""
+    parts = [slack_date(meeting.started_at)]
+    if duration := duration_text(meeting.duration_seconds):
+        parts.append(duration)
+    if meeting.topic and meeting.topic.name and meeting.topic.name.strip():
+        parts.append(escape(truncate(" ".join(meeting.topic.name.split()), 80)))
+    parts.append(f"via {escape(provider_name)}")
+    return " · ".join(parts)
+
+
+_LINK = re.compile(r"<([^<>]*)>")
+_SAFE_TARGET = re.compile(r"(?:https?://|mailto:)\S+\Z", re.IGNORECASE)
+
+
+def _safe_mrkdwn(markdown: str | None, *, title: str | None = None) -> str:
+    """`mrkdwn_from_markdown`, then every `<…>` it wrote checked: only http(s) and mailto links
+    stay links. The converter turns `[x](!channel)` into `<!channel|x>` (an @channel ping) and
+    `[x](@U123)` into a user mention, so any other target is shown as its label, as text.
+    Links longer than MAX_LINK_CHARS become their label too. A first heading that only repeats
+    the meeting title (the header already shows it) is dropped."""
+    text = mrkdwn_from_markdown(markdown)
+    first, _, rest = text.partition("\n")
+    if title and first.strip() == f"*{escape(_title(title))}*":
+        text = rest.strip()
+
+    def check(match: re.Match) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if not _SAFE_TARGET.match(target) or len(inner) > MAX_LINK_CHARS:
+            # User text was escaped before conversion: what is inside carries no raw < or >.
+            return " ".join((label or target).split()) or "link"
+        return match.group(0)
+
+    return _LINK.sub(check, text)
+
+
+def _unbreakable_links(text: str) -> str:
+    """Non-breaking spaces inside links: `split_paragraphs` cuts at whitespace and loops forever
+    when a cut lands inside a link that starts a chunk. With links under MAX_LINK_CHARS and no
+    whitespace in them, no cut can."""
+    return _LINK.sub(lambda m: re.sub(r"\s", "\u00a0", m.group(0)), text)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _section(text: str, **kwargs) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=text), **kwargs)
+
+
+# ---------------------------------------------------------------------------- digest
+
+
+_HEADING = re.compile(r"\*[^*\n]+\*")  # how mrkdwn_from_markdown writes a Markdown heading
+
+
+def _key_points(minutes: str) -> str:
+    """The first lines of the minutes (headings and bullets) within KEY_POINTS_CHARS, cut at a
+    line boundary; a cut ends in a line with "…" and a pointer to the Full minutes button."""
+    lines: list[str] = []
+    used = 0
+    cut = False
+    for line in minutes.split("\n"):
+        if used + len(line) + 1 > KEY_POINTS_CHARS:
+            if not lines:  # one very long first line: cut it at a word boundary instead
+                lines.append(truncate(line, KEY_POINTS_CHARS))
+            cut = True
+            break
+        lines.append(line)
+        used += len(line) + 1
+    if cut:
+        # Do not end on a heading whose content was cut away.
+        while len(lines) > 1 and (not lines[-1].strip() or _HEADING.fullmatch(lines[-1].strip())):
+            lines.pop()
+    text = "\n".join(lines).rstrip()
+    if cut:
+        text += "\n…\n_The rest is behind the *Full minutes* button._"
+    return text
+
+
+def _counts_line(todos: int, highlights: int) -> str:
+    if not todos and not highlights:
+        return "No todos or highlights for this meeting."
+    parts = [_count(todos, "todo") if todos else "No todos"]
+    if highlights:
+        parts.append(_count(highlights, "highlight"))
+    return " · ".join(parts) + " in the thread"
+
+
+def digest_message(meeting: Meeting, *, provider_name: str) -> Message:
+    """The channel digest: title, when, recap, key points of the minutes, what is in the thread,
+    and a Full minutes button (only when there are minutes)."""
+    title = _title(meeting.title)
+    minutes = _safe_mrkdwn(meeting.minutes, title=meeting.title)
+    # The closing blocks always go in: the budget for the rest leaves room for them.
+    tail: list[Block] = [note(_counts_line(len(meeting.todos), len(meeting.highlights)))]
+    if minutes:
+        value = meeting.id if meeting.id and len(meeting.id) <= MAX_BUTTON_VALUE else None
+        tail.append(ActionsBlock(elements=[
+            ButtonElement(text="Full minutes", action_id=ActionId.FULL_MINUTES, value=value)]))
+    budget = BlockBudget(max_chars=MAX_BLOCK_CHARS - sum(BlockBudget.size(b) for b in tail),
+                         reserve_blocks=len(tail) + 1)
+    budget.add(HeaderBlock(text=PlainTextObject(text=plain(title, 150))))
+    budget.add(ContextBlock(elements=[MarkdownTextObject(text=_details_line(meeting, provider_name))]))
+
+    recap = (meeting.recap or "").strip()
+    if recap:
+        budget.add(_section(truncate(escape(recap), RECAP_CHARS)))
+    if minutes:
+        budget.add(_section(f"*Key points*\n{_key_points(minutes)}"))
+    if not recap and not minutes:
+        budget.add(_section(f"{escape(provider_name)} has no summary for this meeting yet."))
+
+    for block in tail:
+        budget.force(block)
+    text = f"Meeting notes: {escape(truncate(title, 200))} ({_date_fallback(meeting.started_at)})"
+    return Message(text=text, blocks=budget.blocks)
+
+
+# ---------------------------------------------------------------------------- thread replies
+
+
+def todo_messages(meeting: Meeting, *, provider_name: str) -> list[Message]:
+    """The todos for the digest's thread: up to 20 per message, one section per todo with
+    block_id `todo:<index in meeting.todos>` and no accessory (left free for buttons)."""
+    todos = meeting.todos
+    if not todos:
+        return []
+    # Pack greedily: 20 per message, fewer only if escaped text makes 20 too big for one.
+    groups: list[tuple[int, list[Block]]] = []
+    start = 0
+    while start < len(todos):
+        budget = BlockBudget(reserve_blocks=2)  # the header and the closing note
+        index = start
+        while index < len(todos) and index - start < TODOS_PER_MESSAGE:
+            section = _section(todo_line(todos[index]), block_id=f"todo:{index}")
+            if not budget.add(section):
+                if index == start:  # cannot happen (a todo_line is < 3,000 chars), but never loop
+                    budget.force(section)
+                    index += 1
+                break
+            index += 1
+        groups.append((start, budget.blocks))
+        start = index
+
+    meeting_title = escape(truncate(_title(meeting.title), 150))
+    footer = note(f"Due dates as {escape(provider_name)} gives them.")
+    messages = []
+    for first, sections in groups:
+        if len(groups) == 1:
+            heading = f"Todos ({len(todos)})"
+        else:
+            heading = f"Todos ({first + 1}–{first + len(sections)} of {len(todos)})"
+        blocks = [HeaderBlock(text=PlainTextObject(text=heading)), *sections, footer]
+        messages.append(Message(text=f"{heading}: {meeting_title}", blocks=blocks))
+    return messages
+
+
+def highlights_message(meeting: Meeting, *, provider_name: str) -> Message | None:
+    """All highlights in one thread message, one section each; past 40 (or the size budget)
+    the rest are counted in a closing note."""
+    highlights = meeting.highlights
+    if not highlights:
+        return None
+    heading = f"Highlights ({len(highlights)})"
+    budget = BlockBudget(reserve_blocks=2)
+    budget.add(HeaderBlock(text=PlainTextObject(text=heading)))
+    shown = 0
+    for highlight in highlights[:HIGHLIGHTS_SHOWN]:
+        # highlight_line can outgrow a section when the text is mostly escaped characters.
+        if not budget.add(_section(truncate(highlight_line(highlight), SECTION_LIMIT))):
+            break
+        shown += 1
+    if shown < len(highlights):
+        budget.force(note(f"…and {len(highlights) - shown} more. All of them are in {escape(provider_name)}."))
+    text = f"{heading}: {escape(truncate(_title(meeting.title), 150))}"
+    return Message(text=text, blocks=budget.blocks)
+
+
+def meeting_started_message(*, title: str | None, started_at: datetime | None, provider_name: str) -> Message:
+    name = escape(truncate(_title(title), 200))
+    provider = escape(provider_name)
+    when = f" started {slack_date(started_at)}" if started_at else " has started"
+    text = f"🎙️ *{name}*{when} — the digest follows when {provider} has processed it."
+    fallback_when = f" started ({_date_fallback(started_at)})" if started_at else " has started"
+    fallback = f"{name}{fallback_when} — the digest follows when {provider} has processed it."
+    return Message(text=fallback, blocks=[_section(text)])
+
+
+# ---------------------------------------------------------------------------- minutes modal
+
+
+def _modal(blocks: list[Block]) -> dict:
+    return View(type="modal", callback_id=CallbackId.MINUTES_MODAL.value, title=MODAL_TITLE, close="Close",
+                blocks=blocks).to_dict()
+
+
+def minutes_modal(meeting: Meeting, *, provider_name: str) -> dict:
+    """The full minutes, for views.open / views.update: at most 100 blocks and ~24,000
+    characters, cut at a paragraph with a closing note when the minutes are longer."""
+    budget = BlockBudget(max_blocks=MODAL_BLOCKS, max_chars=MODAL_BLOCK_CHARS, reserve_blocks=1)
+    budget.add(HeaderBlock(text=PlainTextObject(text=plain(_title(meeting.title), 150))))
+    budget.add(ContextBlock(elements=[MarkdownTextObject(text=_details_line(meeting, provider_name))]))
+    minutes = _unbreakable_links(_safe_mrkdwn(meeting.minutes, title=meeting.title))
+    if not minutes:
+        budget.add(_section(f"{escape(provider_name)} has no minutes for this meeting yet."))
+    cut = False
+    for chunk in split_paragraphs(minutes, SECTION_LIMIT):
+        if budget.add(_section(chunk)):
+            continue
+        cut = True
+        # Fill what is left with the start of this chunk, cut at a line or word boundary.
+        limit = min(len(chunk), budget.remaining_chars() - 200)
+        while limit > 300 and not budget.add(_section(truncate(chunk, limit))):
+            limit = limit * 3 // 4
+        break
+    if cut:
+        budget.force(note(f"✂️ Shortened to fit in Slack; the full text is in {escape(provider_name)}."))
+    return _modal(budget.blocks)
+
+
+def minutes_loading_modal(*, title: str | None = None, provider_name: str | None = None) -> dict:
+    """Opened at once (trigger_ids last 3 seconds), then replaced by views.update."""
+    blocks: list[Block] = []
+    if title and title.strip():
+        blocks.append(HeaderBlock(text=PlainTextObject(text=plain(title, 150))))
+    source = f" from {escape(provider_name)}" if provider_name else ""
+    blocks.append(_section(f"⏳ Fetching the minutes{source}…"))
+    return _modal(blocks)
+
+
+def minutes_unavailable_modal(sentence: str) -> dict:
+    """`sentence` is escaped (it may quote a provider's error), so it cannot carry links."""
+    text = truncate(escape(sentence.strip()), SECTION_LIMIT) or "The minutes are not available right now."
+    return _modal([_section(text)])

@@ -1,0 +1,72 @@
+"""`/meetings` text → what the user asked for. Pure: no Slack, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_LIST = 10
+MAX_LIST = 30  # one Slack message holds about this many meetings with buttons; "More" pages on
+
+ALIASES = {
+    "": "help", "help": "help", "?": "help", "-h": "help", "--help": "help",
+    "list": "list", "ls": "list", "recent": "list",
+    "show": "show", "get": "show", "view": "show",
+    "todos": "todos", "todo": "todos", "tasks": "todos",
+    "topics": "topics", "topic": "topics",
+    "status": "status",
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    name: str  # help | list | show | todos | topics | status | unknown | usage
+    raw: str = ""
+    limit: int = DEFAULT_LIST
+    meeting_id: str | None = None
+    include_done: bool = False
+    message: str | None = None  # for "usage": what was wrong and how to say it
+    notice: str | None = None  # a note shown with the answer (a clamped number, say)
+
+
+def _looks_like_id(token: str) -> bool:
+    # Ids are opaque, but they are never spread over several words or carry path characters.
+    return 0 < len(token) <= 200 and not any(ch in token for ch in "/?#\\") and token.isprintable()
+
+
+def parse(text: str | None) -> Parsed:
+    raw = (text or "").strip()
+    words = raw.split()
+    verb = ALIASES.get(words[0].lower() if words else "", "unknown")
+    args = words[1:]
+
+    if verb == "help":
+        return Parsed("help", raw)
+    if verb == "list":
+        if not args:
+            return Parsed("list", raw)
+        if len(args) > 1 or not args[0].lstrip("+").isdigit():
+            return Parsed("usage", raw, message="`/meetings list` takes one number, like `/meetings list 5`.")
+        count = int(args[0].lstrip("+")[:6] or 0)
+        if count < 1:
+            return Parsed("usage", raw, message="Ask for at least one meeting, like `/meetings list 5`.")
+        if count > MAX_LIST:
+            return Parsed("list", raw, limit=MAX_LIST,
+                          notice=f"I show up to {MAX_LIST} meetings at a time; use More for the rest.")
+        return Parsed("list", raw, limit=count)
+    if verb == "show":
+        if not args:
+            return Parsed("usage", raw, message="Which meeting? Type `/meetings show <meeting id>`; "
+                                                "`/meetings list` shows the ids behind each Show button.")
+        if len(args) > 1 or not _looks_like_id(args[0]):
+            return Parsed("usage", raw, message="That doesn't look like a meeting id. Use `/meetings list` "
+                                                "and press Show on the meeting you want.")
+        return Parsed("show", raw, meeting_id=args[0].strip("`<>\"'"))
+    if verb == "todos":
+        scope = args[0].lower() if args else "open"
+        if len(args) > 1 or scope not in ("open", "all"):
+            return Parsed("usage", raw, message="`/meetings todos` takes `open` (the default) or `all`, "
+                                                "like `/meetings todos all`.")
+        return Parsed("todos", raw, include_done=scope == "all")
+    if verb in ("topics", "status"):
+        return Parsed(verb, raw)
+    return Parsed("unknown", raw)

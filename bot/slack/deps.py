@@ -1,0 +1,64 @@
+"""What listeners need, built once per app (a composition root, no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+import aiohttp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.providers.base import MeetingProvider
+from bot.providers.cache import ReadCache
+from bot.providers.registry import ProviderFactory, provider_info
+from bot.services.connections import active_connection, open_provider
+from bot.settings import Settings
+from bot.slack.background import Background
+from bot.store.crypto import SecretBox
+from bot.store.db import Database
+from bot.store.models import Connection
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    db: Database
+    box: SecretBox
+    factory: ProviderFactory
+    background: Background = field(default_factory=Background)
+    answers: ReadCache = field(default_factory=ReadCache)  # see bot/slack/answers.py
+    # Workspace → connection, for a few seconds: under a burst of commands the database is read once,
+    # not once per command. "Not connected" is never cached, so a new connection works at once.
+    connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
+    # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
+    inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _slack_session: aiohttp.ClientSession | None = None
+
+    def slack_client(self, team_id: str) -> AsyncWebClient:
+        """A Web API client for the workspace, over one pooled session, at SLACK_API_URL."""
+        if self._slack_session is None or self._slack_session.closed:
+            self._slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        token = self.settings.slack_bot_token.get_secret_value() if self.settings.slack_bot_token else None
+        # 429s and 5xx are the sender's to schedule (it re-queues instead of sleeping); only a
+        # dropped connection is retried on the spot.
+        return AsyncWebClient(token=token, base_url=self.settings.slack_api_url, session=self._slack_session,
+                              timeout=15, retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])
+
+    async def aclose(self) -> None:
+        await self.background.drain()
+        if self._slack_session is not None and not self._slack_session.closed:
+            await self._slack_session.close()
+        await self.factory.aclose()
+
+    @asynccontextmanager
+    async def provider_for(self, team_id: str) -> AsyncIterator[tuple[Connection, MeetingProvider, str]]:
+        """The workspace's connection, a client for it, and the provider's display name."""
+        connection = await self.connections.get(("connection", team_id), lambda: active_connection(self.db, team_id))
+        provider = open_provider(connection, self.box, self.factory)
+        try:
+            yield connection, provider, provider_info(connection.provider).display_name
+        finally:
+            await provider.aclose()

@@ -1,0 +1,95 @@
+"""From an inbox event to the channel messages it should produce.
+
+A webhook is a hint: the meeting is always fetched from the provider's API with the workspace's
+own key, and the messages are rendered from what the API says (DESIGN principle 2). Rendering is
+a pure function of the meeting, so processing an event twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import select
+
+from bot import outbox
+from bot.providers.base import Meeting
+from bot.providers.registry import provider_info
+from bot.services.connections import open_provider
+from bot.slack.blocks.digest import digest_message, highlights_message, meeting_started_message, todo_messages
+from bot.store.models import Connection, InboxEvent
+
+log = logging.getLogger(__name__)
+
+SESSION_EVENTS = ("session.ended", "session.exported")
+THREAD_EVENTS = ("highlight.created", "todo.exported")
+
+# Lower goes first: a new meeting's digest before the thread replies of earlier ones.
+PRIORITY_DIGEST = 0
+PRIORITY_STARTED = 5
+PRIORITY_THREAD = 10  # todos pages count up from here; highlights come after them
+
+
+class Skip(Exception):
+    """Nothing to do for this event; the message says why (kept on the inbox row)."""
+
+
+async def process(event: InboxEvent, deps) -> str | None:
+    """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
+    async with deps.db.session() as session:
+        connection = (await session.exec(select(Connection).where(Connection.id == event.connection_id))).first()
+    if connection is None or connection.status != "active":
+        return "the connection is gone or paused"
+    channel = connection.default_channel
+    if not channel:
+        return "no channel to post to: connect again with --channel"
+    info = provider_info(connection.provider)
+
+    if event.event_type == "session.created":
+        if not (connection.options or {}).get("post_meeting_started"):
+            return "meeting-started notes are off for this connection"
+        data = info.webhooks.parse(headers={}, body=event.payload.encode()).data
+        message = meeting_started_message(title=data.get("title"), started_at=_when(data.get("startTime")),
+                                          provider_name=info.display_name)
+        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                          meeting_id=event.meeting_id or "-", channel=channel, kind="started",
+                          payload=message.to_slack(), priority=PRIORITY_STARTED)
+        return None
+
+    if not event.meeting_id:
+        return "the event names no meeting"
+    if event.event_type in THREAD_EVENTS and not await outbox.has_digest(
+            deps.db, connection_id=connection.id, meeting_id=event.meeting_id):
+        # A highlight during a live meeting: the digest, when the meeting ends, will carry it.
+        return "no digest yet; the meeting's digest will include this"
+
+    provider = open_provider(connection, deps.box, deps.factory)
+    try:
+        meeting = await provider.get_meeting(event.meeting_id)
+    finally:
+        await provider.aclose()
+    await publish(deps, connection=connection, channel=channel, meeting=meeting, provider_name=info.display_name)
+    return None
+
+
+async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str) -> None:
+    """Store what the meeting's digest and thread should say; the sender does the rest."""
+    common = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id, channel=channel)
+    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
+                               payload=digest_message(meeting, provider_name=provider_name).to_slack())
+    for page, message in enumerate(todo_messages(meeting, provider_name=provider_name), start=1):
+        await outbox.want(deps.db, **common, kind=f"todos:{page}", priority=PRIORITY_THREAD + page,
+                          parent_id=digest.id, payload=message.to_slack())
+    highlights = highlights_message(meeting, provider_name=provider_name)
+    if highlights is not None:
+        await outbox.want(deps.db, **common, kind="highlights", priority=PRIORITY_THREAD + 1000,
+                          parent_id=digest.id, payload=highlights.to_slack())
+
+
+def _when(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

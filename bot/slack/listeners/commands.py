@@ -1,0 +1,25 @@
+"""`/meetings`: ack at once, answer through the response_url once the provider has spoken."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.answers import answer, instant
+from bot.slack.commands import parse
+from bot.slack.deps import Deps
+from bot.slack.metrics import COMMANDS
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command("/meetings")
+    async def meetings_command(ack, command):
+        parsed = parse(command.get("text"))
+        team_id = command["team_id"]
+        COMMANDS.labels(subcommand=parsed.name).inc()
+        reply = instant(parsed)
+        if reply is not None:
+            await ack(**reply.to_slack(), response_type="ephemeral")
+            return
+        await ack()
+        deps.background.answer(answer(parsed, team_id=team_id, deps=deps), response_url=command["response_url"],
+                               team_id=team_id)

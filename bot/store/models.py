@@ -1,0 +1,129 @@
+"""Tables. Every row that belongs to a workspace carries its Slack `team_id`, and every
+query the services make filters on it (tenants never see each other's data)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC and returns aware UTC, the same on SQLite (no time zones) and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def _ts(**kwargs) -> Column:
+    return Column(UTCDateTime(), **kwargs)
+
+
+def new_webhook_token() -> str:
+    # 192 bits: the URL itself is the credential for webhooks a provider cannot sign.
+    return secrets.token_urlsafe(24)
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    name: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Connection(SQLModel, table=True):
+    """A workspace's link to one provider account: the key, the webhook URL token, the channel."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("team_id", "provider", name="uq_connections_team_provider"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(foreign_key="workspaces.team_id", index=True, max_length=32)
+    provider: str = Field(max_length=32)
+    api_key_encrypted: str
+    api_key_hint: str = Field(max_length=8)  # the last four characters, to recognise a saved key
+    webhook_secret_encrypted: str | None = None
+    webhook_token: str = Field(default_factory=new_webhook_token, unique=True, index=True, max_length=64)
+    default_channel: str | None = Field(default=None, max_length=32)
+    status: str = Field(default="active", max_length=16)  # active | paused
+    account_email: str | None = Field(default=None, max_length=255)
+    options: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    last_webhook_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class InboxEvent(SQLModel, table=True):
+    """A verified provider webhook, stored before the 2xx. Workers claim, process, retry and
+    finally dead-letter it. The unique dedupe key makes a retried delivery a no-op."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key", name="uq_inbox_connection_dedupe"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connections.id", index=True)
+    team_id: str = Field(max_length=32, index=True)
+    provider: str = Field(max_length=32)
+    event_type: str = Field(max_length=64)
+    dedupe_key: str = Field(max_length=255)
+    meeting_id: str | None = Field(default=None, max_length=255)
+    payload: str  # the raw JSON body as received
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|processing|done|dead|ignored
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = None
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SlackMessage(SQLModel, table=True):
+    """One living Slack message per (connection, meeting, channel, kind): the outbox and the
+    record of what was posted. `payload` is what the message should say; when its hash differs
+    from `sent_hash` the sender posts it (no `ts` yet) or edits it with chat.update."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "meeting_id", "channel", "kind", name="uq_slack_messages_identity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connections.id", index=True)
+    team_id: str = Field(max_length=32, index=True)
+    meeting_id: str = Field(max_length=255)
+    channel: str = Field(max_length=32)
+    kind: str = Field(max_length=64)  # digest | todos:1 | highlights | started
+    priority: int = 0  # lower goes first: digests before thread replies
+    parent_id: int | None = Field(default=None, foreign_key="slack_messages.id")  # thread parent (the digest)
+    payload: str  # JSON {"text", "blocks"}
+    content_hash: str = Field(max_length=64)
+    sent_hash: str | None = Field(default=None, max_length=64)
+    ts: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    state: str = Field(default="active", max_length=16)  # active | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -1,0 +1,97 @@
+"""The HTTP app: Slack's request URL, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.providers.registry import ProviderFactory
+from bot.settings import Settings
+from bot.slack.app import build_slack_app
+from bot.slack.deps import Deps
+from bot.store import migrate
+from bot.store.crypto import secret_box
+from bot.store.db import Database
+from bot.webhooks import webhook_endpoint
+from bot.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+def build_deps(settings: Settings) -> Deps:
+    return Deps(settings=settings, db=Database(settings.database_url), box=secret_box(settings),
+                factory=ProviderFactory(settings))
+
+
+def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: bool = True,
+               workers: Workers | None = None, start_workers: bool = True) -> Starlette:
+    deps = deps or build_deps(settings)
+    workers = workers or Workers(deps)
+    slack_app = build_slack_app(deps)
+    slack_handler = AsyncSlackRequestHandler(slack_app)
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        try:
+            async with deps.db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            current = await migrate.is_current(deps.db.engine)
+        except Exception as exc:  # readiness reports, never raises
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if not current:
+            return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "pending"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def not_found(_request: Request, _exc) -> Response:
+        return PlainTextResponse("Not found", status_code=404)
+
+    async def server_error(_request: Request, exc) -> Response:
+        log.error("unhandled error in an HTTP request", exc_info=exc)
+        return PlainTextResponse("Internal error", status_code=500)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        if run_migrations:
+            await migrate.upgrade(deps.db.engine)
+        if start_workers:
+            await workers.start()
+        try:
+            yield
+        finally:
+            if start_workers:
+                await workers.stop()
+            await deps.aclose()
+            await deps.db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/webhooks/{provider}/{token}", webhook_endpoint(deps), methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 500: server_error},
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    app.state.workers = workers
+    app.state.slack_app = slack_app
+    return app

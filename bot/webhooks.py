@@ -1,0 +1,104 @@
+"""`POST /webhooks/{provider}/{token}`: verify, store durably, answer fast.
+
+Nothing here calls the provider or Slack. Order of checks, each answered without storing
+anything: unknown provider or token 404, body over 1 MiB 413, missing or wrong signature 401
+(where the connection has a signing secret), malformed JSON 400. A verified event is in the
+inbox before the 2xx; a duplicate gets a 2xx too, so the provider stops retrying it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import select
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from bot import inbox
+from bot.providers.registry import PROVIDERS
+from bot.providers.webhooks import BadWebhook
+from bot.slack.metrics import WEBHOOKS
+from bot.store.models import Connection
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    connection_id: int
+    team_id: str
+    provider: str
+    secret: str | None
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, message: str, provider: str, result: str) -> Response:
+    WEBHOOKS.labels(provider=provider, result=result).inc()
+    return JSONResponse({"ok": status < 300, "message": message}, status_code=status)
+
+
+def webhook_endpoint(deps):
+    async def lookup(provider: str, token: str) -> Target | None:
+        async def load() -> Target | None:
+            async with deps.db.session() as session:
+                row = (await session.exec(select(Connection).where(
+                    Connection.webhook_token == token, Connection.provider == provider,
+                    Connection.status == "active"))).first()
+            if row is None:
+                return None
+            secret = deps.box.decrypt(row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None
+            return Target(connection_id=row.id, team_id=row.team_id, provider=row.provider, secret=secret)
+
+        found = await deps.connections.get(("webhook", provider, token), load)
+        return found
+
+    async def receive(request: Request) -> Response:
+        provider = request.path_params["provider"].lower()
+        token = request.path_params["token"]
+        info = PROVIDERS.get(provider)
+        if info is None or not (8 <= len(token) <= 64):
+            return _answer(404, "unknown webhook URL", provider if info else "unknown", "not_found")
+        try:
+            body = await read_body(request)
+        except TooLarge:
+            return _answer(413, "the body is over 1 MiB", provider, "too_large")
+        except ClientDisconnect:
+            return _answer(400, "the request body did not arrive", provider, "bad_request")
+        target = await lookup(provider, token)
+        if target is None:
+            return _answer(404, "unknown webhook URL", provider, "not_found")
+        if target.secret is not None and not info.webhooks.verify(headers=request.headers, body=body,
+                                                                  secret=target.secret):
+            return _answer(401, "missing or wrong signature", provider, "bad_signature")
+        try:
+            event = info.webhooks.parse(headers=request.headers, body=body)
+        except BadWebhook as exc:
+            return _answer(400, str(exc), provider, "bad_request")
+        stored = await inbox.store(deps.db, connection_id=target.connection_id, team_id=target.team_id,
+                                   provider=provider, event=event, raw_body=body,
+                                   known=event.event_type in info.webhooks.events)
+        if not stored.duplicate:
+            deps.inbox_wakeup.set()
+        result = "duplicate" if stored.duplicate else "stored"
+        return _answer(200, result, provider, result)
+
+    return receive

@@ -1,0 +1,115 @@
+"""Background work of a running server: the inbox worker, the Slack sender and the reconcile job.
+
+Started and stopped by the web app's lifespan. SQLite runs one process, so at start-up every
+claim it held when it died is released at once; on PostgreSQL claims expire with their lease,
+so replicas never take each other's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import inbox, outbox
+from bot.providers.base import AuthError, ProviderError
+from bot.slack import digests
+from bot.slack.metrics import INBOX
+from bot.slack.sender import Sender
+from bot.store.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+RECONCILE_EVERY = timedelta(minutes=15)
+
+
+class Workers:
+    def __init__(self, deps, *, concurrency: int = 8, poll_seconds: float = 1.0,
+                 reconcile_every: timedelta = RECONCILE_EVERY, channel_interval: float = 1.0) -> None:
+        self.deps = deps
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.reconcile_every = reconcile_every
+        self.sender = Sender(deps, channel_interval=channel_interval)
+        self._running: set[asyncio.Task] = set()
+        self._loops: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        if self.deps.db.engine.dialect.name == "sqlite":
+            released = await inbox.release_all_claims(self.deps.db)
+            await outbox.release_all_claims(self.deps.db)
+            if released:
+                log.info("resuming %d webhook events left unfinished by the last run", released)
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self._inbox_loop(), name="inbox"),
+                       loop.create_task(self.sender.run(), name="slack-sender")]
+        self._scheduler = AsyncIOScheduler(timezone="UTC")
+        from bot.reconcile import reconcile_all
+
+        self._scheduler.add_job(reconcile_all, "interval", seconds=self.reconcile_every.total_seconds(),
+                                args=[self.deps], id="reconcile", replace_existing=True, coalesce=True,
+                                max_instances=1, misfire_grace_time=300)
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        """Let the loops finish what they are doing and leave at their next wait. Cancelling them
+        mid-query can leave a database connection stuck, so that is only the last resort."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        self._stopping.set()
+        self.sender.stop()
+        self.deps.inbox_wakeup.set()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=10)
+        await self.sender.drain()
+        if self._loops:
+            _done, pending = await asyncio.wait(self._loops, timeout=10)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._loops, return_exceptions=True)
+
+    async def _inbox_loop(self) -> None:
+        wake = self.deps.inbox_wakeup
+        while not self._stopping.is_set():
+            try:
+                free = self.concurrency - len(self._running)
+                events = await inbox.claim(self.deps.db, limit=free) if free > 0 else []
+                for event in events:
+                    task = asyncio.get_running_loop().create_task(self._process(event))
+                    self._running.add(task)
+                    task.add_done_callback(self._running.discard)
+            except Exception:
+                log.exception("the inbox worker could not read the inbox; trying again shortly")
+                events = []
+            if events and len(self._running) < self.concurrency and not self._stopping.is_set():
+                continue  # more may be due right away
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def _process(self, event: InboxEvent) -> None:
+        db = self.deps.db
+        try:
+            note = await digests.process(event, self.deps)
+        except AuthError as exc:
+            status = await inbox.fail(db, event, f"the provider rejected the API key ({exc.code or exc.status})")
+            INBOX.labels(result=status).inc()
+        except ProviderError as exc:
+            status = await inbox.fail(db, event, f"{type(exc).__name__}: {exc.message}")
+            INBOX.labels(result=status).inc()
+        except Exception as exc:
+            log.exception("processing inbox event %s failed", event.id)
+            status = await inbox.fail(db, event, f"unexpected error: {type(exc).__name__}")
+            INBOX.labels(result=status).inc()
+        else:
+            await inbox.finish(db, event.id, note=note)
+            INBOX.labels(result="done").inc()
+            self.sender.wake.set()
+        finally:
+            self.deps.inbox_wakeup.set()  # a slot is free

@@ -1,0 +1,39 @@
+"""How `/meetings` reads what people type."""
+
+import pytest
+
+from bot.slack.commands import MAX_LIST, parse
+
+
+@pytest.mark.parametrize("text, name", [
+    ("", "help"), ("help", "help"), ("  HELP  ", "help"), ("list", "list"), ("ls", "list"),
+    ("show sess_1", "show"), ("todos", "todos"), ("todo all", "todos"), ("topics", "topics"),
+    ("status", "status"), ("lst", "unknown"), ("delete everything", "unknown"),
+])
+def test_subcommands_and_aliases(text, name):
+    assert parse(text).name == name
+
+
+def test_list_count_defaults_clamps_and_rejects():
+    assert parse("list").limit == 10
+    assert parse("list 5").limit == 5
+    clamped = parse("list 500")
+    assert clamped.limit == MAX_LIST and "More" in clamped.notice
+    assert parse("list five").name == "usage"
+    assert parse("list 0").name == "usage"
+    assert parse("list 99999999999999999999999").limit == MAX_LIST
+
+
+def test_show_needs_one_plausible_id():
+    assert parse("show sess_abc123").meeting_id == "sess_abc123"
+    assert parse("show `sess_abc123`").meeting_id == "sess_abc123"
+    assert "Which meeting" in parse("show").message
+    assert parse("show ../../me").name == "usage"
+    assert parse("show a b").name == "usage"
+
+
+def test_todos_scope():
+    assert parse("todos").include_done is False
+    assert parse("todos all").include_done is True
+    assert parse("todos open").include_done is False
+    assert parse("todos someday").name == "usage"
