@@ -11,42 +11,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import httpx
-from cryptography.fernet import Fernet
 
+from _harness import ROOT, SIGNING_SECRET, TEAM, Stack, percentile, start, stop, wait_until_up
 from bot.fakes import slack_requests
 from bot.fakes.server import free_port
-
-SIGNING_SECRET = "bench-signing-secret"
-TOKEN = "xoxb-bench"
-TEAM = "T0BENCH"
-HEDY_KEY = "hedy_live_bench_key_0123456789"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/", timeout=5)
-            return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def start(command: list[str], env: dict, cwd: str) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, cwd=cwd)
 
 
 def answers(slack_url: str, before: int, sent: int, load_ended: float, timeout: float = 60.0) -> dict:
@@ -59,15 +33,6 @@ def answers(slack_url: str, before: int, sent: int, load_ended: float, timeout: 
             last = stats["last_response_at"] or load_ended
             return {"answered": answered, "sent": sent, "last_answer_after_load_s": max(0.0, last - load_ended)}
         time.sleep(0.25)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 async def load(url: str, slack_url: str, *, seconds: float, concurrency: int, warmup: float = 1.0):
@@ -105,10 +70,6 @@ async def load(url: str, slack_url: str, *, seconds: float, concurrency: int, wa
     return latencies, errors, sent_total
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else values[0]
-
-
 def summarize(name: str, latencies: list[float], errors: int, seconds: float) -> dict:
     return {"name": name, "requests": len(latencies), "errors": errors, "rps": len(latencies) / seconds,
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
@@ -122,35 +83,18 @@ def main() -> int:
     args = parser.parse_args()
 
     results = []
-    processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as folder:
+        stack = Stack(folder, hedy_latency=args.hedy_latency)
         try:
-            # The stand-ins run in their own processes so they do not compete with the load
-            # generator for this process's GIL; Slack and Hedy are not on our machine either.
-            slack_port, hedy_port = free_port(), free_port()
-            slack_url, hedy_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{hedy_port}"
-            processes.append(start([sys.executable, "-m", "bot.fakes", "slack", "--port", str(slack_port),
-                                    "--bot-token", TOKEN, "--team", TEAM], os.environ.copy(), folder))
-            processes.append(start([sys.executable, "-m", "bot.fakes", "hedy", "--port", str(hedy_port),
-                                    "--api-key", HEDY_KEY, "--latency", str(args.hedy_latency)],
-                                   os.environ.copy(), folder))
-            wait_until_up(slack_url)
-            wait_until_up(hedy_url)
-            env = dict(os.environ, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_BOT_TOKEN=TOKEN,
-                       SLACK_API_URL=slack_url + "/api/", HEDY_API_URL=hedy_url,
-                       DATABASE_URL=f"sqlite+aiosqlite:///{folder}/bench.db", DATA_DIR=folder,
-                       ENCRYPTION_KEY=Fernet.generate_key().decode(), LOG_LEVEL="WARNING",
-                       MEETINGS_BOT_API_KEY=HEDY_KEY)
-            subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "hedy",
-                            "--channel", "C0BENCH"], env=env, check=True, stdout=subprocess.DEVNULL)
-
+            slack_url = stack.slack_url
+            stack.connect(TEAM, "C0BENCH")
             servers = [
                 ("minimal Bolt AsyncApp (ack only)", [sys.executable, str(ROOT / "bench" / "minimal_bolt_app.py")]),
                 ("meetings-bot serve", [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port"]),
             ]
             for name, command in servers:
                 port = free_port()
-                process = start(command + [str(port)], env, folder)
+                process = start(command + [str(port)], stack.env, folder)
                 try:
                     url = f"http://127.0.0.1:{port}"
                     wait_until_up(url)
@@ -165,8 +109,7 @@ def main() -> int:
                 finally:
                     stop(process)
         finally:
-            for process in processes:
-                stop(process)
+            stack.close()
 
     floor, ours = results
     print(f"\n{args.concurrency} concurrent signed /meetings list for {args.seconds:.0f} s each; "

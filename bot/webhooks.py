@@ -15,7 +15,6 @@ from sqlmodel import select
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from bot import inbox
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
 from bot.slack.metrics import WEBHOOKS
@@ -93,9 +92,9 @@ def webhook_endpoint(deps):
             event = info.webhooks.parse(headers=request.headers, body=body)
         except BadWebhook as exc:
             return _answer(400, str(exc), provider, "bad_request")
-        stored = await inbox.store(deps.db, connection_id=target.connection_id, team_id=target.team_id,
-                                   provider=provider, event=event, raw_body=body,
-                                   known=event.event_type in info.webhooks.events)
+        stored = await deps.inbox_writer.store(connection_id=target.connection_id, team_id=target.team_id,
+                                               provider=provider, event=event, raw_body=body,
+                                               known=event.event_type in info.webhooks.events)
         if not stored.duplicate:
             deps.inbox_wakeup.set()
         result = "duplicate" if stored.duplicate else "stored"

@@ -110,6 +110,19 @@ async def test_duplicate_deliveries_are_stored_once(hedy_webhooks, db):
     assert len(await inbox_rows(db)) == 2
 
 
+async def test_a_burst_of_deliveries_is_stored_once_each_with_duplicates_inside_the_burst(hedy_webhooks, db):
+    """Requests that arrive together are committed together (group commit); every one still
+    gets its own honest answer, and a retry racing its original inside one batch is a duplicate."""
+    sessions = [f"sess_demo_{n:02d}" for n in range(1, 13)]
+    deliveries = [hedy_webhooks.session_event(s) for s in sessions for _ in range(3)]
+    responses = await asyncio.gather(*deliveries)
+    assert all(r.status_code == 200 for r in responses)
+    messages = [r.json()["message"] for r in responses]
+    assert messages.count("stored") == 12 and messages.count("duplicate") == 24
+    rows = await inbox_rows(db)
+    assert sorted(row.meeting_id for row in rows) == sessions
+
+
 async def test_unknown_events_are_acknowledged_and_ignored(hedy_webhooks, db):
     response = await hedy_webhooks.send("session.deleted", {"sessionId": "sess_demo_12"})
     assert response.status_code == 200

@@ -21,12 +21,16 @@ def main() -> None:
     parser.add_argument("--api-key", action="append", help="hedy: an accepted API key (repeatable)")
     parser.add_argument("--latency", type=float, default=0.0, help="hedy: seconds before every answer")
     parser.add_argument("--rate-limit", type=int, default=200, help="hedy: requests per minute per key")
+    parser.add_argument("--bench-sessions", type=int, default=0,
+                        help="hedy: also serve N ended sessions sess_bench_00000… titled 'Bench meeting 00000'…")
+    parser.add_argument("--post-interval", type=float, default=None,
+                        help="slack: seconds between posts to one channel; faster posts get 429 + Retry-After")
     args = parser.parse_args()
 
     if args.service == "slack":
         from bot.fakes.slack import FakeSlack
 
-        fake = FakeSlack(bot_token=args.bot_token, team_id=args.team)
+        fake = FakeSlack(bot_token=args.bot_token, team_id=args.team, per_channel_post_interval=args.post_interval)
         fake.set_base_url(f"http://{args.host}:{args.port}")
         fake.open_response_urls = True
     else:
@@ -34,6 +38,8 @@ def main() -> None:
 
         fake = FakeHedy(api_keys=args.api_key or ["hedy_live_demo_key"], rate_limit_per_minute=args.rate_limit)
         fake.seed_demo()
+        for number in range(args.bench_sessions):
+            fake.add_session(sessionId=f"sess_bench_{number:05d}", title=f"Bench meeting {number:05d}")
         fake.latency = args.latency
     uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning", access_log=False)
 

@@ -581,6 +581,7 @@ class FakeSlack:
                 Route("/response/{url_id}", self._response_endpoint, methods=["POST"]),
                 Route("/oauth/v2/authorize", self._authorize_endpoint, methods=["GET"]),
                 Route("/_fake/stats", self._stats_endpoint, methods=["GET"]),
+                Route("/_fake/posts", self._posts_endpoint, methods=["GET"]),
             ]
         )
 
@@ -1427,6 +1428,16 @@ class FakeSlack:
             "last_response_at": max((p.at for p in posts), default=None),
             "api_calls": len(self.calls),
         })
+
+    async def _posts_endpoint(self, request: Request) -> Response:
+        """Every chat.postMessage as answered (benchmarks): when, where, status and fallback text."""
+        with self._lock:
+            calls = [c for c in self.calls if c.method == "chat.postMessage"]
+        return JSONResponse([
+            {"at": c.at, "status": c.status, "ok": c.ok, "error": c.error, "channel": c.args.get("channel"),
+             "thread_ts": c.args.get("thread_ts"), "text": str(c.args.get("text") or "")[:300]}
+            for c in calls
+        ])
 
     def _handle_response_post(self, url_id: str, body: dict) -> tuple[int, str, bool, list[str]]:
         entry = self._response_urls.get(url_id)

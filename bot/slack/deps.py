@@ -11,6 +11,7 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.inbox import InboxWriter
 from bot.providers.base import MeetingProvider
 from bot.providers.cache import ReadCache
 from bot.providers.registry import ProviderFactory, provider_info
@@ -35,7 +36,11 @@ class Deps:
     connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    inbox_writer: InboxWriter = field(init=False)  # webhooks are stored through it (group commit)
     _slack_session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        self.inbox_writer = InboxWriter(self.db)
 
     def slack_client(self, team_id: str) -> AsyncWebClient:
         """A Web API client for the workspace, over one pooled session, at SLACK_API_URL."""
