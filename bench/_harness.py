@@ -113,3 +113,36 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else values[0]
+
+
+def signed_session_ended(number: int, secret: str = WEBHOOK_SECRET) -> tuple[bytes, dict]:
+    """Hedy's flat `session.ended` for the stand-in's bench session `number`, signed."""
+    import hashlib
+    import hmac
+    import json
+
+    body = json.dumps({"event": "session.ended", "sessionId": f"sess_bench_{number:05d}",
+                       "title": f"Bench meeting {number:05d}"}, separators=(",", ":")).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Hedy-Event": "session.ended", "X-Hedy-Signature": signature}
+
+
+def digests_by_meeting(posts: list[dict]) -> dict[int, list[dict]]:
+    """Accepted top-level chat.postMessage calls for bench meetings, by meeting number."""
+    import re
+
+    found: dict[int, list[dict]] = {}
+    for post in posts:
+        match = re.search(r"Bench meeting (\d{5})", post["text"])
+        if post["ok"] and not post["thread_ts"] and match:
+            found.setdefault(int(match.group(1)), []).append(post)
+    return found
+
+
+def wait_for_digests(stack: Stack, count: int, timeout: float) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        posts = stack.slack_posts()
+        if len(digests_by_meeting(posts)) >= count or time.monotonic() > deadline:
+            return posts
+        time.sleep(0.25)
