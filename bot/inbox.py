@@ -167,6 +167,21 @@ async def fail(db: Database, event: InboxEvent, error: str, *, permanent: bool =
     return values["status"]
 
 
+MAX_NOT_READY = timedelta(hours=6)
+
+
+async def later(db: Database, event: InboxEvent, *, delay: timedelta, note: str) -> str:
+    """Ask again later without using up an attempt (notes still being made); dead-letter once the
+    event has waited MAX_NOT_READY. Returns the new status."""
+    if utcnow() - event.received_at > MAX_NOT_READY:
+        return await fail(db, event, f"still not ready after {MAX_NOT_READY}: {note}", permanent=True)
+    async with db.session() as session:
+        await session.exec(update(InboxEvent).where(InboxEvent.id == event.id).values(
+            status="pending", locked_until=None, last_error=note[:2000], next_attempt_at=utcnow() + delay,
+            attempts=InboxEvent.attempts - 1))
+    return "waiting"
+
+
 async def release_all_claims(db: Database) -> int:
     """At start-up of the only process (SQLite): events it held when it died are due again now."""
     async with db.session() as session:

@@ -94,7 +94,7 @@ def webhook_endpoint(deps):
             return _answer(400, str(exc), provider, "bad_request")
         stored = await deps.inbox_writer.store(connection_id=target.connection_id, team_id=target.team_id,
                                                provider=provider, event=event, raw_body=body,
-                                               known=event.event_type in info.webhooks.events)
+                                               known=event.event_type in info.webhooks.actions)
         if not stored.duplicate:
             deps.inbox_wakeup.set()
         result = "duplicate" if stored.duplicate else "stored"

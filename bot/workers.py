@@ -14,7 +14,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import inbox, outbox
-from bot.providers.base import AuthError, ProviderError
+from bot.providers.base import AuthError, NotReady, ProviderError
 from bot.slack import digests
 from bot.slack.metrics import INBOX
 from bot.slack.sender import Sender
@@ -97,6 +97,9 @@ class Workers:
         db = self.deps.db
         try:
             note = await digests.process(event, self.deps)
+        except NotReady as exc:
+            status = await inbox.later(db, event, delay=timedelta(seconds=exc.retry_after), note=exc.message)
+            INBOX.labels(result=status).inc()
         except AuthError as exc:
             status = await inbox.fail(db, event, f"the provider rejected the API key ({exc.code or exc.status})")
             INBOX.labels(result=status).inc()

@@ -133,6 +133,16 @@ class NotSupported(ProviderError):
     """This provider has no such data (Whereby has no todos, for example)."""
 
 
+class NotReady(ProviderError):
+    """The meeting's notes are still being made (a summary in progress): ask again after
+    `retry_after` seconds. Not a failure: the worker polls without using up attempts, up to
+    `inbox.MAX_NOT_READY` after the event arrived."""
+
+    def __init__(self, message: str, *, retry_after: float = 30.0, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 # --------------------------------------------------------------------------- the interface
 
 

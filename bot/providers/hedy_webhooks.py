@@ -8,10 +8,17 @@ import hashlib
 import hmac
 from typing import Mapping
 
-from bot.providers.webhooks import BadWebhook, WebhookEvent, content_fingerprint, load_object
+from datetime import datetime
 
-SESSION_EVENTS = frozenset({"session.ended", "session.exported"})
-EVENTS = frozenset({"session.created", "session.ended", "session.exported", "highlight.created", "todo.exported"})
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object
+
+ACTIONS = {
+    "session.created": Action.STARTED,
+    "session.ended": Action.DIGEST,
+    "session.exported": Action.DIGEST,
+    "highlight.created": Action.THREAD,
+    "todo.exported": Action.THREAD,
+}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -20,7 +27,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class HedyWebhooks:
-    events = EVENTS
+    actions = ACTIONS
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         given = _header(headers, "X-Hedy-Signature")
@@ -60,4 +67,15 @@ class HedyWebhooks:
             object_id=object_id,
             dedupe_key=f"{event_type}:{subject}:{content_fingerprint(data)}",
             data=data,
+            title=text("title", "sessionTitle") if event_type.startswith("session.") else None,
+            started_at=_when(data.get("startTime") or data.get("start_time")),
         )
+
+
+def _when(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Mapping, Protocol
 
 # Fields that change between deliveries of the same news (a double-clicked export, a retry).
@@ -16,6 +18,16 @@ class BadWebhook(ValueError):
     """The body is not a webhook this provider sends (not JSON, not an object, no event name)."""
 
 
+class Action(StrEnum):
+    """What the bot does with an event, whatever the provider calls it."""
+
+    DIGEST = "digest"  # post or refresh the meeting's digest and its thread
+    THREAD = "thread"  # news for an existing digest's thread (a todo, a highlight, an insight)
+    STARTED = "started"  # a short "meeting started" note, where the connection enables it
+    ENDED = "ended"  # a short "meeting ended" note (for providers whose notes come later)
+    FAILED = "failed"  # the provider could not process the meeting: a short notice
+
+
 @dataclass(frozen=True)
 class WebhookEvent:
     event_type: str
@@ -23,10 +35,13 @@ class WebhookEvent:
     object_id: str | None  # the todo or highlight id, for those events
     dedupe_key: str
     data: dict  # the event's fields, flattened out of any envelope
+    title: str | None = None  # for notes posted from the event alone (started, ended, failed)
+    started_at: datetime | None = None
 
 
 class WebhookAdapter(Protocol):
-    events: frozenset[str]  # the ones the bot acts on; others are stored and ignored
+    # Event type → what to do. Events not listed are stored, acknowledged and ignored.
+    actions: Mapping[str, Action]
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
 

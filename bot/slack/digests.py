@@ -8,21 +8,17 @@ a pure function of the meeting, so processing an event twice changes nothing.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-
 from sqlmodel import select
 
 from bot import outbox
 from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
+from bot.providers.webhooks import Action
 from bot.services.connections import open_provider
 from bot.slack.blocks.digest import digest_message, highlights_message, meeting_started_message, todo_messages
 from bot.store.models import Connection, InboxEvent
 
 log = logging.getLogger(__name__)
-
-SESSION_EVENTS = ("session.ended", "session.exported")
-THREAD_EVENTS = ("highlight.created", "todo.exported")
 
 # Lower goes first: a new meeting's digest before the thread replies of earlier ones.
 PRIORITY_DIGEST = 0
@@ -44,12 +40,15 @@ async def process(event: InboxEvent, deps) -> str | None:
     if not channel:
         return "no channel to post to: connect again with --channel"
     info = provider_info(connection.provider)
+    action = info.webhooks.actions.get(event.event_type)
+    if action is None:
+        return "not an event the bot acts on"
 
-    if event.event_type == "session.created":
+    if action is Action.STARTED:
         if not (connection.options or {}).get("post_meeting_started"):
             return "meeting-started notes are off for this connection"
-        data = info.webhooks.parse(headers={}, body=event.payload.encode()).data
-        message = meeting_started_message(title=data.get("title"), started_at=_when(data.get("startTime")),
+        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
+        message = meeting_started_message(title=parsed.title, started_at=parsed.started_at,
                                           provider_name=info.display_name)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
                           meeting_id=event.meeting_id or "-", channel=channel, kind="started",
@@ -58,7 +57,9 @@ async def process(event: InboxEvent, deps) -> str | None:
 
     if not event.meeting_id:
         return "the event names no meeting"
-    if event.event_type in THREAD_EVENTS and not await outbox.has_digest(
+    if action is not Action.DIGEST and action is not Action.THREAD:
+        return f"no {action.value} note for {info.display_name} yet"
+    if action is Action.THREAD and not await outbox.has_digest(
             deps.db, connection_id=connection.id, meeting_id=event.meeting_id):
         # A highlight during a live meeting: the digest, when the meeting ends, will carry it.
         return "no digest yet; the meeting's digest will include this"
@@ -85,11 +86,3 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
         await outbox.want(deps.db, **common, kind="highlights", priority=PRIORITY_THREAD + 1000,
                           parent_id=digest.id, payload=highlights.to_slack())
 
-
-def _when(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
