@@ -112,6 +112,7 @@ def connect(
 async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
                       webhook_secret: str | None, meeting_started_notes: bool | None = None):
     from bot.providers.registry import ProviderFactory, provider_info
+    from bot.services import audit
     from bot.services.connections import connect as connect_service
     from bot.store import migrate as migrations
     from bot.store.crypto import secret_box
@@ -125,6 +126,10 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
         result = await connect_service(db, secret_box(settings), factory, team_id=team, provider=provider,
                                        api_key=api_key, channel=channel, webhook_secret=webhook_secret,
                                        meeting_started_notes=meeting_started_notes)
+        name = provider_info(provider).display_name
+        await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
+                           detail=f"{name} via meetings-bot connect"
+                                  + (f", digests to <#{channel}>" if channel else ""))
     finally:
         await factory.aclose()
         await db.dispose()

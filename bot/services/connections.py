@@ -44,6 +44,7 @@ async def connect(
     channel: str | None,
     webhook_secret: str | None = None,
     meeting_started_notes: bool | None = None,
+    options: dict | None = None,
 ) -> ConnectResult:
     """Check the key live, then store it encrypted. A rejected key raises and stores nothing.
 
@@ -73,6 +74,8 @@ async def connect(
             connection.default_channel = channel
         if meeting_started_notes is not None:
             connection.options = {**(connection.options or {}), "post_meeting_started": meeting_started_notes}
+        if options:
+            connection.options = {**(connection.options or {}), **options}
         connection.account_email = account.email
         connection.status = "active"
         connection.updated_at = utcnow()

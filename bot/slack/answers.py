@@ -12,6 +12,7 @@ from typing import Awaitable, Callable
 
 from bot import inbox, outbox
 from bot.providers.base import MeetingProvider
+from bot.services import audit
 from bot.services import meetings as meeting_service
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
@@ -68,8 +69,9 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps) -> Message:
                 dead_events = (await inbox.counts(deps.db, team_id=team_id)).get("dead", 0)
                 dead = [(m.channel, m.last_error or "unknown") for m in
                         await outbox.dead_messages(deps.db, team_id=team_id)]
+                changes = await audit.recent(deps.db, team_id, limit=3)
                 return replies.status_message(connection, key, provider_name=name, dead_events=dead_events,
-                                              dead_messages=dead)
+                                              dead_messages=dead, changes=changes)
     raise ValueError(f"unhandled command {parsed.name!r}")
 
 

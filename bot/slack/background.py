@@ -33,8 +33,9 @@ class Background:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def answer(self, work: Awaitable[Message], *, response_url: str, team_id: str | None) -> asyncio.Task:
-        """Run `work` and send its message (or the sentence for its failure) to the user."""
+    def answer(self, work: Awaitable[Message | None], *, response_url: str, team_id: str | None) -> asyncio.Task:
+        """Run `work` and send its message (or the sentence for its failure) to the user. Work that
+        answered another way (it opened a modal, say) returns None and nothing is sent."""
         task = asyncio.get_running_loop().create_task(self._answer(work, response_url, team_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -46,6 +47,8 @@ class Background:
         except Exception as exc:
             ERRORS.labels(kind=type(exc).__name__).inc()
             message = describe(exc, team_id=team_id)
+        if message is None:
+            return
         try:
             async with self._sending:
                 await self.responder.send(response_url, message)

@@ -14,12 +14,14 @@ ALIASES = {
     "todos": "todos", "todo": "todos", "tasks": "todos",
     "topics": "topics", "topic": "topics",
     "status": "status",
+    "setup": "setup", "settings": "setup", "config": "setup", "configure": "setup",
+    "disconnect": "disconnect",
 }
 
 
 @dataclass(frozen=True)
 class Parsed:
-    name: str  # help | list | show | todos | topics | status | unknown | usage
+    name: str  # help | list | show | todos | topics | status | setup | disconnect | unknown | usage
     raw: str = ""
     limit: int = DEFAULT_LIST
     meeting_id: str | None = None
@@ -67,6 +69,6 @@ def parse(text: str | None) -> Parsed:
             return Parsed("usage", raw, message="`/meetings todos` takes `open` (the default) or `all`, "
                                                 "like `/meetings todos all`.")
         return Parsed("todos", raw, include_done=scope == "all")
-    if verb in ("topics", "status"):
+    if verb in ("topics", "status", "setup", "disconnect"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)

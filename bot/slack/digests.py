@@ -14,6 +14,7 @@ from bot import outbox
 from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action
+from bot.services import post_options
 from bot.services.connections import open_provider
 from bot.slack.blocks.digest import digest_message, highlights_message, meeting_started_message, todo_messages
 from bot.store.models import Connection, InboxEvent
@@ -45,7 +46,7 @@ async def process(event: InboxEvent, deps) -> str | None:
         return "not an event the bot acts on"
 
     if action is Action.STARTED:
-        if not (connection.options or {}).get("post_meeting_started"):
+        if not post_options.enabled(connection.options, "started"):
             return "meeting-started notes are off for this connection"
         parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
         message = meeting_started_message(title=parsed.title, started_at=parsed.started_at,
@@ -64,6 +65,8 @@ async def process(event: InboxEvent, deps) -> str | None:
         # A highlight during a live meeting: the digest, when the meeting ends, will carry it.
         return "no digest yet; the meeting's digest will include this"
 
+    if not post_options.enabled(connection.options, "digest"):
+        return "digests are off for this connection"
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         meeting = await provider.get_meeting(event.meeting_id)
@@ -78,10 +81,13 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     common = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id, channel=channel)
     digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
-    for page, message in enumerate(todo_messages(meeting, provider_name=provider_name), start=1):
+    todos = (todo_messages(meeting, provider_name=provider_name)
+             if post_options.enabled(connection.options, "todos") else [])
+    for page, message in enumerate(todos, start=1):
         await outbox.want(deps.db, **common, kind=f"todos:{page}", priority=PRIORITY_THREAD + page,
                           parent_id=digest.id, payload=message.to_slack())
-    highlights = highlights_message(meeting, provider_name=provider_name)
+    highlights = (highlights_message(meeting, provider_name=provider_name)
+                  if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:
         await outbox.want(deps.db, **common, kind="highlights", priority=PRIORITY_THREAD + 1000,
                           parent_id=digest.id, payload=highlights.to_slack())

@@ -39,7 +39,7 @@ def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
     if isinstance(exc, AuthError):
         name = _name(exc)
         return sentence(f"{name} rejected this workspace's API key, so I can't read meetings. An admin needs to "
-                        f"create a new key in {name} and connect again with `meetings-bot connect`.")
+                        f"create a new key in {name} and save it with `/meetings setup`.")
     if isinstance(exc, PermissionDenied):
         name = _name(exc)
         return sentence(f"{name} accepted the key but won't share this data: {exc.message}. "
@@ -63,7 +63,7 @@ def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
         return sentence("The meeting service is taking too long to answer. Try again in a minute.")
     if isinstance(exc, SecretBoxError):
         return sentence("I can't read this workspace's stored API key: the server's encryption key changed. "
-                        "An admin needs to connect again with `meetings-bot connect`.")
+                        "An admin needs to save the key again with `/meetings setup`.")
     reference = secrets.token_hex(4)
     log.error("unexpected error (reference %s, team %s)", reference, team_id, exc_info=exc)
     return sentence(f"Something went wrong on my side. Please try again; if it keeps failing, give your admin "

@@ -13,11 +13,28 @@ class ActionId(StrEnum):
     SHOW_MEETING = "meetings_show"
     MORE_MEETINGS = "meetings_more"
     FULL_MINUTES = "digest_full_minutes"  # on channel digests: opens the minutes in a modal
+    # setup modal inputs (action ids inside their input blocks)
+    SETUP_PROVIDER = "setup_provider"
+    SETUP_API_KEY = "setup_api_key"
+    SETUP_CHANNEL = "setup_channel"
+    SETUP_WEBHOOK_SECRET = "setup_webhook_secret"
+    SETUP_POSTS = "setup_posts"
+    SETUP_REGISTER_WEBHOOK = "setup_register_webhook"
+    OPEN_SETUP = "setup_open"  # App Home button
+    DISCONNECT_CONFIRM = "disconnect_confirm"
+    DISCONNECT_CANCEL = "disconnect_cancel"
 
 
 class CallbackId(StrEnum):
     MINUTES_MODAL = "digest_minutes_modal"
+    SETUP_MODAL = "setup_modal"
 
 
 class BlockId(StrEnum):
     MORE = "meetings_more_block"
+    SETUP_PROVIDER = "setup_provider_block"
+    SETUP_API_KEY = "setup_api_key_block"
+    SETUP_CHANNEL = "setup_channel_block"
+    SETUP_WEBHOOK_SECRET = "setup_webhook_secret_block"
+    SETUP_POSTS = "setup_posts_block"
+    SETUP_REGISTER_WEBHOOK = "setup_register_webhook_block"

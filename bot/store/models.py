@@ -127,3 +127,17 @@ class SlackMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+# --- audit log
+class AuditEntry(SQLModel, table=True):
+    """Who changed a workspace's setup, when, and what. Never a secret, not even part of one."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    actor: str = Field(max_length=64)  # a Slack user id, or "cli"
+    action: str = Field(max_length=64)  # connected | key_changed | channel_changed | options_changed | ...
+    detail: str = Field(default="", max_length=500)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))

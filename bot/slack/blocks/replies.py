@@ -15,7 +15,7 @@ from bot.providers.base import Topic
 from bot.services.meetings import KeyCheck
 from bot.slack.blocks.message import BlockBudget, Message, note
 from bot.slack.blocks.text import escape, slack_date, truncate
-from bot.store.models import Connection
+from bot.store.models import AuditEntry, Connection
 
 HELP_COMMANDS = [
     ("/meetings list [N]", "your N most recent meetings (10 if you leave it out), with a Show button on each",
@@ -26,6 +26,8 @@ HELP_COMMANDS = [
      "/meetings todos all"),
     ("/meetings topics", "topics with how many meetings each has", "/meetings topics"),
     ("/meetings status", "which service is connected, whether its key works, where digests go", "/meetings status"),
+    ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),
+    ("/meetings disconnect", "admins: remove the connection and its stored key", "/meetings disconnect"),
     ("/meetings help", "this list", "/meetings help"),
 ]
 
@@ -57,7 +59,7 @@ def sentence(text: str) -> Message:
 def not_connected(team_id: str) -> Message:
     return sentence(
         "This workspace isn't connected to a meeting-notes service yet, so I have no meetings to show. "
-        "A workspace admin can connect Hedy on the server with "
+        "A workspace admin can connect one with `/meetings setup`, or on the server with "
         f"`meetings-bot connect --team {escape(team_id)} --provider hedy --api-key <key> --channel <channel id>` "
         "(the key is in Hedy under Settings → API Access)."
     )
@@ -92,13 +94,13 @@ def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
 
 
 def status_message(connection: Connection, key: KeyCheck, *, provider_name: str, dead_events: int = 0,
-                   dead_messages: list[tuple[str, str]] = ()) -> Message:
+                   dead_messages: list[tuple[str, str]] = (), changes: list[AuditEntry] = ()) -> Message:
     if key.state == "ok":
         who = f" ({escape(key.account.email)})" if key.account and key.account.email else ""
         key_text = f"✅ works{who}"
     elif key.state == "rejected":
         key_text = (f"❌ rejected by {provider_name}. An admin needs a new key from {provider_name} "
-                    "and to run `meetings-bot connect` again.")
+                    "and to save it with `/meetings setup`.")
     else:
         key_text = f"⚠️ couldn't check: {provider_name} did not answer. Try again in a few minutes."
     channel = f"<#{connection.default_channel}>" if connection.default_channel else "not set"
@@ -129,4 +131,10 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
         problems.append(f"⚠️ Slack refused a message for <#{escape(channel)}>: `{escape(error)}`. To fix: {advice}.")
     if problems:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(problems), 2900))))
+    if changes:
+        lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
+                 f"{'the server (CLI)' if c.actor == 'cli' else f'<@{escape(c.actor)}>'}"
+                 f"{' (' + c.detail + ')' if c.detail else ''}" for c in changes]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" +
+                                                                         "\n".join(lines), 2900))))
     return Message(text=f"{provider_name} connected; API key: {key.state}", blocks=blocks)

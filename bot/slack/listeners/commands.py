@@ -7,6 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.slack.answers import answer, instant
 from bot.slack.commands import parse
 from bot.slack.deps import Deps
+from bot.slack.listeners.setup import ask_disconnect, open_setup
 from bot.slack.metrics import COMMANDS
 
 
@@ -21,5 +22,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**reply.to_slack(), response_type="ephemeral")
             return
         await ack()
-        deps.background.answer(answer(parsed, team_id=team_id, deps=deps), response_url=command["response_url"],
-                               team_id=team_id)
+        user_id = command.get("user_id") or ""
+        if parsed.name == "setup":
+            work = open_setup(deps, team_id=team_id, user_id=user_id, trigger_id=command.get("trigger_id") or "")
+        elif parsed.name == "disconnect":
+            work = ask_disconnect(deps, team_id=team_id, user_id=user_id)
+        else:
+            work = answer(parsed, team_id=team_id, deps=deps)
+        deps.background.answer(work, response_url=command["response_url"], team_id=team_id)
