@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.providers.base import ProviderError
 from bot.providers.registry import PROVIDERS, provider_info
@@ -32,7 +33,12 @@ class NotAdmin(Exception):
 
 
 async def is_admin(deps: Deps, team_id: str, user_id: str) -> bool:
-    info = await deps.slack_client(team_id).users_info(user=user_id)
+    try:
+        info = await deps.slack_client(team_id).users_info(user=user_id)
+    except SlackApiError as exc:
+        if (exc.response.data or {}).get("error") in ("user_not_found", "user_not_visible"):
+            return False  # not a member of this workspace
+        raise
     user = info.get("user") or {}
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
@@ -65,8 +71,14 @@ async def _channel_note(deps: Deps, team_id: str, channel: str | None) -> str | 
         return None
     try:
         info = await deps.slack_client(team_id).conversations_info(channel=channel)
-    except Exception:
+    except SlackApiError as exc:
+        if (exc.response.data or {}).get("error") == "channel_not_found":
+            # What Slack says about a private channel the bot is not in.
+            return (f"I can't see <#{channel}>. If it is private, type `/invite @meetings-bot` there, "
+                    "or digests cannot be posted.")
         return None  # the sender will say so if the channel really is out of reach
+    except Exception:
+        return None
     data = info.get("channel") or {}
     if data.get("is_private") and not data.get("is_member"):
         return (f"The bot is not in <#{channel}> yet, and it is private: type `/invite @meetings-bot` there, "
