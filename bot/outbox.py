@@ -141,3 +141,12 @@ async def dead_messages(db: Database, *, team_id: str | None = None, limit: int 
         query = query.where(SlackMessage.team_id == team_id)
     async with db.session() as session:
         return list((await session.exec(query)).all())
+
+
+async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[SlackMessage]:
+    """The workspace's latest digests that reached Slack, newest first."""
+    query = (select(SlackMessage)
+             .where(SlackMessage.team_id == team_id, SlackMessage.kind == "digest", SlackMessage.ts.is_not(None))
+             .order_by(SlackMessage.sent_at.desc(), SlackMessage.id.desc()).limit(limit))
+    async with db.session() as session:
+        return list((await session.exec(query)).all())

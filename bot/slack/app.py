@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
-from bot.slack.listeners import actions, commands, setup
+from bot.slack.listeners import actions, commands, home, lifecycle, setup
 from bot.slack.metrics import ERRORS
 
 log = logging.getLogger(__name__)
@@ -69,4 +69,6 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     commands.register(app, deps)
     actions.register(app, deps)
     setup.register(app, deps)
+    home.register(app, deps)
+    lifecycle.register(app, deps)
     return app
