@@ -10,11 +10,12 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
+from bot.slack import install_pages
 from bot.slack.app import build_slack_app
 from bot.slack.deps import Deps
 from bot.store import migrate
@@ -39,6 +40,13 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
     slack_handler = AsyncSlackRequestHandler(slack_app)
 
     async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    async def slack_install(request: Request) -> Response:
+        """The install page and Slack's redirect back (multi-workspace mode); Bolt's OAuth flow."""
+        if slack_app.oauth_flow is None:
+            notice = install_pages.single_workspace_notice()
+            return HTMLResponse(notice.body, status_code=notice.status)
         return await slack_handler.handle(request)
 
     async def healthz(_request: Request) -> Response:
@@ -83,6 +91,8 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/slack/install", slack_install, methods=["GET"]),
+            Route("/slack/oauth_redirect", slack_install, methods=["GET"]),
             Route("/webhooks/{provider}/{token}", webhook_endpoint(deps), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -7,6 +7,8 @@ import logging
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -14,7 +16,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import install_pages
 from bot.slack.deps import Deps
+from bot.slack.installations import SqlStateStore
 from bot.slack.errors import describe
 from bot.slack.listeners import actions, commands, home, lifecycle, setup
 from bot.slack.metrics import ERRORS
@@ -40,21 +44,48 @@ def slack_client(deps: Deps, token: str | None = None) -> AsyncWebClient:
     )
 
 
+# The bot scopes an install asks for; the same list as manifest.yml (a test keeps them equal).
+BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "channels:read", "groups:read"]
+
+
+def _oauth_flow(deps: Deps) -> AsyncOAuthFlow:
+    settings = deps.settings
+    slack_origin = settings.slack_api_url.rstrip("/").removesuffix("/api")
+    oauth_settings = AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=BOT_SCOPES,
+        installation_store=deps.installations,
+        state_store=SqlStateStore(deps.db),
+        state_expiration_seconds=600,
+        redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
+        authorization_url=f"{slack_origin}/oauth/v2/authorize",
+        callback_options=install_pages.CALLBACKS,
+    )
+    return AsyncOAuthFlow(client=slack_client(deps), settings=oauth_settings)
+
+
 def build_slack_app(deps: Deps) -> AsyncApp:
     settings = deps.settings
     if settings.slack_signing_secret is None:
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: the bot cannot verify requests from Slack. "
                                  "Copy it from your Slack app's Basic Information page.")
-    if settings.slack_bot_token is None:
-        raise ConfigurationError("SLACK_BOT_TOKEN is not set. Install the app to your workspace and copy the "
-                                 "Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page.")
-    app = AsyncApp(
+    common = dict(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=slack_client(deps, settings.slack_bot_token.get_secret_value()),
         # Listeners ack inline and hand slow work to deps.background (see bot/slack/background.py).
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
+    if settings.slack_bot_token is not None:
+        app = AsyncApp(client=slack_client(deps, settings.slack_bot_token.get_secret_value()), **common)
+    elif settings.slack_client_id and settings.slack_client_secret:
+        app = AsyncApp(client=slack_client(deps), installation_store=deps.installations,
+                       oauth_flow=_oauth_flow(deps), **common)
+    else:
+        raise ConfigurationError("Neither SLACK_BOT_TOKEN nor SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set. For "
+                                 "one workspace, install the app and copy the Bot User OAuth Token (xoxb-…) from "
+                                 "its OAuth & Permissions page into SLACK_BOT_TOKEN; to let many workspaces "
+                                 "install it, set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET from Basic Information.")
 
     @app.error
     async def on_error(error, body):

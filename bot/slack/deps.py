@@ -18,9 +18,26 @@ from bot.providers.registry import ProviderFactory, provider_info
 from bot.services.connections import active_connection, open_provider
 from bot.settings import Settings
 from bot.slack.background import Background
+from bot.slack.installations import NotInstalled, SqlInstallationStore
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
 from bot.store.models import Connection
+
+
+class WorkspaceClient(AsyncWebClient):
+    """A Web API client whose bot token is looked up in the installation store on first use."""
+
+    def __init__(self, *, team_id: str, installations: SqlInstallationStore, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._team_id = team_id
+        self._installations = installations
+
+    async def api_call(self, api_method: str, **kwargs):
+        if self.token is None:
+            self.token = await self._installations.bot_token(self._team_id)
+            if self.token is None:
+                raise NotInstalled(self._team_id)
+        return await super().api_call(api_method, **kwargs)
 
 
 @dataclass
@@ -37,20 +54,24 @@ class Deps:
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inbox_writer: InboxWriter = field(init=False)  # webhooks are stored through it (group commit)
+    installations: SqlInstallationStore = field(init=False)  # bot tokens in multi-workspace mode
     _slack_session: aiohttp.ClientSession | None = None
 
     def __post_init__(self) -> None:
         self.inbox_writer = InboxWriter(self.db)
+        self.installations = SqlInstallationStore(self.db, self.box)
 
     def slack_client(self, team_id: str) -> AsyncWebClient:
         """A Web API client for the workspace, over one pooled session, at SLACK_API_URL."""
         if self._slack_session is None or self._slack_session.closed:
             self._slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-        token = self.settings.slack_bot_token.get_secret_value() if self.settings.slack_bot_token else None
         # 429s and 5xx are the sender's to schedule (it re-queues instead of sleeping); only a
         # dropped connection is retried on the spot.
-        return AsyncWebClient(token=token, base_url=self.settings.slack_api_url, session=self._slack_session,
-                              timeout=15, retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])
+        options = dict(base_url=self.settings.slack_api_url, session=self._slack_session, timeout=15,
+                       retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])
+        if self.settings.slack_bot_token is not None:
+            return AsyncWebClient(token=self.settings.slack_bot_token.get_secret_value(), **options)
+        return WorkspaceClient(team_id=team_id, installations=self.installations, **options)
 
     async def aclose(self) -> None:
         await self.background.drain()

@@ -23,6 +23,7 @@ from bot.providers.registry import PROVIDERS
 from bot.services.connections import NotConnected
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import not_connected, sentence
+from bot.slack.installations import NotInstalled
 from bot.store.crypto import SecretBoxError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ def _name(exc: ProviderError) -> str:
 def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
     if isinstance(exc, NotConnected):
         return not_connected(exc.team_id)
+    if isinstance(exc, NotInstalled):
+        return sentence("The app is no longer installed in this workspace. An admin can install it again "
+                        "from the server's /slack/install page.")
     if isinstance(exc, AuthError):
         name = _name(exc)
         return sentence(f"{name} rejected this workspace's API key, so I can't read meetings. An admin needs to "

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import outbox
 from bot.inbox import backoff_delay
+from bot.slack.installations import NotInstalled
 from bot.slack.metrics import SLACK_POSTS
 from bot.store.models import SlackMessage
 
@@ -127,6 +128,9 @@ class Sender:
             else:
                 await outbox.retry_later(db, message, delay=backoff_delay(message.attempts), error=error)
                 SLACK_POSTS.labels(result="retry").inc()
+        except NotInstalled:
+            await outbox.give_up(db, message, error="not_installed")
+            SLACK_POSTS.labels(result="dead").inc()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await outbox.retry_later(db, message, delay=backoff_delay(message.attempts),
                                      error=f"could not reach Slack: {type(exc).__name__}")

@@ -48,6 +48,7 @@ class Workspace(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     name: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    installed_by: str | None = Field(default=None, max_length=32)  # the Slack user who installed the app
 
 
 class Connection(SQLModel, table=True):
@@ -141,3 +142,35 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)  # connected | key_changed | channel_changed | options_changed | ...
     detail: str = Field(default="", max_length=500)
     at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+
+
+# --- Slack installations (OAuth)
+class SlackInstallation(SQLModel, table=True):
+    """A workspace's installation of the app (multi-workspace mode): the bot token, encrypted."""
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", name="uq_slack_installations_team"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enterprise_id: str = Field(default="", max_length=32)  # "" outside Enterprise Grid
+    team_id: str = Field(default="", max_length=32, index=True)
+    team_name: str | None = Field(default=None, max_length=255)
+    app_id: str | None = Field(default=None, max_length=32)
+    bot_id: str | None = Field(default=None, max_length=32)
+    bot_user_id: str | None = Field(default=None, max_length=32)
+    bot_token_encrypted: str | None = None
+    bot_scopes: str = Field(default="", max_length=2000)
+    installer_user_id: str = Field(max_length=32)
+    user_token_encrypted: str | None = None
+    user_scopes: str = Field(default="", max_length=2000)
+    is_enterprise_install: bool = False
+    installed_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class OAuthState(SQLModel, table=True):
+    """An install attempt's state parameter: valid for 10 minutes, consumed once."""
+
+    __tablename__ = "oauth_states"
+
+    state: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=_ts(nullable=False))
