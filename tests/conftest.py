@@ -85,7 +85,18 @@ def database_url(tmp_path: Path) -> str:
     return TEST_DATABASE_URL or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
 
+_schema_rebuilt = False
+
+
 async def _reset_postgres(db: Database) -> None:
+    global _schema_rebuilt
+    if not _schema_rebuilt:
+        # Once per run, from nothing: the migrations must build the whole schema themselves,
+        # whatever an earlier run left in this database.
+        async with db.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        _schema_rebuilt = True
     await migrate.upgrade(db.engine)
     async with db.engine.begin() as connection:
         rows = await connection.execute(text(

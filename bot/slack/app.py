@@ -62,7 +62,12 @@ def _oauth_flow(deps: Deps) -> AsyncOAuthFlow:
         authorization_url=f"{slack_origin}/oauth/v2/authorize",
         callback_options=install_pages.CALLBACKS,
     )
-    return AsyncOAuthFlow(client=slack_client(deps), settings=oauth_settings)
+    return InstallFlow(client=slack_client(deps), settings=oauth_settings)
+
+
+class InstallFlow(AsyncOAuthFlow):
+    async def build_install_page_html(self, url: str, request) -> str:
+        return install_pages.install_page_html(url)
 
 
 def build_slack_app(deps: Deps) -> AsyncApp:

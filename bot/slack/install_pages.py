@@ -19,14 +19,26 @@ FAILURES = {
 
 
 def page(title: str, body_html: str, *, status: int = 200) -> BoltResponse:
-    html = f"""<!doctype html>
+    return BoltResponse(status=status, body=page_html(title, body_html),
+                        headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def install_page_html(authorize_url: str) -> str:
+    """Our own page, with no image from Slack's CDN: it works on a locked-down network too."""
+    return page_html("Add Meetings bot to Slack",
+                     "<p>Meeting digests, minutes and todos from your meeting-notes service, in Slack.</p>"
+                     f'<p><a class="button" id="add-to-slack" href="{escape(authorize_url)}">Add to Slack</a></p>'
+                     "<p>Slack asks you to pick a workspace and approve the bot's permissions.</p>")
+
+
+def page_html(title: str, body_html: str) -> str:
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · Meetings bot</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}
 h1{{font-size:1.5rem}}a.button{{display:inline-block;padding:.6rem 1rem;border-radius:6px;background:#4a154b;
 color:#fff;text-decoration:none}}</style></head>
 <body><h1>{escape(title)}</h1>{body_html}</body></html>"""
-    return BoltResponse(status=status, body=html, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 async def success(args: AsyncSuccessArgs) -> BoltResponse:

@@ -32,9 +32,13 @@ async def pause_workspace(deps: Deps, team_id: str, *, why: str) -> int:
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_uninstalled")
     async def uninstalled(body):
-        await pause_workspace(deps, body.get("team_id") or "", why="the app was uninstalled")
+        team_id = body.get("team_id") or ""
+        await deps.installations.async_delete_all(enterprise_id=body.get("enterprise_id"), team_id=team_id)
+        await pause_workspace(deps, team_id, why="the app was uninstalled")
 
     @app.event("tokens_revoked")
     async def revoked(body, event):
         if (event.get("tokens") or {}).get("bot"):
-            await pause_workspace(deps, body.get("team_id") or "", why="the bot token was revoked")
+            team_id = body.get("team_id") or ""
+            await deps.installations.async_delete_bot(enterprise_id=body.get("enterprise_id"), team_id=team_id)
+            await pause_workspace(deps, team_id, why="the bot token was revoked")
