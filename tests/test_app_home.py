@@ -124,3 +124,18 @@ async def test_every_event_the_manifest_subscribes_to_has_a_listener(slack_user,
         response = await send_event(slack_user, {"type": name, "user": MEMBER, "tab": "messages",
                                                  "event_ts": "1700000000.000400", **extra})
         assert response.status_code == 200, (name, response.text)
+
+
+def test_an_install_asks_for_exactly_the_scopes_the_manifest_declares():
+    from importlib import resources
+
+    from bot.slack.app import BOT_SCOPES
+
+    lines = resources.files("bot").joinpath("manifest.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "bot:")
+    declared = []
+    for line in lines[start + 1:]:
+        if not line.strip().startswith("- "):
+            break
+        declared.append(line.strip()[2:])
+    assert sorted(declared) == sorted(BOT_SCOPES)
