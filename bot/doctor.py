@@ -37,8 +37,12 @@ async def run_checks(settings: Settings) -> list[Check]:
             checks.append(Check("slack token", False, f"Slack said {exc.response.get('error')}"))
         except Exception as exc:
             checks.append(Check("slack token", False, f"could not reach {settings.slack_api_url}: {type(exc).__name__}"))
+    elif settings.slack_client_id and settings.slack_client_secret:
+        checks.append(Check("slack token", True, "OAuth mode: each workspace's token comes from its install "
+                                                 f"({settings.public_url}/slack/install)"))
     else:
-        checks.append(Check("slack token", False, "SLACK_BOT_TOKEN is missing"))
+        checks.append(Check("slack token", False, "neither SLACK_BOT_TOKEN nor SLACK_CLIENT_ID and "
+                                                  "SLACK_CLIENT_SECRET are set"))
 
     try:
         box = secret_box(settings)
