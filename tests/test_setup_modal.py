@@ -254,3 +254,13 @@ def hedy_webhooks_unsigned(slack_user, fake_hedy, db):
         body, headers = webhook_request("session.ended", fake_hedy.session_webhook_payload(session_id))
         return await slack_user.client.post(f"/webhooks/hedy/{row.webhook_token}", content=body, headers=headers)
     return send
+
+
+async def test_the_person_who_installed_the_app_may_set_it_up_without_being_an_admin(slack_user, fake_slack, db):
+    from bot.store.models import Workspace
+
+    async with db.session() as session:
+        session.add(Workspace(team_id=TEAM, installed_by=MEMBER))
+    await command(slack_user, "setup", MEMBER)
+    [call] = await fake_slack.wait_for_call_async("views.open")
+    assert call.ok and call.args["view"]["callback_id"] == CallbackId.SETUP_MODAL

@@ -18,6 +18,7 @@ from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import clicking_team
+from bot.store.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ class NotAdmin(Exception):
 
 
 async def is_admin(deps: Deps, team_id: str, user_id: str) -> bool:
+    """Workspace admins and owners (users.info), and the person who installed the app."""
+    async with deps.db.session() as session:
+        workspace = await session.get(Workspace, team_id)
+    if workspace is not None and workspace.installed_by and workspace.installed_by == user_id:
+        return True
     try:
         info = await deps.slack_client(team_id).users_info(user=user_id)
     except SlackApiError as exc:
