@@ -150,3 +150,11 @@ async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[
              .order_by(SlackMessage.sent_at.desc(), SlackMessage.id.desc()).limit(limit))
     async with db.session() as session:
         return list((await session.exec(query)).all())
+
+
+async def digest_of(db: Database, *, connection_id: int, meeting_id: str) -> SlackMessage | None:
+    """The meeting's digest record (the latest, if the channel changed since)."""
+    async with db.session() as session:
+        return (await session.exec(select(SlackMessage).where(
+            SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
+            SlackMessage.kind == "digest").order_by(SlackMessage.id.desc()))).first()

@@ -18,7 +18,7 @@ from bot.providers.base import AuthError, PermissionDenied, ProviderError
 from bot.providers.registry import provider_info
 from bot.services import audit, post_options
 from bot.services.connections import connect, open_provider
-from bot.store.models import Connection, InboxEvent, SlackMessage
+from bot.store.models import Connection, InboxEvent, SlackMessage, TodoState
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,7 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> list[str]:
                                                           SlackMessage.parent_id.is_not(None)))
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id))
             await session.exec(delete(InboxEvent).where(InboxEvent.connection_id == connection.id))
+            await session.exec(delete(TodoState).where(TodoState.connection_id == connection.id))
             await session.exec(delete(Connection).where(Connection.id == connection.id,
                                                         Connection.team_id == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",

@@ -15,9 +15,16 @@ from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action
 from bot.services import post_options
+from bot.services import todos as todo_service
 from bot.services.connections import open_provider
-from bot.slack.blocks.digest import digest_message, highlights_message, meeting_started_message, todo_messages
-from bot.store.models import Connection, InboxEvent
+from bot.slack.blocks.digest import (
+    TodoView,
+    digest_message,
+    highlights_message,
+    meeting_started_message,
+    todo_pages,
+)
+from bot.store.models import Connection, InboxEvent, TodoState
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +83,43 @@ async def process(event: InboxEvent, deps) -> str | None:
     return None
 
 
+def todo_view(state: TodoState) -> TodoView:
+    return TodoView(text=state.text, due=state.due, done=state.status == "done", state_id=state.id,
+                    done_by=state.done_by, done_at=state.done_at, assignee=state.assignee,
+                    snoozed_until=state.snoozed_until)
+
+
+async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
+                           meeting_title: str | None, provider_name: str) -> None:
+    pages = todo_pages([todo_view(s) for s in states], meeting_title=meeting_title, provider_name=provider_name)
+    for page, message in enumerate(pages, start=1):
+        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                          meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
+                          priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
+
+
+async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> bool:
+    """Re-render a meeting's todo pages from the stored state (after a click); the sender edits
+    the thread messages whose content changed. False when the meeting has no digest any more."""
+    digest = await outbox.digest_of(deps.db, connection_id=connection.id, meeting_id=meeting_id)
+    if digest is None:
+        return False
+    states = await todo_service.meeting_states(deps.db, connection_id=connection.id, meeting_id=meeting_id)
+    title = states[0].meeting_title if states else None
+    await _want_todo_pages(deps, connection=connection, digest=digest, states=states, meeting_title=title,
+                           provider_name=provider_info(connection.provider).display_name)
+    return True
+
+
 async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str) -> None:
     """Store what the meeting's digest and thread should say; the sender does the rest."""
     common = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id, channel=channel)
     digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
-    todos = (todo_messages(meeting, provider_name=provider_name)
-             if post_options.enabled(connection.options, "todos") else [])
-    for page, message in enumerate(todos, start=1):
-        await outbox.want(deps.db, **common, kind=f"todos:{page}", priority=PRIORITY_THREAD + page,
-                          parent_id=digest.id, payload=message.to_slack())
+    if post_options.enabled(connection.options, "todos"):
+        states = await todo_service.sync_meeting(deps.db, connection, meeting)
+        await _want_todo_pages(deps, connection=connection, digest=digest, states=states,
+                               meeting_title=meeting.title, provider_name=provider_name)
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:

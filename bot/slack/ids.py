@@ -23,6 +23,12 @@ class ActionId(StrEnum):
     OPEN_SETUP = "setup_open"  # App Home button
     DISCONNECT_CONFIRM = "disconnect_confirm"
     DISCONNECT_CANCEL = "disconnect_cancel"
+    # todos in a digest's thread; values carry the todo state's id
+    TODO_DONE = "todo_done"
+    TODO_REOPEN = "todo_reopen"
+    TODO_ASSIGN = "todo_assign"  # users_select; the todo id is in its block_id
+    TODO_ASSIGN_ME = "todo_assign_me"
+    TODO_MORE = "todo_more"  # overflow: snooze until tomorrow, for a week, remove the owner
 
 
 class CallbackId(StrEnum):
@@ -32,6 +38,7 @@ class CallbackId(StrEnum):
 
 class BlockId(StrEnum):
     MORE = "meetings_more_block"
+    TODO_ACTIONS_PREFIX = "todo_actions:"  # + the todo state's id
     SETUP_PROVIDER = "setup_provider_block"
     SETUP_API_KEY = "setup_api_key_block"
     SETUP_CHANNEL = "setup_channel_block"

@@ -174,3 +174,30 @@ class OAuthState(SQLModel, table=True):
 
     state: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+# --- todo state
+class TodoState(SQLModel, table=True):
+    """What Slack users did with a meeting's todo. Providers' todos are read-only (Hedy's API has
+    no write), so the bot keeps this itself; text and due are kept as last seen, so a click
+    re-renders the thread without asking the provider."""
+
+    __tablename__ = "todo_states"
+    __table_args__ = (UniqueConstraint("connection_id", "meeting_id", "todo_key", name="uq_todo_states_todo"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connections.id", index=True)
+    team_id: str = Field(max_length=32, index=True)
+    meeting_id: str = Field(max_length=255)
+    meeting_title: str = Field(default="", max_length=500)
+    todo_key: str = Field(max_length=255)  # the provider's todo id, or a hash of its text
+    position: int = 0
+    text: str = ""
+    due: str | None = Field(default=None, max_length=255)
+    status: str = Field(default="open", max_length=16)  # open | done
+    done_by: str | None = Field(default=None, max_length=32)
+    done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    assignee: str | None = Field(default=None, max_length=32, index=True)
+    assigned_by: str | None = Field(default=None, max_length=32)
+    snoozed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -8,6 +8,7 @@ mention or link, and whatever had to be cut is announced.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from slack_sdk.models.blocks import (
@@ -17,12 +18,15 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     PlainTextObject,
     SectionBlock,
+    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.providers.base import Meeting
+from bot.providers.base import Meeting, Todo
 from bot.slack.blocks.meetings import MAX_BUTTON_VALUE, SECTION_LIMIT, highlight_line, todo_line
 from bot.slack.blocks.message import MAX_BLOCK_CHARS, BlockBudget, Message, note
 from bot.slack.blocks.text import (
@@ -34,7 +38,7 @@ from bot.slack.blocks.text import (
     split_paragraphs,
     truncate,
 )
-from bot.slack.ids import ActionId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId
 
 RECAP_CHARS = 1_200
 KEY_POINTS_CHARS = 1_800
@@ -190,38 +194,98 @@ def digest_message(meeting: Meeting, *, provider_name: str) -> Message:
 
 
 def todo_messages(meeting: Meeting, *, provider_name: str) -> list[Message]:
-    """The todos for the digest's thread: up to 20 per message, one section per todo with
-    block_id `todo:<index in meeting.todos>` and no accessory (left free for buttons)."""
-    todos = meeting.todos
+    """The todos for the digest's thread as the provider lists them, without buttons: up to 20
+    per message, one section per todo with block_id `todo:<index in meeting.todos>`."""
+    return todo_pages([TodoView(text=t.text, due=t.due, done=t.completed) for t in meeting.todos],
+                      meeting_title=meeting.title, provider_name=provider_name)
+
+
+@dataclass(frozen=True)
+class TodoView:
+    """One todo as a thread page shows it; `state_id` (the bot's TodoState) turns the buttons on."""
+
+    text: str
+    due: str | None = None
+    done: bool = False
+    state_id: int | None = None
+    done_by: str | None = None
+    done_at: datetime | None = None
+    assignee: str | None = None
+    snoozed_until: datetime | None = None
+
+
+def _todo_text(todo: TodoView) -> str:
+    line = todo_line(Todo(id="", text=todo.text, due=todo.due, completed=todo.done))
+    status = []
+    if todo.done and todo.done_by:
+        status.append(f"Done by <@{escape(todo.done_by)}>"
+                      + (f", {slack_date(todo.done_at)}" if todo.done_at else ""))
+    elif todo.assignee:
+        status.append(f"Owner: <@{escape(todo.assignee)}>")
+    if not todo.done and todo.snoozed_until:
+        status.append(f"snoozed until {slack_date(todo.snoozed_until)}")
+    return line + ("\n_" + " · ".join(status) + "_" if status else "")
+
+
+def _todo_blocks(todo: TodoView, index: int) -> list[Block]:
+    text = _todo_text(todo)
+    if todo.state_id is None:
+        return [_section(text, block_id=f"todo:{index}")]
+    value = str(todo.state_id)
+    toggle = (ButtonElement(text="Reopen", action_id=ActionId.TODO_REOPEN, value=value) if todo.done else
+              ButtonElement(text="Done", action_id=ActionId.TODO_DONE, value=value, style="primary"))
+    more = [Option(value=f"tomorrow:{value}", label="Snooze until tomorrow"),
+            Option(value=f"week:{value}", label="Snooze for a week")]
+    if todo.assignee:
+        more.append(Option(value=f"unassign:{value}", label="Remove the owner"))
+    return [
+        _section(text, block_id=f"todo:{index}", accessory=toggle),
+        ActionsBlock(block_id=f"{BlockId.TODO_ACTIONS_PREFIX}{value}", elements=[
+            UserSelectElement(action_id=ActionId.TODO_ASSIGN, placeholder="Assign…",
+                              initial_user=todo.assignee or None),
+            ButtonElement(text="Assign to me", action_id=ActionId.TODO_ASSIGN_ME, value=value),
+            OverflowMenuElement(action_id=ActionId.TODO_MORE, options=more),
+        ]),
+    ]
+
+
+def todo_pages(todos: list[TodoView], *, meeting_title: str | None, provider_name: str) -> list[Message]:
+    """Todo thread messages: up to 20 todos each, fewer when their text is long; a todo's blocks
+    (with buttons: a section and a row of actions) never split across messages."""
     if not todos:
         return []
-    # Pack greedily: 20 per message, fewer only if escaped text makes 20 too big for one.
     groups: list[tuple[int, list[Block]]] = []
     start = 0
     while start < len(todos):
         budget = BlockBudget(reserve_blocks=2)  # the header and the closing note
         index = start
         while index < len(todos) and index - start < TODOS_PER_MESSAGE:
-            section = _section(todo_line(todos[index]), block_id=f"todo:{index}")
-            if not budget.add(section):
-                if index == start:  # cannot happen (a todo_line is < 3,000 chars), but never loop
-                    budget.force(section)
+            blocks = _todo_blocks(todos[index], index)
+            if (len(budget.blocks) + len(blocks) > budget.max_blocks
+                    or budget.chars + sum(budget.size(b) for b in blocks) > budget.max_chars):
+                if index == start:  # cannot happen (a todo is far below a message's size), but never loop
+                    for block in blocks:
+                        budget.force(block)
                     index += 1
                 break
+            for block in blocks:
+                budget.add(block)
             index += 1
         groups.append((start, budget.blocks))
         start = index
 
-    meeting_title = escape(truncate(_title(meeting.title), 150))
-    footer = note(f"Due dates as {escape(provider_name)} gives them.")
+    title = escape(truncate(_title(meeting_title), 150))
+    interactive = any(t.state_id is not None for t in todos)
+    footer = note(f"Due dates as {escape(provider_name)} gives them."
+                  + (f" Tracked in Slack: done, owners and snoozes live here, not in {escape(provider_name)}."
+                     if interactive else ""))
     messages = []
-    for first, sections in groups:
-        if len(groups) == 1:
-            heading = f"Todos ({len(todos)})"
-        else:
-            heading = f"Todos ({first + 1}–{first + len(sections)} of {len(todos)})"
-        blocks = [HeaderBlock(text=PlainTextObject(text=heading)), *sections, footer]
-        messages.append(Message(text=f"{heading}: {meeting_title}", blocks=blocks))
+    for first, blocks in groups:
+        count = sum(1 for b in blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
+        heading = (f"Todos ({len(todos)})" if len(groups) == 1 else
+                   f"Todos ({first + 1}–{first + count} of {len(todos)})")
+        messages.append(Message(text=f"{heading}: {title}",
+                                blocks=[HeaderBlock(text=PlainTextObject(text=heading)), *blocks, footer]))
     return messages
 
 
