@@ -114,6 +114,7 @@ def block_action(
     timestamp: int | None = None,
     action_type: str = "button",
     selected_option: dict | None = None,
+    selected_user: str | None = None,
     ephemeral: bool = False,
     channel_name: str = "general",
     api_app_id: str = DEFAULT_APP_ID,
@@ -121,7 +122,8 @@ def block_action(
     """A block_actions payload for a click in a message (`message` is the message clicked on).
 
     With `ephemeral=True` the payload has no `message` (Slack omits it for ephemeral messages).
-    For a select, pass action_type="static_select" and selected_option={"text": {...}, "value": ...}.
+    For a select, pass action_type="static_select" and selected_option={"text": {...}, "value": ...};
+    for a user picker, action_type="users_select" and selected_user="U…" (None when cleared).
     """
     now = f"{time.time():.6f}"
     if message is None and not ephemeral:
@@ -146,6 +148,8 @@ def block_action(
         action["text"] = {"type": "plain_text", "text": action_id, "emoji": True}
         if value is not None:
             action["value"] = value
+    elif action_type == "users_select":
+        action["selected_user"] = selected_user
     elif selected_option is not None:
         action["selected_option"] = selected_option
     elif value is not None:

@@ -20,7 +20,7 @@ from bot.slack import install_pages
 from bot.slack.deps import Deps
 from bot.slack.installations import SqlStateStore
 from bot.slack.errors import describe
-from bot.slack.listeners import actions, commands, home, lifecycle, setup
+from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
 from bot.slack.metrics import ERRORS
 
 log = logging.getLogger(__name__)
@@ -107,4 +107,5 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     setup.register(app, deps)
     home.register(app, deps)
     lifecycle.register(app, deps)
+    todos.register(app, deps)
     return app

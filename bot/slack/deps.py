@@ -53,6 +53,8 @@ class Deps:
     connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when a message needs posting or editing now (a todo click), so the sender does not wait.
+    outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     inbox_writer: InboxWriter = field(init=False)  # webhooks are stored through it (group commit)
     installations: SqlInstallationStore = field(init=False)  # bot tokens in multi-workspace mode
     _slack_session: aiohttp.ClientSession | None = None

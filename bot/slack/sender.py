@@ -40,7 +40,7 @@ class Sender:
         self.deps = deps
         self.channel_interval = channel_interval
         self.max_in_flight = max_in_flight
-        self.wake = asyncio.Event()
+        self.wake = getattr(deps, "outbox_wakeup", None) or asyncio.Event()
         self._next_free: dict[str, float] = {}  # channel → monotonic time it may be posted to again
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
