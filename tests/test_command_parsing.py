@@ -37,3 +37,22 @@ def test_todos_scope():
     assert parse("todos all").include_done is True
     assert parse("todos open").include_done is False
     assert parse("todos someday").name == "usage"
+
+
+@pytest.mark.parametrize("text, owner", [
+    ("todos mine", "me"), ("todos MINE", "me"), ("todo me", "me"),
+    ("todos <@U0ANA|ana>", "U0ANA"), ("todos <@W12345>", "W12345"),
+])
+def test_todos_by_owner(text, owner):
+    parsed = parse(text)
+    assert parsed.name == "todos" and parsed.owner == owner
+
+
+def test_a_typed_name_instead_of_a_picked_mention_is_explained():
+    parsed = parse("todos @ana")
+    assert parsed.name == "usage" and "Slack's list" in parsed.message
+
+
+def test_setup_and_disconnect():
+    assert parse("setup").name == "setup" and parse("settings").name == "setup"
+    assert parse("disconnect").name == "disconnect"

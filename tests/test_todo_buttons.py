@@ -151,3 +151,19 @@ async def test_a_re_export_keeps_what_people_did(slack_user, hedy_webhooks, fake
     await asyncio.sleep(0.3)
     assert "Done by" in json.dumps(current(fake_slack, page))
     assert sum(1 for m in fake_slack.messages.values() if "Todos (" in m.get("text", "")) == 1
+
+
+async def test_todos_mine_and_someone_list_what_they_own_with_the_same_buttons(slack_user, hedy_webhooks,
+                                                                              fake_slack):
+    page = await posted_todos(hedy_webhooks, fake_slack)
+    await click(slack_user, page, ActionId.TODO_ASSIGN_ME, value_of(page, ActionId.TODO_ASSIGN_ME, 1))
+    await edited(fake_slack, page, f"Owner: <@{USER}>")
+    mine = await slack_user.ask("todos mine")
+    words = json.dumps(mine, ensure_ascii=False)
+    assert "Open todos for you (1)" in words and "Kick off the SSO spike" in words
+    assert "Weekly Product Sync" in words
+    assert any(b.get("action_id") == ActionId.TODO_DONE for b in buttons(mine))
+    theirs = await slack_user.ask(f"todos <@{USER}|someone>")
+    assert "Kick off the SSO spike" in json.dumps(theirs)
+    nobody = await slack_user.ask("todos <@U0NOBODY|bo>")
+    assert "No open todos owned by <@U0NOBODY>" in nobody["text"]

@@ -13,11 +13,12 @@ from typing import Awaitable, Callable
 from bot import inbox, outbox
 from bot.providers.base import MeetingProvider
 from bot.services import audit
+from bot.services import todos as todo_service
 from bot.services import meetings as meeting_service
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
-from bot.slack.blocks.todos import todo_groups
+from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
 from bot.slack.deps import Deps
 
@@ -45,7 +46,7 @@ def instant(parsed: Parsed) -> Message | None:
     return None
 
 
-async def answer(parsed: Parsed, *, team_id: str, deps: Deps) -> Message:
+async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "") -> Message:
     quick = instant(parsed)
     if quick is not None:
         return quick
@@ -53,6 +54,12 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps) -> Message:
         return await list_meetings(team_id=team_id, limit=parsed.limit, notice=parsed.notice, deps=deps)
     if parsed.name == "show":
         return await show_meeting(team_id=team_id, meeting_id=parsed.meeting_id or "", deps=deps)
+    if parsed.name == "todos" and parsed.owner:
+        owner = user_id if parsed.owner == "me" else parsed.owner
+        states = await todo_service.open_for_owner(deps.db, team_id=team_id, owner=owner)
+        from bot.slack.digests import todo_view
+
+        return owner_todos([(s.meeting_title, todo_view(s)) for s in states], owner=owner, asker=user_id)
     if parsed.name == "todos":
         async def build(provider, name):
             groups = await meeting_service.todos_by_meeting(provider, include_done=parsed.include_done)

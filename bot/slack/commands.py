@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DEFAULT_LIST = 10
@@ -26,8 +27,13 @@ class Parsed:
     limit: int = DEFAULT_LIST
     meeting_id: str | None = None
     include_done: bool = False
+    owner: str | None = None  # todos mine / @someone: a Slack user id, or "me" for the one asking
     message: str | None = None  # for "usage": what was wrong and how to say it
     notice: str | None = None  # a note shown with the answer (a clamped number, say)
+
+
+# How Slack sends a picked @mention in command text: <@U123|ana> (or <@U123>).
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 
 
 def _looks_like_id(token: str) -> bool:
@@ -64,10 +70,17 @@ def parse(text: str | None) -> Parsed:
                                                 "and press Show on the meeting you want.")
         return Parsed("show", raw, meeting_id=args[0].strip("`<>\"'"))
     if verb == "todos":
+        if len(args) == 1 and args[0].lower() in ("mine", "me", "my"):
+            return Parsed("todos", raw, owner="me")
+        if len(args) == 1 and (mention := _MENTION.fullmatch(args[0])):
+            return Parsed("todos", raw, owner=mention.group(1))
+        if len(args) == 1 and args[0].startswith("@"):
+            return Parsed("usage", raw, message="Pick the person from Slack's list as you type `@`, so that I "
+                                                "get who they are: `/meetings todos @ana`.")
         scope = args[0].lower() if args else "open"
         if len(args) > 1 or scope not in ("open", "all"):
-            return Parsed("usage", raw, message="`/meetings todos` takes `open` (the default) or `all`, "
-                                                "like `/meetings todos all`.")
+            return Parsed("usage", raw, message="`/meetings todos` takes `open` (the default), `all`, `mine` "
+                                                "or a person, like `/meetings todos @ana`.")
         return Parsed("todos", raw, include_done=scope == "all")
     if verb in ("topics", "status", "setup", "disconnect"):
         return Parsed(verb, raw)

@@ -227,7 +227,7 @@ def _todo_text(todo: TodoView) -> str:
     return line + ("\n_" + " · ".join(status) + "_" if status else "")
 
 
-def _todo_blocks(todo: TodoView, index: int) -> list[Block]:
+def todo_blocks(todo: TodoView, index: int) -> list[Block]:
     text = _todo_text(todo)
     if todo.state_id is None:
         return [_section(text, block_id=f"todo:{index}")]
@@ -260,7 +260,7 @@ def todo_pages(todos: list[TodoView], *, meeting_title: str | None, provider_nam
         budget = BlockBudget(reserve_blocks=2)  # the header and the closing note
         index = start
         while index < len(todos) and index - start < TODOS_PER_MESSAGE:
-            blocks = _todo_blocks(todos[index], index)
+            blocks = todo_blocks(todos[index], index)
             if (len(budget.blocks) + len(blocks) > budget.max_blocks
                     or budget.chars + sum(budget.size(b) for b in blocks) > budget.max_chars):
                 if index == start:  # cannot happen (a todo is far below a message's size), but never loop

@@ -24,6 +24,8 @@ HELP_COMMANDS = [
      "/meetings show sess_abc123"),
     ("/meetings todos [open|all]", "action items across meetings, grouped by meeting (open ones by default)",
      "/meetings todos all"),
+    ("/meetings todos mine|@someone", "open todos someone owns (set with Assign in a digest's thread), with buttons",
+     "/meetings todos mine"),
     ("/meetings topics", "topics with how many meetings each has", "/meetings topics"),
     ("/meetings status", "which service is connected, whether its key works, where digests go", "/meetings status"),
     ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),

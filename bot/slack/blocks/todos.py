@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
 
 from bot.services.meetings import TodoGroup
 from bot.slack.blocks.meetings import SECTION_LIMIT, todo_line
 from bot.slack.blocks.message import BlockBudget, Message, note
 from bot.slack.blocks.text import escape, slack_date, truncate
+
+if TYPE_CHECKING:
+    from bot.slack.blocks.digest import TodoView
 
 
 def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bool) -> Message:
@@ -43,3 +48,29 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
         budget.force(note(f"Showing {shown} of {total} todos: Slack limits how much one message holds. "
                           f"The rest are in {provider_name}."))
     return Message(text=f"{scope}: {total}", blocks=budget.blocks)
+
+
+def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str) -> Message:
+    """Open todos someone owns, each under its meeting's title, with the same buttons as in threads.
+    `views`: (meeting title, todo)."""
+    from bot.slack.blocks.digest import todo_blocks
+
+    who = "you" if owner == asker else f"<@{escape(owner)}>"
+    if not views:
+        text = (f"No open todos owned by {who}. Owners are set with *Assign* on the todos in a digest's thread.")
+        return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
+    budget = BlockBudget(reserve_blocks=2)
+    heading = f"Open todos for {'you' if owner == asker else 'them'} ({len(views)})"
+    budget.add(HeaderBlock(text=PlainTextObject(text=heading)))
+    shown = 0
+    for index, (title, view) in enumerate(views):
+        blocks = [note(f"*{escape(truncate(title or 'Untitled meeting', 200))}*"), *todo_blocks(view, index)]
+        if (len(budget.blocks) + len(blocks) > budget.max_blocks
+                or budget.chars + sum(budget.size(b) for b in blocks) > budget.max_chars):
+            break
+        for block in blocks:
+            budget.add(block)
+        shown += 1
+    if shown < len(views):
+        budget.force(note(f"{len(views) - shown} more not shown; mark some done to see the rest."))
+    return Message(text=f"{heading}: owned by {who}", blocks=budget.blocks)

@@ -28,5 +28,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
         elif parsed.name == "disconnect":
             work = ask_disconnect(deps, team_id=team_id, user_id=user_id)
         else:
-            work = answer(parsed, team_id=team_id, deps=deps)
+            work = answer(parsed, team_id=team_id, deps=deps, user_id=user_id)
         deps.background.answer(work, response_url=command["response_url"], team_id=team_id)
