@@ -53,6 +53,11 @@ class Workers:
         self._scheduler.add_job(reconcile_all, "interval", seconds=self.reconcile_every.total_seconds(),
                                 args=[self.deps], id="reconcile", replace_existing=True, coalesce=True,
                                 max_instances=1, misfire_grace_time=300)
+        from bot.slack.followups import run_followups
+
+        # Reminders and recaps check every five minutes whose 9 o'clock it is (each in their own zone).
+        self._scheduler.add_job(run_followups, "interval", minutes=5, args=[self.deps], id="followups",
+                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=240)
         self._scheduler.start()
 
     async def stop(self) -> None:

@@ -53,6 +53,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
             state.position = position
             state.text = todo.text
             state.due = (todo.due or None) and todo.due[:255]
+            state.meeting_started_at = meeting.started_at
             if todo.completed and state.status == "open" and state.done_by is None and state.id is None:
                 state.status = "done"  # done in the provider before the bot ever saw it
             state.updated_at = now

@@ -17,6 +17,8 @@ ALIASES = {
     "status": "status",
     "setup": "setup", "settings": "setup", "config": "setup", "configure": "setup",
     "disconnect": "disconnect",
+    "reminders": "reminders", "reminder": "reminders",
+    "recap": "recap", "recaps": "recap",
 }
 
 
@@ -28,6 +30,7 @@ class Parsed:
     meeting_id: str | None = None
     include_done: bool = False
     owner: str | None = None  # todos mine / @someone: a Slack user id, or "me" for the one asking
+    switch: bool | None = None  # reminders / recap: on or off
     message: str | None = None  # for "usage": what was wrong and how to say it
     notice: str | None = None  # a note shown with the answer (a clamped number, say)
 
@@ -82,6 +85,11 @@ def parse(text: str | None) -> Parsed:
             return Parsed("usage", raw, message="`/meetings todos` takes `open` (the default), `all`, `mine` "
                                                 "or a person, like `/meetings todos @ana`.")
         return Parsed("todos", raw, include_done=scope == "all")
+    if verb in ("reminders", "recap"):
+        if len(args) != 1 or args[0].lower() not in ("on", "off"):
+            example = "`/meetings reminders off`" if verb == "reminders" else "`/meetings recap off` in the channel"
+            return Parsed("usage", raw, message=f"Say `on` or `off`, like {example}.")
+        return Parsed(verb, raw, switch=args[0].lower() == "on")
     if verb in ("topics", "status", "setup", "disconnect"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)

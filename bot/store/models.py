@@ -49,6 +49,7 @@ class Workspace(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     installed_by: str | None = Field(default=None, max_length=32)  # the Slack user who installed the app
+    timezone: str | None = Field(default=None, max_length=64)  # for weekly recaps; an admin's Slack time zone
 
 
 class Connection(SQLModel, table=True):
@@ -200,4 +201,22 @@ class TodoState(SQLModel, table=True):
     assignee: str | None = Field(default=None, max_length=32, index=True)
     assigned_by: str | None = Field(default=None, max_length=32)
     snoozed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    meeting_started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # due dates' anchor
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class MemberPrefs(SQLModel, table=True):
+    __tablename__ = "member_prefs"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    reminders: bool = True
+
+
+class ChannelPrefs(SQLModel, table=True):
+    __tablename__ = "channel_prefs"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    channel: str = Field(primary_key=True, max_length=32)
+    weekly_recap: bool = True

@@ -28,6 +28,8 @@ HELP_COMMANDS = [
      "/meetings todos mine"),
     ("/meetings topics", "topics with how many meetings each has", "/meetings topics"),
     ("/meetings status", "which service is connected, whether its key works, where digests go", "/meetings status"),
+    ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due", "/meetings reminders off"),
+    ("/meetings recap on|off", "admins: the Monday recap in this channel", "/meetings recap off"),
     ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),
     ("/meetings disconnect", "admins: remove the connection and its stored key", "/meetings disconnect"),
     ("/meetings help", "this list", "/meetings help"),

@@ -1,4 +1,4 @@
-"""todo state kept by the bot (done, owner, snooze)
+"""todo state kept by the bot (done, owner, snooze), and reminder/recap preferences
 
 Revision ID: 0006
 Revises: 0005
@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("assignee", sa.String(length=32), nullable=True),
         sa.Column("assigned_by", sa.String(length=32), nullable=True),
         sa.Column("snoozed_until", sa.DateTime(), nullable=True),
+        sa.Column("meeting_started_at", sa.DateTime(), nullable=True),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.ForeignKeyConstraint(["connection_id"], ["connections.id"], ondelete="CASCADE"),
@@ -39,7 +41,27 @@ def upgrade() -> None:
     op.create_index("ix_todo_states_connection_id", "todo_states", ["connection_id"])
     op.create_index("ix_todo_states_team_id", "todo_states", ["team_id"])
     op.create_index("ix_todo_states_assignee", "todo_states", ["assignee"])
+    op.create_table(
+        "member_prefs",
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("reminders", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("team_id", "user_id"),
+    )
+    op.create_table(
+        "channel_prefs",
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("weekly_recap", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("team_id", "channel"),
+    )
+    with op.batch_alter_table("workspaces") as batch:
+        batch.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("timezone")
+    op.drop_table("channel_prefs")
+    op.drop_table("member_prefs")
     op.drop_table("todo_states")
