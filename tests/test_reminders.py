@@ -151,3 +151,12 @@ async def test_an_admin_can_turn_a_channels_recap_off(deps, db, connected):
     await set_recap(db, team_id=TEAM, channel=CHANNEL, on=False)
     await run_followups(deps, monday_nine)
     assert await recap_rows(db) == []
+
+
+@pytest.mark.slack_refuses  # users.info: user_not_found for the person who left
+async def test_one_failing_person_does_not_stop_the_others(deps, db, connected):
+    await add_todo(db, connected, owner="U0GONE", text="Theirs", due="Monday")  # users.info fails for them
+    await add_todo(db, connected, owner=LA, text="Send the contract", due="Monday")
+    await run_followups(deps, datetime(2026, 11, 24, 17, 0, tzinfo=UTC))
+    assert len(await reminders_for(db, LA)) == 1
+    assert await reminders_for(db, "U0GONE") == []

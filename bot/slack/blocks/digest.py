@@ -235,7 +235,7 @@ def todo_blocks(todo: TodoView, index: int) -> list[Block]:
     toggle = (ButtonElement(text="Reopen", action_id=ActionId.TODO_REOPEN, value=value) if todo.done else
               ButtonElement(text="Done", action_id=ActionId.TODO_DONE, value=value, style="primary"))
     more = [Option(value=f"tomorrow:{value}", label="Snooze until tomorrow"),
-            Option(value=f"week:{value}", label="Snooze for a week")]
+            Option(value=f"week:{value}", label="Snooze until next week")]
     if todo.assignee:
         more.append(Option(value=f"unassign:{value}", label="Remove the owner"))
     return [
