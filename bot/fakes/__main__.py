@@ -13,7 +13,7 @@ import uvicorn
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.fakes", description=__doc__)
-    parser.add_argument("service", choices=["slack", "hedy"])
+    parser.add_argument("service", choices=["slack", "hedy", "meetric"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bot-token", default="xoxb-test-token", help="slack: the accepted bot token")
@@ -33,6 +33,12 @@ def main() -> None:
         fake = FakeSlack(bot_token=args.bot_token, team_id=args.team, per_channel_post_interval=args.post_interval)
         fake.set_base_url(f"http://{args.host}:{args.port}")
         fake.open_response_urls = True
+    elif args.service == "meetric":
+        from bot.fakes.meetric import ALL_SCOPES, FakeMeetric
+
+        fake = FakeMeetric(tokens={key: set(ALL_SCOPES) for key in (args.api_key or ["mt_demo_token_0123456789"])},
+                           rate_limit_per_minute=min(args.rate_limit, 60))
+        fake.seed_demo()
     else:
         from bot.fakes.hedy import FakeHedy
 

@@ -285,5 +285,9 @@ def response_error(response: httpx.Response, *, provider: str, redact: tuple[str
         for secret in redact:
             if secret:
                 message = message.replace(secret, "[redacted]")
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if retry_after is None and isinstance(body, dict):
+        # Some APIs (Meetric) put it in the body: {"statusCode":429,"message":…,"retryAfter":60}.
+        retry_after = parse_retry_after(_str(body.get("retryAfter") or body.get("retry_after")))
     return error_for_status(response.status_code, provider=provider, code=code, message=message,
-                            retry_after=parse_retry_after(response.headers.get("Retry-After")))
+                            retry_after=retry_after)

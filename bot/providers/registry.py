@@ -13,6 +13,7 @@ import httpx
 
 from bot.providers.base import MeetingProvider
 from bot.providers.hedy_webhooks import HedyWebhooks
+from bot.providers.meetric_webhooks import MeetricWebhooks
 from bot.providers.webhooks import WebhookAdapter
 from bot.settings import Settings
 
@@ -32,6 +33,12 @@ def _build_hedy(api_key: str, settings: Settings, client: httpx.AsyncClient | No
     return HedyProvider(api_key, base_url=settings.hedy_api_url, client=client)
 
 
+def _build_meetric(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
+    from bot.providers.meetric import MeetricProvider
+
+    return MeetricProvider(api_key, base_url=settings.meetric_api_url, client=client)
+
+
 PROVIDERS: dict[str, ProviderInfo] = {
     "hedy": ProviderInfo(
         name="hedy",
@@ -39,6 +46,14 @@ PROVIDERS: dict[str, ProviderInfo] = {
         key_help="In Hedy: Settings → API Access → create a key (needs a Pro plan with cloud sync).",
         build=_build_hedy,
         webhooks=HedyWebhooks(),
+    ),
+    "meetric": ProviderInfo(
+        name="meetric",
+        display_name="Meetric",
+        key_help="In Meetric: Settings → REST API → API Tokens; give the token the `conversations` and "
+                 "`insights` scopes (it starts with mt_).",
+        build=_build_meetric,
+        webhooks=MeetricWebhooks(),
     ),
 }
 
