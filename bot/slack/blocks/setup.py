@@ -45,7 +45,10 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
     chosen = post_options.chosen(connection.options if connection else None)
     post_choices = [Option(value=o.name, label=o.label) for o in post_options.POST_OPTIONS]
     registered = bool(connection and (connection.options or {}).get("registered_webhook_id"))
-    url_text = (f"*Webhook URL* — paste it into Hedy under Settings → API Access → Manage Webhooks:\n`{webhook_url}`"
+    where = {"hedy": "Hedy under Settings → API Access → Manage Webhooks",
+             "meetric": "Meetric under Settings → REST API → Webhook subscriptions"}.get(
+        current, f"{dict(providers).get(current, 'the service')}'s webhook settings")
+    url_text = (f"*Webhook URL* — paste it into {where}:\n`{webhook_url}`"
                 if webhook_url else "*Webhook URL:* shown here, and in the confirmation, once the key is saved.")
     blocks = [
         InputBlock(block_id=BlockId.SETUP_PROVIDER, label="Meeting notes service",
