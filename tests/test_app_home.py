@@ -139,3 +139,15 @@ def test_an_install_asks_for_exactly_the_scopes_the_manifest_declares():
             break
         declared.append(line.strip()[2:])
     assert sorted(declared) == sorted(BOT_SCOPES)
+
+
+async def test_the_home_tab_lists_the_viewers_open_todos(slack_user, fake_slack, db, connected):
+    from bot.store.models import TodoState
+
+    async with db.session() as session:
+        session.add(TodoState(connection_id=connected.id, team_id=TEAM, meeting_id="m1", meeting_title="Planning",
+                              todo_key="a", text="Write the brief", due="Friday", assignee=MEMBER))
+        session.add(TodoState(connection_id=connected.id, team_id=TEAM, meeting_id="m1", meeting_title="Planning",
+                              todo_key="b", text="Someone else's", assignee=ADMIN))
+    view = json.dumps(await open_home(slack_user, fake_slack, MEMBER))
+    assert "Your open todos (1)" in view and "Write the brief" in view and "Someone else" not in view

@@ -20,9 +20,10 @@ from slack_sdk.models.views import View
 from bot.services import post_options
 from bot.slack.blocks.text import escape, slack_date, truncate
 from bot.slack.ids import ActionId
-from bot.store.models import Connection, SlackMessage
+from bot.store.models import Connection, SlackMessage, TodoState
 
 MAX_DIGESTS = 10
+MAX_TODOS = 15
 
 
 def _digest_line(message: SlackMessage) -> str:
@@ -39,7 +40,7 @@ def _digest_line(message: SlackMessage) -> str:
 
 
 def home_view(*, connection: Connection | None, provider_name: str | None, digests: list[SlackMessage],
-              viewer_is_admin: bool) -> dict:
+              viewer_is_admin: bool, my_todos: list[TodoState] = ()) -> dict:
     blocks: list = [HeaderBlock(text=PlainTextObject(text="Meetings bot"))]
     if connection is None:
         blocks.append(SectionBlock(text=MarkdownTextObject(
@@ -71,7 +72,17 @@ def home_view(*, connection: Connection | None, provider_name: str | None, diges
         blocks.append(SectionBlock(text=MarkdownTextObject(text="No digests yet. They appear here once a "
                                                                 "meeting ends and its digest is posted.")))
     blocks.append(DividerBlock())
-    blocks.append(HeaderBlock(text=PlainTextObject(text="Your todos")))
-    blocks.append(SectionBlock(text=MarkdownTextObject(
-        text="Todos live in each digest's thread. `/meetings todos` lists the open ones across meetings.")))
+    blocks.append(HeaderBlock(text=PlainTextObject(text=f"Your open todos ({len(my_todos)})")))
+    if my_todos:
+        lines = [f"• {escape(truncate(' '.join(t.text.split()), 200))}"
+                 + (f" — _due {escape(truncate(t.due, 60))}_" if t.due else "")
+                 + f" · {escape(truncate(t.meeting_title or 'Untitled meeting', 80))}" for t in my_todos[:MAX_TODOS]]
+        if len(my_todos) > MAX_TODOS:
+            lines.append(f"…and {len(my_todos) - MAX_TODOS} more: `/meetings todos mine` lists them all.")
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), 2900))))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text="Mark them done in the digest's thread or from `/meetings todos mine`.")]))
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="None. Todos you take with *Assign to me* in a digest's thread show up here.")))
     return View(type="home", blocks=blocks).to_dict()

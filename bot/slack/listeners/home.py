@@ -7,6 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import outbox
 from bot.providers.registry import provider_info
 from bot.services import setup as setup_service
+from bot.services import todos as todo_service
 from bot.slack.blocks import setup as setup_blocks
 from bot.slack.blocks.home import home_view
 from bot.slack.deps import Deps
@@ -22,6 +23,7 @@ async def publish_home(deps: Deps, *, team_id: str, user_id: str) -> None:
         provider_name=provider_info(connection.provider).display_name if connection else None,
         digests=await outbox.recent_digests(deps.db, team_id=team_id),
         viewer_is_admin=await is_admin(deps, team_id, user_id),
+        my_todos=await todo_service.open_for_owner(deps.db, team_id=team_id, owner=user_id, limit=50),
     )
     await deps.slack_client(team_id).views_publish(user_id=user_id, view=view)
 
