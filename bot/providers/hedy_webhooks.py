@@ -8,9 +8,7 @@ import hashlib
 import hmac
 from typing import Mapping
 
-from datetime import datetime
-
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
 
 ACTIONS = {
     "session.created": Action.STARTED,
@@ -68,14 +66,5 @@ class HedyWebhooks:
             dedupe_key=f"{event_type}:{subject}:{content_fingerprint(data)}",
             data=data,
             title=text("title", "sessionTitle") if event_type.startswith("session.") else None,
-            started_at=_when(data.get("startTime") or data.get("start_time")),
+            started_at=parse_iso(data.get("startTime") or data.get("start_time")),
         )
-
-
-def _when(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +37,7 @@ from bot.providers.http import (
     get_pacer,
     response_error,
 )
+from bot.providers.webhooks import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -203,21 +203,13 @@ def _list(body: Any, inner: str) -> list:
     return []
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
 
 def _summary(data: dict) -> MeetingSummary:
     duration = data.get("duration")
     department = data.get("department") if isinstance(data.get("department"), dict) else None
     title = _text(data.get("title")) or _text(data.get("company")) or "Untitled conversation"
     return MeetingSummary(
-        id=str(data.get("id")), title=title, started_at=_when(data.get("date") or data.get("started_at")),
+        id=str(data.get("id")), title=title, started_at=parse_iso(data.get("date") or data.get("started_at")),
         duration_seconds=int(duration) if isinstance(duration, (int, float)) else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)

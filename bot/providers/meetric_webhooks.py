@@ -7,10 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from datetime import datetime
 from typing import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
 
 ACTIONS = {"conversation.completed": Action.DIGEST}
 TOLERANCE_SECONDS = 300  # the replay window (from the seed document; providers.md marks it unconfirmed)
@@ -62,13 +61,4 @@ class MeetricWebhooks:
         flat = {**conversation, "subscription_id": meta.get("subscription_id"), "delivery_id": delivery}
         return WebhookEvent(event_type=event_type, meeting_id=meeting_id, object_id=None, dedupe_key=dedupe,
                             data=flat, title=str(conversation.get("title") or "") or None,
-                            started_at=_when(conversation.get("date")))
-
-
-def _when(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+                            started_at=parse_iso(conversation.get("date")))

@@ -62,3 +62,13 @@ def load_object(body: bytes) -> dict:
     if not isinstance(parsed, dict):
         raise BadWebhook("the body is not a JSON object")
     return parsed
+
+
+def parse_iso(value) -> datetime | None:
+    """An ISO 8601 timestamp as providers send it ("Z" or an offset); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from bot import outbox
 from bot.services.due_dates import parse_due
-from bot.slack.blocks.message import BlockBudget, Message, note
+from bot.slack.blocks.message import Message, note
 from bot.slack.blocks.text import escape, truncate
 from bot.store.models import ChannelPrefs, MemberPrefs, SlackMessage, TodoState, Workspace, utcnow
 
@@ -102,22 +102,12 @@ async def run_reminders(deps, now: datetime) -> int:
 
 
 def reminder_message(states: list[TodoState], *, today: date) -> Message:
-    from bot.slack.blocks.digest import todo_blocks
+    from bot.slack.blocks.todos import titled_todo_list
     from bot.slack.digests import todo_view
 
     heading = f"Your open todos ({len(states)})"
-    budget = BlockBudget(reserve_blocks=2)
-    budget.add(HeaderBlock(text=PlainTextObject(text=heading)))
-    shown = 0
-    for index, state in enumerate(sorted(states, key=lambda s: (s.meeting_title, s.position))):
-        blocks = [note(f"*{escape(truncate(state.meeting_title or 'Untitled meeting', 200))}*"),
-                  *todo_blocks(todo_view(state), index)]
-        if (len(budget.blocks) + len(blocks) > budget.max_blocks
-                or budget.chars + sum(budget.size(b) for b in blocks) > budget.max_chars):
-            break
-        for block in blocks:
-            budget.add(block)
-        shown += 1
+    ordered = sorted(states, key=lambda s: (s.meeting_title, s.position))
+    budget, shown = titled_todo_list(heading, [(s.meeting_title, todo_view(s)) for s in ordered])
     budget.force(note(("" if shown == len(states) else f"{len(states) - shown} more not shown. ")
                       + "Due, overdue, or without a date for over a week. Snooze one to skip it for a while; "
                         "`/meetings reminders off` stops these messages."))

@@ -53,14 +53,24 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
 def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str) -> Message:
     """Open todos someone owns, each under its meeting's title, with the same buttons as in threads.
     `views`: (meeting title, todo)."""
-    from bot.slack.blocks.digest import todo_blocks
-
     who = "you" if owner == asker else f"<@{escape(owner)}>"
     if not views:
         text = (f"No open todos owned by {who}. Owners are set with *Assign* on the todos in a digest's thread.")
         return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
-    budget = BlockBudget(reserve_blocks=2)
     heading = f"Open todos for {'you' if owner == asker else 'them'} ({len(views)})"
+    budget, shown = titled_todo_list(heading, views)
+    if shown < len(views):
+        budget.force(note(f"{len(views) - shown} more not shown; mark some done to see the rest."))
+    return Message(text=f"{heading}: owned by {who}", blocks=budget.blocks)
+
+
+def titled_todo_list(heading: str, views: list[tuple[str, TodoView]]) -> tuple[BlockBudget, int]:
+    """A header, then each todo under its meeting's title with its buttons, as many as fit in one
+    message (a todo's blocks are never split). Returns the blocks so far and how many todos fit;
+    one block is left for the caller's closing note."""
+    from bot.slack.blocks.digest import todo_blocks
+
+    budget = BlockBudget(reserve_blocks=2)
     budget.add(HeaderBlock(text=PlainTextObject(text=heading)))
     shown = 0
     for index, (title, view) in enumerate(views):
@@ -71,6 +81,4 @@ def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str) ->
         for block in blocks:
             budget.add(block)
         shown += 1
-    if shown < len(views):
-        budget.force(note(f"{len(views) - shown} more not shown; mark some done to see the rest."))
-    return Message(text=f"{heading}: owned by {who}", blocks=budget.blocks)
+    return budget, shown
