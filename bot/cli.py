@@ -77,6 +77,9 @@ def connect(
     meeting_started_notes: Optional[bool] = typer.Option(
         None, "--meeting-started-notes/--no-meeting-started-notes",
         help="Post a short note when a recording starts (off unless turned on)."),
+    meeting_ended_notes: Optional[bool] = typer.Option(
+        None, "--meeting-ended-notes/--no-meeting-ended-notes",
+        help="Post a short note when a meeting ends (Whereby; off unless turned on)."),
 ) -> None:
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
@@ -87,7 +90,8 @@ def connect(
     try:
         result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
                                          channel=channel, webhook_secret=webhook_secret,
-                                         meeting_started_notes=meeting_started_notes))
+                                         meeting_started_notes=meeting_started_notes,
+                                         meeting_ended_notes=meeting_ended_notes))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
     except AuthError as exc:
@@ -110,7 +114,8 @@ def connect(
 
 
 async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
-                      webhook_secret: str | None, meeting_started_notes: bool | None = None):
+                      webhook_secret: str | None, meeting_started_notes: bool | None = None,
+                      meeting_ended_notes: bool | None = None):
     from bot.providers.registry import ProviderFactory, provider_info
     from bot.services import audit
     from bot.services.connections import connect as connect_service
@@ -125,7 +130,9 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
         await migrations.upgrade(db.engine)
         result = await connect_service(db, secret_box(settings), factory, team_id=team, provider=provider,
                                        api_key=api_key, channel=channel, webhook_secret=webhook_secret,
-                                       meeting_started_notes=meeting_started_notes)
+                                       meeting_started_notes=meeting_started_notes,
+                                       options=({"post_meeting_ended": meeting_ended_notes}
+                                                if meeting_ended_notes is not None else None))
         name = provider_info(provider).display_name
         await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
                            detail=f"{name} via meetings-bot connect"

@@ -103,11 +103,12 @@ async def parent_ts(db: Database, message: SlackMessage) -> str | None:
         return (await session.exec(select(SlackMessage.ts).where(SlackMessage.id == message.parent_id))).first()
 
 
-async def sent(db: Database, message: SlackMessage, *, ts: str, thread_ts: str | None, sent_hash: str) -> None:
+async def sent(db: Database, message: SlackMessage, *, ts: str, thread_ts: str | None, sent_hash: str,
+               sent_channel: str | None = None) -> None:
     async with db.session() as session:
         await session.exec(update(SlackMessage).where(SlackMessage.id == message.id).values(
             ts=ts, thread_ts=thread_ts, sent_hash=sent_hash, sent_at=utcnow(), attempts=0, locked_until=None,
-            last_error=None))
+            last_error=None, sent_channel=sent_channel or message.sent_channel or message.channel))
 
 
 async def retry_later(db: Database, message: SlackMessage, *, delay: timedelta, error: str,

@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from bot import inbox, outbox
 from bot.providers.base import ProviderError
-from bot.providers.webhooks import WebhookEvent
+from bot.providers.registry import provider_info
+from bot.providers.webhooks import Action, WebhookEvent
 from bot.services.connections import open_provider
 from bot.store.models import Connection, utcnow
 
@@ -46,6 +47,11 @@ async def reconcile_connection(deps, connection: Connection, *, look_back: int =
         await provider.aclose()
     now = utcnow()
     queued = 0
+    # The provider's own event for "post this meeting's digest" (Hedy: session.ended).
+    event_type = next((t for t, a in provider_info(connection.provider).webhooks.actions.items()
+                       if a is Action.DIGEST), None)
+    if event_type is None:
+        return 0
     for meeting in page.items:
         if meeting.started_at is None:
             continue
@@ -56,11 +62,11 @@ async def reconcile_connection(deps, connection: Connection, *, look_back: int =
             continue  # still running
         if await outbox.has_digest(deps.db, connection_id=connection.id, meeting_id=meeting.id):
             continue
-        event = WebhookEvent(event_type="session.ended", meeting_id=meeting.id, object_id=None,
+        event = WebhookEvent(event_type=event_type, meeting_id=meeting.id, object_id=None,
                              dedupe_key=f"reconcile:{meeting.id}"[:255], data={})
         stored = await inbox.store(deps.db, connection_id=connection.id, team_id=connection.team_id,
                                    provider=connection.provider, event=event, known=True, from_webhook=False,
-                                   raw_body=json.dumps({"event": "session.ended", "sessionId": meeting.id,
+                                   raw_body=json.dumps({"event": event_type, "sessionId": meeting.id,
                                                         "source": "reconcile"}).encode())
         queued += 0 if stored.duplicate else 1
     if queued:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,8 +41,21 @@ class Settings(BaseSettings):
 
     hedy_api_url: str = "https://api.hedy.bot"
     meetric_api_url: str = "https://app.meetric.com/api/v1/rest"
+    meetric_rate_limit: int = Field(default=60, ge=1)  # requests a minute per token (Meetric's default)
     harmony_api_url: str = "https://api.heyharmony.com"
+    # Harmony's API is unverified (providers.md §2): "meetings" is the seed page's contract (Bearer
+    # key, /api/v1/meetings, page/per_page), "conversations" the newer public pages' (X-API-Key,
+    # /v1/conversations).
+    harmony_api_style: Literal["meetings", "conversations"] = "meetings"
+    harmony_rate_limit: int = Field(default=60, ge=1)  # requests a minute per key (the seed's Plus plan)
     whereby_api_url: str = "https://api.whereby.dev/v1"
+    # Whereby (providers.md §3): the organization's point budget a minute (GET 1, DELETE 2, POST 3;
+    # Build plans 100, Grow/Enterprise 1000), the replay window of `Whereby-Signature`, the summary
+    # template, and how often a summary in progress is polled.
+    whereby_points_per_minute: int = Field(default=100, ge=3)
+    whereby_signature_tolerance_seconds: int = Field(default=300, ge=1)
+    whereby_summary_template: str = "General Bulleted"
+    whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
     # How long an interactive command may wait for a slow provider before it answers

@@ -271,3 +271,65 @@ async def signed_connection(deps, fake_hedy):
 async def hedy_webhooks(slack_user, fake_hedy, signed_connection):
     return HedyWebhooks(client=slack_user.client, fake=fake_hedy, token=signed_connection.webhook_token,
                         secret=WEBHOOK_SECRET)
+
+
+# ----------------------------------------------------------------------------- Harmony
+
+HARMONY_KEY = "lk_" + "5f2a9c0e" * 8
+HARMONY_SECRET = "ab" * 32  # Harmony shows a 64-character hex secret once (providers.md 2.1)
+
+
+@pytest.fixture
+def fake_harmony(settings):
+    """The Harmony stand-in serving both contracts; the bot uses the seed's (`meetings`) by default."""
+    from bot.fakes.harmony import FakeHarmony
+
+    fake = FakeHarmony(api_keys=[HARMONY_KEY])
+    fake.seed_demo()
+    server = ThreadedServer(fake.app).start()
+    fake.url = server.url
+    settings.harmony_api_url = server.url
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+async def harmony_connection(deps, fake_harmony):
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="harmony", api_key=HARMONY_KEY,
+                           channel=CHANNEL, webhook_secret=HARMONY_SECRET)
+    return result.connection
+
+
+# ----------------------------------------------------------------------------- Whereby
+
+WHEREBY_KEY = "whereby_test_key_0123456789abcdef"
+WHEREBY_SECRET = "whereby-webhook-secret-for-tests"
+
+
+@pytest.fixture
+def fake_whereby(settings):
+    """The Whereby stand-in (API under /v1), with summaries polled every 50 ms instead of 30 s."""
+    from bot.fakes.whereby import FakeWhereby
+    from bot.providers.whereby import forget_summaries
+
+    forget_summaries()
+    fake = FakeWhereby(api_keys=[WHEREBY_KEY])
+    server = ThreadedServer(fake.app).start()
+    fake.url = server.url
+    fake.seed_demo()
+    settings.whereby_api_url = fake.api_url
+    settings.whereby_summary_poll_seconds = 0.05
+    yield fake
+    server.stop()
+    forget_summaries()
+
+
+@pytest.fixture
+async def whereby_connection(deps, fake_whereby):
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby", api_key=WHEREBY_KEY,
+                           channel=CHANNEL, webhook_secret=WHEREBY_SECRET)
+    return result.connection

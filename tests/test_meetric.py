@@ -1,8 +1,10 @@
 """Meetric beside Hedy: the client against the Meetric stand-in, its webhooks through the real ASGI
 app, and a digest posted to the Slack stand-in by the workers.
 
-Assumptions (providers.md marks them uncertain): the 5-minute replay window on
-X-Webhook-Timestamp, `pagination.next_cursor`, and insights typed `action_item` as todos."""
+Assumptions (providers.md marks them uncertain; the tests resting on them are marked
+`assumption`): the 5-minute replay window on X-Webhook-Timestamp, `pagination.next_cursor`, the
+seed's error envelope and codes, insights typed `action_item` as todos, and a daily quota that
+resets at midnight UTC when Meetric does not say when."""
 
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ async def test_a_missing_scope_names_the_scope_to_add(fake_meetric):
     assert "`conversations` scope" in caught.value.message and "API Tokens" in caught.value.message
 
 
-async def test_retry_after_in_the_body_is_honoured(meetric, fake_meetric):
+async def test_a_429s_retry_after_is_honoured(meetric, fake_meetric):
     fake_meetric.fail_next(429, retry_after=1)
     started = time.monotonic()
     account = await meetric.check_key()
@@ -140,3 +142,232 @@ async def test_slash_commands_work_and_todos_say_why_not(slack_user, meetric_con
     assert "Discovery call — Acme" in json.dumps(listing, ensure_ascii=False)
     todos = await slack_user.ask("todos")
     assert "Meetric has no action-item list" in json.dumps(todos)
+
+
+# ----------------------------------------------------------------------------- more of the client
+
+FULL = "mt_full_scopes_0123456789"
+RECORDER = "mt_recordings_0123456789"
+
+
+@pytest.fixture
+def roomy_meetric(fake_meetric):
+    """The same stand-in, with a token holding every scope and one allowed to read recordings."""
+    from bot.fakes.meetric import ALL_SCOPES
+
+    fake_meetric.tokens[FULL] = set(ALL_SCOPES)
+    fake_meetric.tokens[RECORDER] = set(ALL_SCOPES)
+    fake_meetric.include_recordings.add(RECORDER)
+    return fake_meetric
+
+
+async def _with(fake, token, work, **kwargs):
+    provider = MeetricProvider(token, base_url=fake.url, backoff=0.01, **kwargs)
+    try:
+        return await work(provider)
+    finally:
+        await provider.aclose()
+
+
+async def test_a_full_token_gets_the_transcript_and_the_topics(roomy_meetric, meetric):
+    from bot.slack.blocks.digest import minutes_modal
+
+    meeting = await _with(roomy_meetric, FULL, lambda p: p.get_meeting("conv_demo_1"))
+    assert meeting.transcript == ("Erik Lindström: Thanks for joining today.\n"
+                                  "Jane Doe: Happy to be here. Can we talk about price?")
+    assert meeting.minutes == "## Topics\n- Pricing\n- Timeline"
+    assert "Jane Doe: Happy to be here." in json.dumps(minutes_modal(meeting, provider_name="Meetric"),
+                                                       ensure_ascii=False)
+    # Without the transcripts scope the digest still comes, without the transcript.
+    limited = await meetric.get_meeting("conv_demo_1")
+    assert limited.transcript is None and limited.todos
+
+
+@pytest.mark.assumption("seed 003's error codes; the quota resets at midnight UTC when Meetric does not say")
+async def test_a_used_up_daily_quota_says_when_it_resets(roomy_meetric):
+    from datetime import datetime, timezone
+
+    from bot.providers.base import QuotaExceeded
+    from bot.slack.errors import describe
+
+    roomy_meetric.daily_quota = 1
+    await _with(roomy_meetric, FULL, lambda p: p.get_meeting("conv_demo_1"))
+    started = time.monotonic()
+    with pytest.raises(QuotaExceeded) as caught:
+        await _with(roomy_meetric, FULL, lambda p: p.get_meeting("conv_demo_2"))
+    assert time.monotonic() - started < 2  # not retried: it will not come back within the call
+    error = caught.value
+    assert error.resets_at.hour == 0 and error.resets_at > datetime.now(timezone.utc)
+    said = describe(error).text
+    assert "daily quota of 1 conversations is used up" in said and "resets at 00:00 UTC" in said
+    assert "in about" in said
+
+
+@pytest.mark.assumption("seed 003's dual gate for recordings")
+async def test_recordings_need_the_scope_and_the_token_flag(roomy_meetric, meetric):
+    assert await _with(roomy_meetric, RECORDER, lambda p: p.recording_url("conv_demo_1")) \
+        == "https://recordings.example/conv_demo_1.mp4"
+    with pytest.raises(PermissionDenied) as flag_off:
+        await _with(roomy_meetric, FULL, lambda p: p.recording_url("conv_demo_1"))
+    assert "include_recordings" in flag_off.value.message
+    with pytest.raises(PermissionDenied) as no_scope:
+        await meetric.recording_url("conv_demo_1")
+    assert "`recordings` scope" in no_scope.value.message
+
+
+async def test_missing_bad_and_revoked_tokens_are_auth_errors(fake_meetric):
+    import httpx
+
+    from bot.providers.base import AuthError
+    from bot.slack.errors import describe
+
+    for token in ("mt_not_a_real_token_0000", TOKEN):
+        if token == TOKEN:
+            fake_meetric.revoke(TOKEN)
+        with pytest.raises(AuthError) as caught:
+            await _with(fake_meetric, token, lambda p: p.check_key())
+        assert caught.value.code in ("invalid_api_token", "token_revoked")
+    assert "rejected this workspace's API key" in describe(caught.value).text
+    async with httpx.AsyncClient() as raw:
+        response = await raw.get(fake_meetric.url + "/api/v1/rest/account")
+    assert response.status_code == 401 and response.json()["code"] == "missing_api_token"
+
+
+async def test_a_token_without_the_conversations_scope_cannot_connect(fake_meetric):
+    from bot.slack.errors import describe
+
+    with pytest.raises(PermissionDenied) as caught:
+        await _with(fake_meetric, LIMITED, lambda p: p.check_key())
+    said = describe(caught.value).text
+    assert "lacks the `conversations` scope" in said and "Settings → REST API → API Tokens" in said
+
+
+async def test_retry_after_only_in_the_body_is_honoured_too(fake_meetric):
+    fake_meetric.retry_after_in_body = True  # M-DOC's 429: {"statusCode":429,…,"retryAfter":1}, no header
+    fake_meetric.fail_next(429, retry_after=1)
+    started = time.monotonic()
+    assert (await _with(fake_meetric, TOKEN, lambda p: p.check_key())).name == "Acme"
+    assert time.monotonic() - started >= 0.9
+
+
+async def test_a_long_retry_after_holds_every_caller_of_the_token(fake_meetric):
+    from bot.providers.base import RateLimited
+    from bot.providers.http import PacingLimited
+
+    fake_meetric.fail_next(429, retry_after=60)
+    with pytest.raises(RateLimited) as first:
+        await _with(fake_meetric, TOKEN, lambda p: p.list_meetings())
+    assert first.value.retry_after == 60
+    before = fake_meetric.request_count()
+    with pytest.raises(PacingLimited):  # another client for the same token does not even ask
+        await _with(fake_meetric, TOKEN, lambda p: p.list_meetings(), max_pacing_wait=1)
+    assert fake_meetric.request_count() == before
+
+
+async def test_requests_are_paced_at_60_a_minute_per_token(fake_meetric):
+    async def burst(provider):
+        started = time.monotonic()
+        for _ in range(11):  # ten at once, then one every 60/51 s
+            await provider.list_meetings(limit=1)
+        return time.monotonic() - started
+
+    elapsed = await _with(fake_meetric, TOKEN, burst)
+    assert 1.0 <= elapsed < 4
+    assert fake_meetric.request_count("/conversations") == 11
+
+
+@pytest.mark.assumption("the 5-minute window is from seed 003; a millisecond timestamp is another reading")
+def test_the_timestamp_window_cuts_both_ways():
+    from bot.providers.meetric_webhooks import MeetricWebhooks
+
+    now = 1_780_000_000.0
+    adapter = MeetricWebhooks(clock=lambda: now)
+    fake = FakeMeetric()
+    fake.add_conversation(title="T", cid="c1")
+    body, _ = fake.webhook_request("c1", secret="s")
+    for stamp, ok in ((now - 299, True), (now - 301, False), (now + 301, False), ((now - 10) * 1000, True)):
+        headers = fake.sign(body, secret="s", delivery_id="d", timestamp=stamp)
+        assert adapter.verify(headers=headers, body=body, secret="s") is ok, stamp
+    event = adapter.parse(headers=fake.sign(body, secret="s", delivery_id="dlv-1"), body=body)
+    assert event.dedupe_key == "delivery:dlv-1" and event.data["subscription_id"] == "sub_1"
+    assert event.meeting_id == "c1" and event.title == "T"
+
+
+def test_the_fake_delivers_like_meetric_retrying_with_one_delivery_id_and_fresh_timestamps():
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers = [500, 401, 200]
+    seen = []
+
+    async def hook(request):
+        seen.append(dict(request.headers))
+        return Response(status_code=answers.pop(0))
+
+    fake = FakeMeetric()
+    fake.add_conversation(title="T", cid="c1")
+    with ThreadedServer(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as server:
+        assert fake.send_webhook(server.url + "/hook", "c1", secret="s", retry_delay=0.6) == [500, 401, 200]
+    assert len({h["x-webhook-delivery-id"] for h in seen}) == 1
+    assert len({h["x-webhook-timestamp"] for h in seen}) >= 2  # refreshed on each attempt
+    assert [d["status_code"] for d in fake.deliveries] == [500, 401, 200]
+
+
+@pytest.mark.usefixtures("workers")
+async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetric, fake_slack, db, monkeypatch):
+    from bot import inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.2)
+    fake_meetric.fail_next(503, times=6, path="/conversations/conv_demo_2", retry_after=None)
+    body, headers = fake_meetric.webhook_request("conv_demo_2", secret=SECRET)
+    assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
+    for _ in range(600):
+        if [p for p in fake_slack.calls_to("chat.postMessage", ok=True) if not p.args.get("thread_ts")]:
+            break
+        await asyncio.sleep(0.05)
+    [row] = await inbox(db)
+    assert row.status == "done" and row.attempts >= 2
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user, meetric_connection, fake_meetric,
+                                                                     db, monkeypatch):
+    from bot import inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(inbox_module, "MAX_ATTEMPTS", 2)
+    fake_meetric.add_conversation(title="Deleted later", cid="conv_gone")
+    body, headers = fake_meetric.webhook_request("conv_gone", secret=SECRET)
+    del fake_meetric.conversations["conv_gone"]
+    await deliver(slack_user, meetric_connection, body, headers)
+    for _ in range(400):
+        if [r for r in await inbox(db) if r.status == "dead"]:
+            break
+        await asyncio.sleep(0.05)
+    [row] = await inbox(db)
+    assert row.status == "dead" and "Conversation not found" in row.last_error
+    assert "1 webhook event failed" in json.dumps(await slack_user.ask("status"))
+
+
+def test_connect_from_the_command_line(settings, fake_meetric, db):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEETRIC_", "DATABASE_", "MEETINGS_BOT"))}
+    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), MEETINGS_BOT_API_KEY=TOKEN,
+               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), MEETRIC_API_URL=fake_meetric.url,
+               PUBLIC_URL=settings.public_url, MEETINGS_BOT_WEBHOOK_SECRET=SECRET)
+
+    def connect_cli(key):
+        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "meetric",
+                               "--channel", CHANNEL], env={**env, "MEETINGS_BOT_API_KEY": key}, capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir)
+
+    result = connect_cli(TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert "Connected workspace T0001 to meetric as Acme" in result.stdout and "/webhooks/meetric/" in result.stdout
+    assert TOKEN not in result.stdout + result.stderr
+    refused = connect_cli(LIMITED)
+    assert refused.returncode == 1 and "`conversations` scope" in refused.stderr

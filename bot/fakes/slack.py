@@ -1147,6 +1147,9 @@ class FakeSlack:
         return {"ok": True, "message_ts": self._next_ts()}, []
 
     def _m_chat_update(self, args, ws, token, basic):
+        if str(args.get("channel") or "")[:1] in ("U", "W"):
+            # Slack: "For direct messages, ensure that this value is a DM ID (starts with D)".
+            return self._fail("channel_not_found")
         channel, _ = self._resolve_channel(args.get("channel"))
         if channel is None:
             return self._fail("channel_not_found")

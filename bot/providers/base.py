@@ -68,6 +68,7 @@ class Meeting(MeetingSummary):
     highlights: list[Highlight] = field(default_factory=list)
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
+    transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,14 @@ class RateLimited(ProviderError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class QuotaExceeded(RateLimited):
+    """A daily (or other long) quota is used up; nothing works for this key until `resets_at`."""
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.resets_at = resets_at
 
 
 class Unavailable(ProviderError):

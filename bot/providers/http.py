@@ -30,6 +30,7 @@ from bot.providers.base import (
     NotFound,
     PermissionDenied,
     ProviderError,
+    QuotaExceeded,
     RateLimited,
     Unavailable,
 )
@@ -74,24 +75,26 @@ class Pacer:
         self._tat = float("-inf")  # "theoretical arrival time" of the next request, on `clock`
         self._lock = threading.Lock()
 
-    def reserve(self, max_wait: float | None = None) -> float:
+    def reserve(self, max_wait: float | None = None, cost: int = 1) -> float:
         """Take a slot; return how long to wait for it. Raises PacingLimited (taking nothing)
-        if that would be longer than `max_wait`."""
+        if that would be longer than `max_wait`. A request worth `cost` units (Whereby's points:
+        a POST costs 3) takes that many slots at once."""
+        cost = max(1, int(cost))
         with self._lock:
             now = self._clock()
             tat = max(self._tat, now)
-            wait = tat - self._tolerance - now
+            wait = tat + (cost - 1) * self.interval - self._tolerance - now
             wait = wait if wait > 1e-9 else 0.0  # float noise in a burst is not a wait
             if max_wait is not None and wait > max_wait:
                 raise PacingLimited(
                     f"{self.name or 'provider'}: too many requests right now, try again in {wait:.0f}s",
                     provider=self.name, code="paced", retry_after=wait,
                 )
-            self._tat = tat + self.interval
+            self._tat = tat + cost * self.interval
             return wait
 
-    async def acquire(self, max_wait: float | None = None) -> None:
-        wait = self.reserve(max_wait)
+    async def acquire(self, max_wait: float | None = None, cost: int = 1) -> None:
+        wait = self.reserve(max_wait, cost)
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -123,6 +126,153 @@ def reset_pacers() -> None:
     """Forget all pacing state (tests: one test's traffic should not slow the next)."""
     with _pacers_lock:
         _pacers.clear()
+        _budgets.clear()
+
+
+def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
+    """An `X-RateLimit-Reset` value as a wall-clock time (epoch seconds). APIs write it as epoch
+    seconds (Harmony's page: `1706803200`), epoch milliseconds, seconds from now (small
+    numbers), or a date (Whereby); each is recognised by its size or form."""
+    if not value or not value.strip():
+        return None
+    now = time.time() if now is None else now
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number < 0:
+            return None
+        if number > 1e12:
+            return number / 1000
+        if number > 1e9:
+            return number
+        return now + number
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+class ServerBudget:
+    """Pacing by what the server says, on top of a `Pacer`'s fixed rate.
+
+    Two kinds of news: `X-RateLimit-Remaining` with `X-RateLimit-Reset` (requests left in the
+    current window and when it ends), and a 429's Retry-After (hold off entirely until then).
+    While plenty is left nothing waits. From `low_water` requests left (at most a quarter of the
+    limit), the rest are spread evenly over what is left of the window; at zero, callers wait for
+    the reset. A hold from a 429 is honoured by every caller sharing the key, not only the one
+    that got it.
+
+    Times are wall-clock (`time.time`) because the reset header is an epoch. Thread-safe, and
+    like `Pacer` it keeps no loop-bound asyncio objects.
+    """
+
+    def __init__(self, *, name: str = "", low_water: int = 5, clock: Callable[[], float] = time.time) -> None:
+        self.name = name
+        self.low_water = max(0, low_water)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset_at: float | None = None
+        self._hold_until = 0.0
+        self._next_at = 0.0  # the next free slot while spreading or after a reset
+
+    def observe(self, headers: Any, *, retry_after: float | None = None) -> None:
+        """Record a response's rate-limit headers (any case) and a 429's retry-after."""
+        now = self._clock()
+        limit = _int(headers.get("X-RateLimit-Limit") or headers.get("x-ratelimit-limit"))
+        remaining = _int(headers.get("X-RateLimit-Remaining") or headers.get("x-ratelimit-remaining"))
+        reset_at = parse_reset(headers.get("X-RateLimit-Reset") or headers.get("x-ratelimit-reset"), now=now)
+        with self._lock:
+            if limit is not None and limit > 0:
+                self.limit = limit
+            if remaining is not None:
+                new_window = (reset_at is not None and (self.reset_at is None or reset_at > self.reset_at + 1))
+                if new_window or self.remaining is None:
+                    self.remaining = remaining
+                else:
+                    # An older response arriving late must not give back requests already spent.
+                    self.remaining = min(self.remaining, remaining)
+                if reset_at is not None:
+                    self.reset_at = reset_at
+            if retry_after is not None and retry_after > 0:
+                self._hold_until = max(self._hold_until, now + retry_after)
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._hold_until = max(self._hold_until, self._clock() + max(0.0, seconds))
+
+    def reserve(self, max_wait: float | None = None) -> float:
+        """Take a request from the budget; return how long to wait first. Raises PacingLimited
+        (taking nothing) when that would be longer than `max_wait`."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._hold_until)
+            remaining = self.remaining
+            if self.reset_at is not None and self.reset_at <= start:
+                remaining = None  # that window is over; the next response says how the new one looks
+            if remaining is not None and self.reset_at is not None:
+                if remaining <= 0:  # wait for the reset; then go one by one if the limit is known
+                    start = max(start, self.reset_at, self._next_at)
+                    spacing = 60.0 / self.limit if self.limit else 0.0
+                elif remaining <= (min(self.low_water, self.limit // 4) if self.limit else self.low_water):
+                    start = max(start, self._next_at)
+                    spacing = (self.reset_at - start) / remaining
+                    remaining -= 1
+                else:
+                    spacing = 0.0
+                    remaining -= 1
+            else:
+                spacing = 0.0
+            wait = start - now
+            wait = wait if wait > 1e-6 else 0.0
+            if max_wait is not None and wait > max_wait:
+                raise PacingLimited(
+                    f"{self.name or 'provider'}: its rate limit is used up right now, try again in {wait:.0f}s",
+                    provider=self.name, code="paced", retry_after=wait,
+                )
+            if self.remaining is not None:
+                self.remaining = remaining
+            if spacing:
+                self._next_at = start + spacing
+            return wait
+
+    async def acquire(self, max_wait: float | None = None) -> None:
+        wait = self.reserve(max_wait)
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+_budgets: dict[str, ServerBudget] = {}
+
+
+def get_server_budget(key: str, *, name: str = "", low_water: int = 5) -> ServerBudget:
+    """The process-wide server budget for `key` (a `fingerprint` of an API key)."""
+    with _pacers_lock:
+        budget = _budgets.get(key)
+        if budget is None:
+            if len(_budgets) > 1000:
+                now = time.time()
+                for k in [k for k, b in _budgets.items() if (b.reset_at or 0) < now and b._hold_until < now]:
+                    del _budgets[k]
+            budget = _budgets[key] = ServerBudget(name=name, low_water=low_water)
+        return budget
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(value)) if value is not None and str(value).strip() != "" else None
+    except (TypeError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------- retries
@@ -143,8 +293,9 @@ RETRYABLE: tuple[type[ProviderError], ...] = (Unavailable, RateLimited)
 
 
 def _retryable(kinds: tuple[type[BaseException], ...]) -> Callable[[BaseException], bool]:
-    # Our own pacer already decided the wait is too long; retrying would just wait anyway.
-    return lambda exc: isinstance(exc, kinds) and not isinstance(exc, PacingLimited)
+    # Our own pacer already decided the wait is too long; retrying would just wait anyway. A used-up
+    # daily quota does not come back within any call's deadline either.
+    return lambda exc: isinstance(exc, kinds) and not isinstance(exc, (PacingLimited, QuotaExceeded))
 
 
 def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
@@ -287,7 +438,87 @@ def response_error(response: httpx.Response, *, provider: str, redact: tuple[str
                 message = message.replace(secret, "[redacted]")
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if retry_after is None and isinstance(body, dict):
-        # Some APIs (Meetric) put it in the body: {"statusCode":429,"message":…,"retryAfter":60}.
-        retry_after = parse_retry_after(_str(body.get("retryAfter") or body.get("retry_after")))
+        # Some APIs (Meetric) put it in the body: {"statusCode":429,"message":…,"retryAfter":60},
+        # or {"code":"rate_limit_exceeded","details":{"retry_after_seconds":60}}.
+        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        retry_after = parse_retry_after(_str(body.get("retryAfter") or body.get("retry_after")
+                                             or details.get("retry_after_seconds") or details.get("retryAfter")))
     return error_for_status(response.status_code, provider=provider, code=code, message=message,
                             retry_after=retry_after)
+
+
+# --------------------------------------------------------------------------- a JSON API client
+
+
+class JsonApi:
+    """The HTTP side of a provider client: auth headers on each request (never on the shared
+    httpx client, which serves many keys), a fixed-rate `Pacer` and optionally the server's own
+    `ServerBudget`, retries within a `RetryPolicy`, JSON bodies, and typed errors. The provider
+    module keeps only what is its own: paths, envelopes and the wording of its errors.
+
+    `error` maps a failed response to a typed error (default `response_error`); the key is
+    redacted from whatever the server echoes. The key itself is never logged.
+    """
+
+    def __init__(self, *, provider: str, base_url: str, secret: str, auth_headers: dict[str, str],
+                 client: httpx.AsyncClient | None, pacer: Pacer, budget: ServerBudget | None = None,
+                 policy: RetryPolicy | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 max_pacing_wait: float = 10.0, logger: logging.Logger | None = None,
+                 costs: dict[str, int] | None = None) -> None:
+        self.provider = provider
+        self.costs = {m.upper(): c for m, c in (costs or {}).items()}  # pacer units per method (default 1)
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._headers = {**auth_headers, "Accept": "application/json"}
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+        self.pacer = pacer
+        self.budget = budget
+        self.policy = policy or RetryPolicy()
+        self._timeout = timeout
+        self._max_pacing_wait = max_pacing_wait
+        self._log = logger or logging.getLogger(__name__)
+
+    def default_error(self, response: httpx.Response) -> ProviderError:
+        return response_error(response, provider=self.provider, redact=(self._secret,))
+
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                      retry_on: tuple[type[BaseException], ...] = RETRYABLE,
+                      error: Callable[[httpx.Response], ProviderError] | None = None) -> Any:
+        url = self.base_url + path
+        to_error = error or self.default_error
+
+        async def attempt(remaining: float) -> Any:
+            started = time.monotonic()
+            await self.pacer.acquire(max_wait=min(self._max_pacing_wait, remaining),
+                                     cost=self.costs.get(method.upper(), 1))
+            if self.budget is not None:
+                left = remaining - (time.monotonic() - started)
+                await self.budget.acquire(max_wait=max(0.0, min(self._max_pacing_wait, left)))
+            sent = time.monotonic()
+            response = await self._client.request(method, url, params=params, json=json, timeout=self._timeout,
+                                                  headers=self._headers)
+            self._log.debug("%s %s %s -> %s in %.0f ms", self.provider, method, path, response.status_code,
+                            (time.monotonic() - sent) * 1000)
+            failure = to_error(response) if response.status_code >= 400 else None
+            if self.budget is not None:
+                hinted = getattr(failure, "retry_after", None) if response.status_code in (429, 503) else None
+                self.budget.observe(response.headers, retry_after=hinted)
+            if failure is not None:
+                raise failure
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                # A 2xx that is not JSON is a proxy or maintenance page: treat it as an outage.
+                raise Unavailable(f"{self.provider}: answered with something that is not JSON",
+                                  provider=self.provider, code="invalid_response",
+                                  status=response.status_code) from None
+
+        return await call_with_retries(attempt, policy=self.policy, provider=self.provider, retry_on=retry_on,
+                                       logger=self._log, what=f"{method} {path}")
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

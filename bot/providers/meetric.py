@@ -1,14 +1,22 @@
-"""Meetric's partner REST API (providers.md §4): `mt_` bearer tokens with scopes, a base under
-`/api/v1/rest`, conversations from the last 30 days, at most 25 per page with a cursor, and a
-limit of 60 requests a minute per token (429 with `retryAfter` in the body).
+"""Meetric's partner REST API (providers.md §4, seed 003): `mt_` bearer tokens with scopes, a base
+under `/api/v1/rest`, conversations from the last 30 days, at most 25 per page with
+`pagination.next_cursor`, a limit of 60 requests a minute per token (429 with `Retry-After`, or
+`retryAfter` in the body) and a daily quota of unique conversations (403 `quota_exceeded`).
+
+A conversation becomes a `Meeting`: the stored summary is the recap, insights typed as action
+items are todos and the other insights highlights, the topics are the minutes, and the
+transcript (with the `transcripts` scope) is kept for the minutes modal. Only the
+`conversations` scope is required; a token without `insights` or `transcripts` still gets its
+digests, just without those parts.
 
 Meetric has no todo or topic API; those commands answer with NotSupported, which the bot words.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -19,23 +27,23 @@ from bot.providers.base import (
     Highlight,
     Meeting,
     MeetingSummary,
+    NotFound,
     NotSupported,
     Page,
     PermissionDenied,
     ProviderError,
-    RateLimited,
+    QuotaExceeded,
     Todo,
     Topic,
     Unavailable,
 )
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
-    Pacer,
+    JsonApi,
     RetryPolicy,
-    call_with_retries,
     fingerprint,
     get_pacer,
-    response_error,
+    get_server_budget,
 )
 from bot.providers.webhooks import parse_iso
 
@@ -44,7 +52,11 @@ log = logging.getLogger(__name__)
 RATE_LIMIT = 60  # requests per minute per token (providers.md 4.3; the default, configurable upstream)
 PAGE_MAX = 25
 REST_PATH = "/api/v1/rest"
-RETRYABLE = (RateLimited, Unavailable)
+TRANSCRIPT_MAX_CHARS = 200_000  # a very long call is cut here: the modal shows far less anyway
+TOKEN_SETTINGS = "Settings → REST API → API Tokens"
+# Insight types that are things to do (assumption: the public excerpts do not list the types).
+TODO_KINDS = frozenset({"action_item", "action_items", "action", "todo", "task", "next_step", "next_steps",
+                        "follow_up", "followup"})
 
 
 def rest_base(url: str) -> str:
@@ -60,15 +72,21 @@ class MeetricProvider:
     def __init__(self, api_key: str, *, base_url: str = "https://app.meetric.com/api/v1/rest",
                  client: httpx.AsyncClient | None = None, max_attempts: int = 3, deadline: float = 10.0,
                  backoff: float = 0.5, max_pacing_wait: float = 10.0, rate_limit: int = RATE_LIMIT,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
-        self.base_url = rest_base(base_url)
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT, fetch_transcript: bool = True) -> None:
         self._key = api_key.strip()
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
-        self._timeout = timeout
-        self._max_pacing_wait = max_pacing_wait
-        self._policy = RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff)
-        self._pacer: Pacer = get_pacer(fingerprint(self._key, "meetric"), rate=rate_limit, burst=10, name="meetric")
+        self.fetch_transcript = fetch_transcript
+        ident = fingerprint(self._key, "meetric")  # Meetric limits per token: every client for it shares these
+        self._api = JsonApi(
+            provider="meetric", base_url=rest_base(base_url), secret=self._key,
+            auth_headers={"Authorization": f"Bearer {self._key}"}, client=client,
+            pacer=get_pacer(ident, rate=rate_limit, burst=10, name="meetric"),
+            budget=get_server_budget(ident, name="meetric"),  # a 429's Retry-After holds every caller
+            policy=RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff),
+            timeout=timeout, max_pacing_wait=max_pacing_wait, logger=log)
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
 
     def __repr__(self) -> str:
         return f"MeetricProvider(base_url={self.base_url!r})"
@@ -76,59 +94,58 @@ class MeetricProvider:
     # ------------------------------------------------------------------ MeetingProvider
 
     async def check_key(self) -> Account:
+        """`/account` needs no scope, so a token is also asked for one conversation: a token
+        without the `conversations` scope is refused here, with the scope named, not at the
+        first digest."""
         body = await self._get("/account", scope=None)
         data = body if isinstance(body, dict) else {}
+        await self._get("/conversations", scope="conversations", params={"limit": 1})
         return Account(id=_text(data.get("id")), email=_text(data.get("email")),
                        name=_text(data.get("brand_name") or data.get("name")))
 
     async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
-        params: dict[str, Any] = {"limit": max(1, min(limit, PAGE_MAX))}
+        params: dict[str, Any] = {"limit": max(1, min(int(limit), PAGE_MAX))}
         if cursor:
             params["cursor"] = cursor
         body = await self._get("/conversations", scope="conversations", params=params)
-        items = _list(body, "conversations")
         pagination = body.get("pagination") if isinstance(body, dict) else None
         next_cursor = None
         if isinstance(pagination, dict):
             next_cursor = _text(pagination.get("next_cursor") or pagination.get("nextCursor")
                                 or pagination.get("next"))
-        summaries = [_summary(c) for c in items if isinstance(c, dict) and c.get("id")]
+            if pagination.get("has_more") is False:
+                next_cursor = None
+        summaries = [_summary(c) for c in _list(body, "conversations") if isinstance(c, dict) and c.get("id")]
         return Page(items=summaries[:limit], next_cursor=next_cursor)
 
     async def get_meeting(self, meeting_id: str) -> Meeting:
         path = f"/conversations/{quote(str(meeting_id), safe='')}"
         body = await self._get(path, scope="conversations")
-        data = body.get("conversation", body) if isinstance(body, dict) else {}
-        if not isinstance(data, dict):
+        data = _unwrap(body, "conversation")
+        if not isinstance(data, dict) or not data:
             raise Unavailable("meetric: unexpected conversation response", provider="meetric", code="invalid_response")
-        summary = _text(data.get("summary"))
+
+        summary = _summary_text(data.get("summary"))
         if summary is None:
-            summary_body = await self._get(path + "/summary", scope="conversations")
-            summary = _text(summary_body.get("summary") if isinstance(summary_body, dict) else summary_body)
-        highlights: list[Highlight] = []
-        todos: list[Todo] = []
-        try:
-            insights = await self._get(path + "/insights", scope="insights")
-        except PermissionDenied:
-            insights = None  # a token without the insights scope still gets its digests
-        for index, item in enumerate(_list(insights, "insights")):
-            if not isinstance(item, dict):
-                continue
-            kind = (_text(item.get("type") or item.get("kind")) or "").lower()
-            text = _text(item.get("text") or item.get("content") or item.get("title")) or ""
-            if not text:
-                continue
-            if kind in ("action_item", "action", "todo", "next_step", "next_steps"):
-                todos.append(Todo(id=_text(item.get("id")) or f"insight-{index}", text=text, meeting_id=meeting_id,
-                                  due=_text(item.get("due") or item.get("due_date"))))
-            else:
-                highlights.append(Highlight(id=_text(item.get("id")) or f"insight-{index}",
-                                            title=_text(item.get("title")) or kind.replace("_", " ").capitalize()
-                                            or "Insight", meeting_id=meeting_id, insight=text))
+            summary = _summary_text(_unwrap(await self._optional(path + "/summary", "conversations"), "summary"))
+
+        insights = data.get("insights")
+        if not isinstance(insights, (list, dict)):
+            insights = await self._optional(path + "/insights", "insights")
+        highlights, todos, topics = _insights(insights, meeting_id)
+
+        transcript = data.get("transcript") or data.get("transcript_data")
+        if not transcript and self.fetch_transcript:
+            transcript = await self._optional(path + "/transcript", "transcripts")
+
         base = _summary(data)
+        minutes = "## Topics\n" + "\n".join(f"- {t}" for t in topics) if topics else None
         return Meeting(id=base.id, title=base.title, started_at=base.started_at,
-                       duration_seconds=base.duration_seconds, topic=base.topic, recap=summary, minutes=None,
-                       highlights=highlights, todos=todos)
+                       duration_seconds=base.duration_seconds, topic=base.topic,
+                       ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
+                                 if base.started_at and base.duration_seconds else None),
+                       recap=summary, minutes=minutes, highlights=highlights, todos=todos,
+                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Meetric has no action-item list in its API; todos come with each meeting's digest.",
@@ -138,57 +155,95 @@ class MeetricProvider:
         raise NotSupported("Meetric has no topic list in its API.", provider="meetric", code="not_supported")
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._api.aclose()
+
+    # ------------------------------------------------------------------ extras
+
+    async def recording_url(self, meeting_id: str) -> str | None:
+        """The recording's URL: needs the `recordings` scope and include_recordings on the token
+        (the seed's "dual gate"); each missing half is its own sentence."""
+        body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}/recording-url", scope="recordings")
+        data = _unwrap(body, "recording")
+        return _text(data.get("recording_url") or data.get("url")) if isinstance(data, dict) else None
 
     # ------------------------------------------------------------------ HTTP
 
     async def _get(self, path: str, *, scope: str | None, params: dict | None = None) -> Any:
-        url = self.base_url + path
+        return await self._api.request("GET", path, params=params, error=lambda r: self._error(r, scope))
 
-        async def attempt(remaining: float) -> Any:
-            await self._pacer.acquire(max_wait=min(self._max_pacing_wait, remaining))
-            started = time.monotonic()
-            response = await self._client.get(url, params=params, timeout=self._timeout,
-                                              headers={"Authorization": f"Bearer {self._key}",
-                                                       "Accept": "application/json"})
-            log.debug("meetric GET %s -> %s in %.0f ms", path, response.status_code,
-                      (time.monotonic() - started) * 1000)
-            if response.status_code >= 400:
-                raise self._error(response, scope)
-            try:
-                return response.json() if response.content else None
-            except ValueError:
-                raise Unavailable("meetric: answered with something that is not JSON", provider="meetric",
-                                  code="invalid_response", status=response.status_code) from None
-
-        return await call_with_retries(attempt, policy=self._policy, provider="meetric", retry_on=RETRYABLE,
-                                       logger=log, what=f"GET {path}")
+    async def _optional(self, path: str, scope: str) -> Any:
+        """A part of a meeting the token may not be allowed to read, or that may not exist yet."""
+        try:
+            return await self._get(path, scope=scope)
+        except PermissionDenied as exc:
+            log.info("meetric: %s skipped (%s)", path.rsplit("/", 1)[-1], exc.code)
+            return None
+        except NotFound:
+            return None
 
     def _error(self, response: httpx.Response, scope: str | None) -> ProviderError:
-        error = response_error(response, provider="meetric", redact=(self._key,))
+        error = self._api.default_error(response)
         code = (error.code or "").lower()
+        details = _details(response)
         if code == "recordings_not_allowed":
-            return PermissionDenied("meetric: this token may not read recordings. In Meetric, under Settings → "
-                                    "REST API → API Tokens, give it the `recordings` scope and turn on "
-                                    "include_recordings.", provider="meetric", code=code, status=error.status)
+            return PermissionDenied(f"the API token may not read recordings; in Meetric, under {TOKEN_SETTINGS}, "
+                                    "give it the `recordings` scope and turn on include_recordings",
+                                    provider="meetric", code=code, status=error.status)
         if code == "quota_exceeded":
-            return RateLimited("meetric: the token's daily quota of conversations is used up; it resets at the "
-                               "start of the next day (UTC).", provider="meetric", code=code, status=error.status,
-                               retry_after=getattr(error, "retry_after", None))
-        if isinstance(error, PermissionDenied) and scope:
-            return PermissionDenied(f"meetric: the API token lacks the `{scope}` scope. In Meetric, under "
-                                    f"Settings → REST API → API Tokens, create a token with `{scope}` and save it "
-                                    "with `/meetings setup`.", provider="meetric", code=code or "missing_scope",
-                                    status=error.status)
+            resets_at = quota_reset(details)
+            quota = details.get("daily_quota")
+            what = f"daily quota of {quota} conversations" if quota else "daily quota of conversations"
+            return QuotaExceeded(f"the API token's {what} is used up; it resets at "
+                                 f"{resets_at:%H:%M} UTC", provider="meetric", code=code, status=error.status,
+                                 resets_at=resets_at,
+                                 retry_after=max(0.0, (resets_at - datetime.now(timezone.utc)).total_seconds()))
+        if isinstance(error, PermissionDenied):
+            needed = _text(details.get("required_scope") or details.get("scope")) or scope
+            if needed:
+                return PermissionDenied(f"the API token lacks the `{needed}` scope; in Meetric, under "
+                                        f"{TOKEN_SETTINGS}, create a token with `{needed}` and save it with "
+                                        "`/meetings setup`", provider="meetric", code=code or "missing_scope",
+                                        status=error.status)
         return error
 
 
+# --------------------------------------------------------------------------- parsing
+
+
+def quota_reset(details: dict, now: datetime | None = None) -> datetime:
+    """When a used-up daily quota comes back: the time Meetric gives, if it gives one, else the
+    next midnight UTC (assumption: the seed says "per day" without naming the clock)."""
+    for key in ("resets_at", "reset_at", "quota_resets_at", "resetAt"):
+        when = parse_iso(details.get(key))
+        if when is not None:
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _details(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    details = body.get("details") if isinstance(body, dict) else None
+    return details if isinstance(details, dict) else {}
+
+
 def _text(value: Any) -> str | None:
-    if value is None:
+    if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
     return text or None
+
+
+def _unwrap(body: Any, inner: str) -> Any:
+    """`{<inner>: …}` or `{data: …}` around an object, or the bare object."""
+    if isinstance(body, dict):
+        for key in (inner, "data"):
+            if isinstance(body.get(key), dict):
+                return body[key]
+    return body
 
 
 def _list(body: Any, inner: str) -> list:
@@ -203,6 +258,87 @@ def _list(body: Any, inner: str) -> list:
     return []
 
 
+def _summary_text(value: Any) -> str | None:
+    """The stored summary: a string, or an object carrying one."""
+    if isinstance(value, dict):
+        value = value.get("summary") or value.get("text") or value.get("content")
+    return _text(value)
+
+
+def _stable_id(prefix: str, text: str) -> str:
+    return f"{prefix}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo], list[str]]:
+    """Insights typed as action items become todos, the others highlights; topics are names."""
+    highlights: list[Highlight] = []
+    todos: list[Todo] = []
+    for item in _list(body, "insights"):
+        if isinstance(item, str):
+            item = {"text": item}
+        if not isinstance(item, dict):
+            continue
+        kind = (_text(item.get("type") or item.get("kind") or item.get("category")) or "").lower()
+        text = _text(item.get("text") or item.get("content") or item.get("value") or item.get("title"))
+        if not text:
+            continue
+        ident = _text(item.get("id")) or _stable_id("insight", f"{kind}:{text}")
+        if kind in TODO_KINDS:
+            todos.append(Todo(id=ident, text=text, meeting_id=meeting_id,
+                              due=_text(item.get("due") or item.get("due_date"))))
+        else:
+            label = _text(item.get("title")) if item.get("title") and item.get("title") != text else None
+            highlights.append(Highlight(id=ident, title=label or kind.replace("_", " ").capitalize() or "Insight",
+                                        meeting_id=meeting_id, insight=text))
+    topics: list[str] = []
+    raw_topics = body.get("topics") if isinstance(body, dict) else None
+    for topic in raw_topics if isinstance(raw_topics, list) else []:
+        name = _text(topic.get("name") or topic.get("title")) if isinstance(topic, dict) else _text(topic)
+        if name and name not in topics:
+            topics.append(name)
+    return highlights, todos, topics
+
+
+def transcript_text(body: Any) -> str | None:
+    """Sentences as "Speaker: words" lines, consecutive sentences of one speaker joined. Meetric
+    nests them under `transcript.sentences` (seed 003), and says some sources use `messages` or
+    `transcript_data`; a plain string passes through."""
+    if isinstance(body, str):
+        return body.strip()[:TRANSCRIPT_MAX_CHARS] or None
+    items = None
+    for candidate in (body, _unwrap(body, "transcript"), _unwrap(body, "transcript_data")):
+        if isinstance(candidate, list):
+            items = candidate
+            break
+        if isinstance(candidate, dict):
+            for key in ("sentences", "messages", "segments", "utterances"):
+                if isinstance(candidate.get(key), list):
+                    items = candidate[key]
+                    break
+            if items is None and isinstance(candidate.get("transcript"), str):
+                return candidate["transcript"].strip()[:TRANSCRIPT_MAX_CHARS] or None
+        if items is not None:
+            break
+    lines: list[str] = []
+    speaker_now: str | None = None
+    size = 0
+    for item in items or []:
+        if not isinstance(item, dict):
+            continue
+        text = _text(item.get("text") or item.get("content") or item.get("message"))
+        if not text:
+            continue
+        speaker = _text(item.get("speaker_name") or item.get("speaker") or item.get("name")) or "Speaker"
+        if speaker == speaker_now and lines:
+            lines[-1] += " " + text
+        else:
+            lines.append(f"{speaker}: {text}")
+            speaker_now = speaker
+        size += len(text) + len(speaker) + 3
+        if size > TRANSCRIPT_MAX_CHARS:
+            break
+    return "\n".join(lines)[:TRANSCRIPT_MAX_CHARS] or None
+
 
 def _summary(data: dict) -> MeetingSummary:
     duration = data.get("duration")
@@ -210,6 +346,6 @@ def _summary(data: dict) -> MeetingSummary:
     title = _text(data.get("title")) or _text(data.get("company")) or "Untitled conversation"
     return MeetingSummary(
         id=str(data.get("id")), title=title, started_at=parse_iso(data.get("date") or data.get("started_at")),
-        duration_seconds=int(duration) if isinstance(duration, (int, float)) else None,
+        duration_seconds=int(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)

@@ -12,9 +12,11 @@ from typing import Callable
 import httpx
 
 from bot.providers.base import MeetingProvider
+from bot.providers.harmony_webhooks import HarmonyWebhooks
 from bot.providers.hedy_webhooks import HedyWebhooks
 from bot.providers.meetric_webhooks import MeetricWebhooks
 from bot.providers.webhooks import WebhookAdapter
+from bot.providers.whereby_webhooks import WherebyWebhooks
 from bot.settings import Settings
 
 
@@ -36,7 +38,24 @@ def _build_hedy(api_key: str, settings: Settings, client: httpx.AsyncClient | No
 def _build_meetric(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
     from bot.providers.meetric import MeetricProvider
 
-    return MeetricProvider(api_key, base_url=settings.meetric_api_url, client=client)
+    return MeetricProvider(api_key, base_url=settings.meetric_api_url, rate_limit=settings.meetric_rate_limit,
+                           client=client)
+
+
+def _build_harmony(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
+    from bot.providers.harmony import HarmonyProvider
+
+    return HarmonyProvider(api_key, base_url=settings.harmony_api_url, style=settings.harmony_api_style,
+                           rate_limit=settings.harmony_rate_limit, client=client)
+
+
+def _build_whereby(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
+    from bot.providers.whereby import WherebyProvider
+
+    return WherebyProvider(api_key, base_url=settings.whereby_api_url, client=client,
+                           points_per_minute=settings.whereby_points_per_minute,
+                           summary_template=settings.whereby_summary_template,
+                           poll_seconds=settings.whereby_summary_poll_seconds)
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -50,10 +69,26 @@ PROVIDERS: dict[str, ProviderInfo] = {
     "meetric": ProviderInfo(
         name="meetric",
         display_name="Meetric",
-        key_help="In Meetric: Settings → REST API → API Tokens; give the token the `conversations` and "
-                 "`insights` scopes (it starts with mt_).",
+        key_help="In Meetric: Settings → REST API → API Tokens; give the token the `conversations` scope, plus "
+                 "`insights` and `transcripts` for highlights, todos and transcripts (it starts with mt_).",
         build=_build_meetric,
         webhooks=MeetricWebhooks(),
+    ),
+    "harmony": ProviderInfo(
+        name="harmony",
+        display_name="Harmony",
+        key_help="In Harmony: Workspace Settings → API (older plans: Settings → Integrations → API); create a "
+                 "key whose role can read meetings.",
+        build=_build_harmony,
+        webhooks=HarmonyWebhooks(),
+    ),
+    "whereby": ProviderInfo(
+        name="whereby",
+        display_name="Whereby",
+        key_help="In Whereby's embedded dashboard: Configure → API → create an API key. Digests need "
+                 "transcription on, and summaries (a Whereby beta) enabled for the organization.",
+        build=_build_whereby,
+        webhooks=WherebyWebhooks(),
     ),
 }
 

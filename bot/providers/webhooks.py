@@ -37,6 +37,8 @@ class WebhookEvent:
     data: dict  # the event's fields, flattened out of any envelope
     title: str | None = None  # for notes posted from the event alone (started, ended, failed)
     started_at: datetime | None = None
+    reason: str | None = None  # why the provider failed, for the failed notice
+    ended_at: datetime | None = None  # for the "meeting ended" note
 
 
 class WebhookAdapter(Protocol):

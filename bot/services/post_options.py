@@ -18,6 +18,7 @@ POST_OPTIONS = (
     PostOption("todos", "post_todos", True, "Todos in the digest's thread"),
     PostOption("highlights", "post_highlights", True, "Highlights in the digest's thread"),
     PostOption("started", "post_meeting_started", False, "A short note when a meeting starts"),
+    PostOption("ended", "post_meeting_ended", False, "A short note when a meeting ends (Whereby)"),
 )
 BY_NAME = {option.name: option for option in POST_OPTIONS}
 

@@ -7,9 +7,11 @@ it, so a crafted button value naming another workspace's todo finds nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import select
 
 from bot.providers.base import Meeting
@@ -17,10 +19,46 @@ from bot.store.db import Database
 from bot.store.models import Connection, TodoState, utcnow
 
 ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week")
+OPEN, DONE, REMOVED = "open", "done", "removed"  # removed: no longer in the provider's listing
 
 
 class TodoGone(Exception):
     """The todo (or its meeting or connection) no longer exists, or is not this team's."""
+
+
+_REF = re.compile(r"t1\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8})")
+
+
+@dataclass(frozen=True)
+class TodoRef:
+    """What a todo's buttons carry (value, or block_id for the user picker): `t1.<state id>.
+    <connection id>.<check>`, under 40 characters. The check is a hash of the meeting id and the
+    provider's todo id, so a button whose todo was deleted never acts on a row that later reuses
+    its number; the clicking user's team is checked separately, on every click."""
+
+    state_id: int
+    connection_id: int
+    check: str
+
+    @staticmethod
+    def checksum(meeting_id: str, key: str) -> str:
+        return hashlib.sha256(f"{meeting_id}\x00{key}".encode()).hexdigest()[:8]
+
+    @classmethod
+    def of(cls, state: TodoState) -> "TodoRef":
+        return cls(state.id, state.connection_id, cls.checksum(state.meeting_id, state.todo_key))
+
+    @classmethod
+    def parse(cls, text: str | None) -> "TodoRef | None":
+        match = _REF.fullmatch((text or "").strip())
+        return cls(int(match.group(1)), int(match.group(2)), match.group(3)) if match else None
+
+    def encode(self) -> str:
+        return f"t1.{self.state_id}.{self.connection_id}.{self.check}"
+
+    def names(self, state: TodoState) -> bool:
+        return (state.id == self.state_id and state.connection_id == self.connection_id
+                and self.check == self.checksum(state.meeting_id, state.todo_key))
 
 
 @dataclass(frozen=True)
@@ -42,7 +80,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
     async with db.session() as session:
         existing = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
             TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id))).all()}
-        states = []
+        states: list[TodoState] = []
         for position, todo in enumerate(meeting.todos):
             key = todo_key(todo.id, todo.text)
             if key in {s.todo_key for s in states}:
@@ -54,11 +92,20 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
             state.text = todo.text
             state.due = (todo.due or None) and todo.due[:255]
             state.meeting_started_at = meeting.started_at
-            if todo.completed and state.status == "open" and state.done_by is None and state.id is None:
-                state.status = "done"  # done in the provider before the bot ever saw it
+            if todo.completed and state.status == OPEN and state.done_by is None and state.id is None:
+                state.status = DONE  # done in the provider before the bot ever saw it
+            if state.status == REMOVED:  # listed again: back as it was
+                state.status = DONE if state.done_by or state.done_at else OPEN
             state.updated_at = now
             session.add(state)
             states.append(state)
+        listed = {s.todo_key for s in states}
+        for key, state in existing.items():
+            # Gone from the provider's listing: kept (with what people did) but no longer shown,
+            # reminded of or counted; its buttons say it is no longer tracked.
+            if key not in listed and state.status != REMOVED:
+                state.status, state.updated_at = REMOVED, now
+                session.add(state)
         await session.flush()
         for state in states:
             await session.refresh(state)
@@ -68,29 +115,63 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
 async def meeting_states(db: Database, *, connection_id: int, meeting_id: str) -> list[TodoState]:
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
-            TodoState.connection_id == connection_id, TodoState.meeting_id == meeting_id)
-            .order_by(TodoState.position, TodoState.id))).all())
+            TodoState.connection_id == connection_id, TodoState.meeting_id == meeting_id,
+            TodoState.status != REMOVED).order_by(TodoState.position, TodoState.id))).all())
 
 
-async def apply(db: Database, *, team_id: str, state_id: int, action: str, user_id: str,
-                assignee: str | None = None, now: datetime | None = None) -> Change:
-    """Change one todo for a user of `team_id`. TodoGone when it is not there (for this team)."""
+async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[TodoState]:
+    """The team's todos named by these refs, in their order; missing or removed ones are left out."""
+    if not refs:
+        return []
+    async with db.session() as session:
+        found = {s.id: s for s in (await session.exec(select(TodoState).where(
+            TodoState.team_id == team_id, TodoState.id.in_([r.state_id for r in refs])))).all()}
+    return [found[r.state_id] for r in refs
+            if r.state_id in found and r.names(found[r.state_id]) and found[r.state_id].status != REMOVED]
+
+
+async def set_message(db: Database, *, state_ids: list[int], message_id: int) -> None:
+    """Record which thread message (outbox row) these todos are shown in."""
+    if not state_ids:
+        return
+    async with db.session() as session:
+        await session.exec(update(TodoState).where(TodoState.id.in_(state_ids),
+                                                   TodoState.message_id.is_distinct_from(message_id))
+                           .values(message_id=message_id))
+
+
+async def check(db: Database, *, team_id: str, ref: TodoRef) -> TodoState:
+    """The todo `ref` names, if it is this team's and still tracked; TodoGone otherwise."""
+    async with db.session() as session:
+        state = (await session.exec(select(TodoState).where(TodoState.id == ref.state_id,
+                                                            TodoState.team_id == team_id))).first()
+    if state is None or not ref.names(state) or state.status == REMOVED:
+        raise TodoGone(ref.state_id)
+    return state
+
+
+async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_id: str,
+                assignee: str | None = None, snooze_until: datetime | None = None,
+                now: datetime | None = None) -> Change:
+    """Change one todo for a user of `team_id`. TodoGone when it is not there (for this team).
+    `snooze_until`: when a snooze ends (the caller knows the user's time zone); a day or a week
+    from now when not given."""
     if action not in ACTIONS:
         raise ValueError(f"unknown todo action {action!r}")
     now = now or utcnow()
     async with db.session() as session:
-        state = (await session.exec(select(TodoState).where(TodoState.id == state_id,
+        state = (await session.exec(select(TodoState).where(TodoState.id == ref.state_id,
                                                             TodoState.team_id == team_id))).first()
-        if state is None:
-            raise TodoGone(state_id)
+        if state is None or not ref.names(state) or state.status == REMOVED:
+            raise TodoGone(ref.state_id)
         connection = await session.get(Connection, state.connection_id)
         if connection is None or connection.team_id != team_id:
-            raise TodoGone(state_id)
+            raise TodoGone(ref.state_id)
         if action == "done":
             state.status, state.done_by, state.done_at = "done", user_id, now
             summary = "Marked done."
         elif action == "reopen":
-            state.status, state.done_by, state.done_at = "open", None, None
+            state.status, state.done_by, state.done_at = OPEN, None, None
             summary = "Reopened."
         elif action == "assign":
             state.assignee, state.assigned_by = assignee or user_id, user_id
@@ -100,8 +181,8 @@ async def apply(db: Database, *, team_id: str, state_id: int, action: str, user_
             summary = "No owner now."
         else:
             days = 1 if action == "snooze_tomorrow" else 7
-            state.snoozed_until = now + timedelta(days=days)
-            summary = "Snoozed until tomorrow." if days == 1 else "Snoozed for a week."
+            state.snoozed_until = snooze_until or now + timedelta(days=days)
+            summary = "Snoozed until tomorrow." if days == 1 else "Snoozed until next week."
         state.updated_at = now
         session.add(state)
         await session.flush()
@@ -112,5 +193,5 @@ async def apply(db: Database, *, team_id: str, state_id: int, action: str, user_
 async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int = 100) -> list[TodoState]:
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
-            TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == "open")
+            TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == OPEN)
             .order_by(TodoState.updated_at.desc(), TodoState.id).limit(limit))).all())

@@ -56,10 +56,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         return await show_meeting(team_id=team_id, meeting_id=parsed.meeting_id or "", deps=deps)
     if parsed.name == "todos" and parsed.owner:
         owner = user_id if parsed.owner == "me" else parsed.owner
-        states = await todo_service.open_for_owner(deps.db, team_id=team_id, owner=owner)
-        from bot.slack.digests import todo_view
-
-        return owner_todos([(s.meeting_title, todo_view(s)) for s in states], owner=owner, asker=user_id)
+        return await owner_list(deps, team_id=team_id, owner=owner, asker=user_id)
     if parsed.name == "todos":
         async def build(provider, name):
             groups = await meeting_service.todos_by_meeting(provider, include_done=parsed.include_done)
@@ -80,6 +77,14 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
                 return replies.status_message(connection, key, provider_name=name, dead_events=dead_events,
                                               dead_messages=dead, changes=changes)
     raise ValueError(f"unhandled command {parsed.name!r}")
+
+
+async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice: str | None = None) -> Message:
+    """Open todos `owner` owns in this workspace (the bot's own state: no provider call)."""
+    from bot.slack.digests import todo_view
+
+    states = await todo_service.open_for_owner(deps.db, team_id=team_id, owner=owner)
+    return owner_todos([(s.meeting_title, todo_view(s)) for s in states], owner=owner, asker=asker, notice=notice)
 
 
 async def list_meetings(*, team_id: str, limit: int, deps: Deps, notice: str | None = None) -> Message:

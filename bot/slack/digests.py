@@ -8,6 +8,8 @@ a pure function of the meeting, so processing an event twice changes nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+
 from sqlmodel import select
 
 from bot import outbox
@@ -21,10 +23,12 @@ from bot.slack.blocks.digest import (
     TodoView,
     digest_message,
     highlights_message,
+    meeting_ended_message,
+    meeting_failed_message,
     meeting_started_message,
     todo_pages,
 )
-from bot.store.models import Connection, InboxEvent, TodoState
+from bot.store.models import Connection, InboxEvent, TodoState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 PRIORITY_DIGEST = 0
 PRIORITY_STARTED = 5
 PRIORITY_THREAD = 10  # todos pages count up from here; highlights come after them
+# A "meeting ended" note delivered later than this says nothing new (the digest may be out already).
+ENDED_NOTE_MAX_AGE = timedelta(minutes=30)
 
 
 class Skip(Exception):
@@ -63,6 +69,30 @@ async def process(event: InboxEvent, deps) -> str | None:
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
         return None
 
+    if action is Action.FAILED:
+        # The provider gave up on the meeting: say so where its digest would have gone.
+        if not post_options.enabled(connection.options, "digest"):
+            return "digests are off for this connection"
+        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
+        message = meeting_failed_message(title=parsed.title, started_at=parsed.started_at,
+                                         provider_name=info.display_name, reason=parsed.reason)
+        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                          meeting_id=event.meeting_id or "-", channel=channel, kind="failed",
+                          payload=message.to_slack(), priority=PRIORITY_STARTED)
+        return None
+
+    if action is Action.ENDED:
+        if not post_options.enabled(connection.options, "ended"):
+            return "meeting-ended notes are off for this connection"
+        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
+        if parsed.ended_at and utcnow() - parsed.ended_at > ENDED_NOTE_MAX_AGE:
+            return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
+        message = meeting_ended_message(title=parsed.title, ended_at=parsed.ended_at, provider_name=info.display_name)
+        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                          meeting_id=event.meeting_id or "-", channel=channel, kind="ended",
+                          payload=message.to_slack(), priority=PRIORITY_STARTED)
+        return None
+
     if not event.meeting_id:
         return "the event names no meeting"
     if action is not Action.DIGEST and action is not Action.THREAD:
@@ -84,18 +114,23 @@ async def process(event: InboxEvent, deps) -> str | None:
 
 
 def todo_view(state: TodoState) -> TodoView:
-    return TodoView(text=state.text, due=state.due, done=state.status == "done", state_id=state.id,
-                    done_by=state.done_by, done_at=state.done_at, assignee=state.assignee,
-                    snoozed_until=state.snoozed_until)
+    return TodoView(text=state.text, due=state.due, done=state.status == "done",
+                    ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
+                    assignee=state.assignee, snoozed_until=state.snoozed_until)
 
 
 async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
                            meeting_title: str | None, provider_name: str) -> None:
     pages = todo_pages([todo_view(s) for s in states], meeting_title=meeting_title, provider_name=provider_name)
+    first = 0
     for page, message in enumerate(pages, start=1):
-        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
-                          priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
+        row = await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                                meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
+                                priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
+        shown = sum(1 for b in message.blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
+        await todo_service.set_message(deps.db, state_ids=[s.id for s in states[first:first + shown]],
+                                       message_id=row.id)
+        first += shown
 
 
 async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> bool:

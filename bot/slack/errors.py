@@ -13,9 +13,11 @@ from bot.providers.base import (
     AuthError,
     BadRequest,
     NotFound,
+    NotReady,
     NotSupported,
     PermissionDenied,
     ProviderError,
+    QuotaExceeded,
     RateLimited,
     Unavailable,
 )
@@ -32,6 +34,13 @@ log = logging.getLogger(__name__)
 def _name(exc: ProviderError) -> str:
     info = PROVIDERS.get(exc.provider or "")
     return info.display_name if info else "The meeting service"
+
+
+def _from_now(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    return f" (in about {hours} h {minutes} min)" if hours else f" (in about {minutes + 1} min)"
 
 
 def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
@@ -51,6 +60,10 @@ def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
     if isinstance(exc, NotFound):
         return sentence(f"{_name(exc)} has no meeting with that id. Use `/meetings list` and press Show "
                         "on the meeting you want.")
+    if isinstance(exc, QuotaExceeded):
+        name = _name(exc)
+        return sentence(f"{name} says {exc.message}{_from_now(exc.retry_after)}. Until then I can't read meetings "
+                        f"from it; an admin can ask {name} for a higher quota.")
     if isinstance(exc, RateLimited):
         wait = f"about {int(exc.retry_after) + 1} seconds" if exc.retry_after else "a minute"
         return sentence(f"{_name(exc)} is limiting how fast I can ask it for data right now. "
@@ -60,6 +73,8 @@ def describe(exc: BaseException, *, team_id: str | None = None) -> Message:
                         "Try again in a few minutes; if it keeps happening, tell your admin.")
     if isinstance(exc, NotSupported):
         return sentence(exc.message)
+    if isinstance(exc, NotReady):
+        return sentence(f"{_name(exc)} is still working on this meeting's notes. Try again in a few minutes.")
     if isinstance(exc, BadRequest):
         return sentence(f"{_name(exc)} didn't accept that request ({exc.message}). "
                         "Check the command with `/meetings help`.")

@@ -23,7 +23,8 @@ class ActionId(StrEnum):
     OPEN_SETUP = "setup_open"  # App Home button
     DISCONNECT_CONFIRM = "disconnect_confirm"
     DISCONNECT_CANCEL = "disconnect_cancel"
-    # todos in a digest's thread; values carry the todo state's id
+    # todos in a digest's thread, a reminder DM or an owner's list; values carry a TodoRef
+    # ("t1.<todo state id>.<connection id>.<check>", bot/services/todos.py)
     TODO_DONE = "todo_done"
     TODO_REOPEN = "todo_reopen"
     TODO_ASSIGN = "todo_assign"  # users_select; the todo id is in its block_id
@@ -38,7 +39,7 @@ class CallbackId(StrEnum):
 
 class BlockId(StrEnum):
     MORE = "meetings_more_block"
-    TODO_ACTIONS_PREFIX = "todo_actions:"  # + the todo state's id
+    TODO_ACTIONS_PREFIX = "todo_actions:"  # + the todo's TodoRef (+ "@<owner>" in an owner's list)
     SETUP_PROVIDER = "setup_provider_block"
     SETUP_API_KEY = "setup_api_key_block"
     SETUP_CHANNEL = "setup_channel_block"

@@ -97,8 +97,9 @@ class Sender:
             payload = json.loads(message.payload)
             client = self.deps.slack_client(message.team_id)
             if message.ts:
-                response = await client.chat_update(channel=channel, ts=message.ts, text=payload["text"],
-                                                    blocks=payload.get("blocks"))
+                # A message posted to a user id lives in a DM (D…); chat.update only takes that id.
+                response = await client.chat_update(channel=message.sent_channel or channel, ts=message.ts,
+                                                    text=payload["text"], blocks=payload.get("blocks"))
                 thread_ts = message.thread_ts
             else:
                 thread_ts = await outbox.parent_ts(db, message)
@@ -106,7 +107,7 @@ class Sender:
                                                          blocks=payload.get("blocks"), thread_ts=thread_ts,
                                                          unfurl_links=False, unfurl_media=False)
             await outbox.sent(db, message, ts=response.get("ts") or message.ts, thread_ts=thread_ts,
-                              sent_hash=message.content_hash)
+                              sent_hash=message.content_hash, sent_channel=response.get("channel"))
             SLACK_POSTS.labels(result="updated" if message.ts else "posted").inc()
         except SlackApiError as exc:
             status = exc.response.status_code

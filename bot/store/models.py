@@ -129,6 +129,8 @@ class SlackMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The channel Slack answered with: a DM's D… id when posted to a user id. chat.update needs it.
+    sent_channel: str | None = Field(default=None, max_length=32)
 
 
 # --- audit log
@@ -204,6 +206,7 @@ class TodoState(SQLModel, table=True):
     meeting_started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # due dates' anchor
     first_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    message_id: int | None = None  # the outbox row (slack_messages.id) of the thread page it is on
 
 
 class MemberPrefs(SQLModel, table=True):
@@ -220,3 +223,21 @@ class ChannelPrefs(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     channel: str = Field(primary_key=True, max_length=32)
     weekly_recap: bool = True
+
+
+class FollowupRun(SQLModel, table=True):
+    """One scheduled message's run key: ("reminder", team, user, local date) or ("recap", team,
+    channel, ISO week). Stored (unique) before the message is queued, so a second replica or a
+    restart never queues it twice; `message_id` is the outbox row once it is queued."""
+
+    __tablename__ = "followup_runs"
+    __table_args__ = (UniqueConstraint("kind", "team_id", "subject", "period", name="uq_followup_runs_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # reminder | recap
+    team_id: str = Field(max_length=32)
+    subject: str = Field(max_length=32)  # the user id or the channel id
+    period: str = Field(max_length=16)  # 2026-11-24 or 2026-W48
+    connection_id: int
+    message_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

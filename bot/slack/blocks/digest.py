@@ -162,12 +162,12 @@ def _counts_line(todos: int, highlights: int) -> str:
 
 def digest_message(meeting: Meeting, *, provider_name: str) -> Message:
     """The channel digest: title, when, recap, key points of the minutes, what is in the thread,
-    and a Full minutes button (only when there are minutes)."""
+    and a Full minutes button (only when there are minutes or a transcript)."""
     title = _title(meeting.title)
     minutes = _safe_mrkdwn(meeting.minutes, title=meeting.title)
     # The closing blocks always go in: the budget for the rest leaves room for them.
     tail: list[Block] = [note(_counts_line(len(meeting.todos), len(meeting.highlights)))]
-    if minutes:
+    if minutes or (meeting.transcript or "").strip():  # the modal shows the transcript after the minutes
         value = meeting.id if meeting.id and len(meeting.id) <= MAX_BUTTON_VALUE else None
         tail.append(ActionsBlock(elements=[
             ButtonElement(text="Full minutes", action_id=ActionId.FULL_MINUTES, value=value)]))
@@ -202,12 +202,13 @@ def todo_messages(meeting: Meeting, *, provider_name: str) -> list[Message]:
 
 @dataclass(frozen=True)
 class TodoView:
-    """One todo as a thread page shows it; `state_id` (the bot's TodoState) turns the buttons on."""
+    """One todo as a thread page shows it; `ref` (the bot's TodoState, as its buttons carry it)
+    turns the buttons on."""
 
     text: str
     due: str | None = None
     done: bool = False
-    state_id: int | None = None
+    ref: str | None = None
     done_by: str | None = None
     done_at: datetime | None = None
     assignee: str | None = None
@@ -223,15 +224,19 @@ def _todo_text(todo: TodoView) -> str:
     elif todo.assignee:
         status.append(f"Owner: <@{escape(todo.assignee)}>")
     if not todo.done and todo.snoozed_until:
-        status.append(f"snoozed until {slack_date(todo.snoozed_until)}")
+        status.append(f"snoozed until {slack_date(todo.snoozed_until, with_time=False)}")
     return line + ("\n_" + " · ".join(status) + "_" if status else "")
 
 
-def todo_blocks(todo: TodoView, index: int) -> list[Block]:
+def todo_blocks(todo: TodoView, index: int, *, list_owner: str | None = None) -> list[Block]:
+    """A todo's section (Done or Reopen beside it) and its row of Assign, Assign to me and the
+    snooze menu. In an owner's list (`list_owner`), the block ids end in `@<owner>`, so a click
+    on an ephemeral list (Slack sends no message with those) can render the list again."""
     text = _todo_text(todo)
-    if todo.state_id is None:
-        return [_section(text, block_id=f"todo:{index}")]
-    value = str(todo.state_id)
+    suffix = f"@{list_owner}" if list_owner else ""
+    if todo.ref is None:
+        return [_section(text, block_id=f"todo:{index}{suffix}")]
+    value = todo.ref
     toggle = (ButtonElement(text="Reopen", action_id=ActionId.TODO_REOPEN, value=value) if todo.done else
               ButtonElement(text="Done", action_id=ActionId.TODO_DONE, value=value, style="primary"))
     more = [Option(value=f"tomorrow:{value}", label="Snooze until tomorrow"),
@@ -239,8 +244,8 @@ def todo_blocks(todo: TodoView, index: int) -> list[Block]:
     if todo.assignee:
         more.append(Option(value=f"unassign:{value}", label="Remove the owner"))
     return [
-        _section(text, block_id=f"todo:{index}", accessory=toggle),
-        ActionsBlock(block_id=f"{BlockId.TODO_ACTIONS_PREFIX}{value}", elements=[
+        _section(text, block_id=f"todo:{index}{suffix}", accessory=toggle),
+        ActionsBlock(block_id=f"{BlockId.TODO_ACTIONS_PREFIX}{value}{suffix}", elements=[
             UserSelectElement(action_id=ActionId.TODO_ASSIGN, placeholder="Assign…",
                               initial_user=todo.assignee or None),
             ButtonElement(text="Assign to me", action_id=ActionId.TODO_ASSIGN_ME, value=value),
@@ -275,7 +280,7 @@ def todo_pages(todos: list[TodoView], *, meeting_title: str | None, provider_nam
         start = index
 
     title = escape(truncate(_title(meeting_title), 150))
-    interactive = any(t.state_id is not None for t in todos)
+    interactive = any(t.ref is not None for t in todos)
     footer = note(f"Due dates as {escape(provider_name)} gives them."
                   + (f" Tracked in Slack: done, owners and snoozes live here, not in {escape(provider_name)}."
                      if interactive else ""))
@@ -320,6 +325,31 @@ def meeting_started_message(*, title: str | None, started_at: datetime | None, p
     return Message(text=fallback, blocks=[_section(text)])
 
 
+def meeting_ended_message(*, title: str | None, ended_at: datetime | None, provider_name: str) -> Message:
+    """A short note when a meeting ends, for providers whose notes come a while later (Whereby:
+    the summary follows the transcription). Says that the digest follows only if there are notes."""
+    name = escape(truncate(_title(title), 200))
+    provider = escape(provider_name)
+    when = f" ended {slack_date(ended_at)}" if ended_at else " has ended"
+    tail = f"If it was transcribed, its digest follows once {provider} has summarised it."
+    fallback_when = f" ended ({_date_fallback(ended_at)})" if ended_at else " has ended"
+    return Message(text=f"{name}{fallback_when}. {tail}", blocks=[_section(f"🏁 *{name}*{when}. {tail}")])
+
+
+def meeting_failed_message(*, title: str | None, started_at: datetime | None, provider_name: str,
+                           reason: str | None = None) -> Message:
+    """A short notice in place of a digest: the provider could not process the meeting."""
+    name = escape(truncate(_title(title), 200))
+    provider = escape(provider_name)
+    when = f" ({slack_date(started_at)})" if started_at else ""
+    why = f" It said: _{escape(truncate(' '.join(reason.split()), 300))}_" if reason and reason.strip() else ""
+    text = (f"⚠️ {provider} could not process *{name}*{when}, so there is no digest for it.{why} "
+            f"The recording may still be in {provider}.")
+    fallback_when = f" ({_date_fallback(started_at)})" if started_at else ""
+    fallback = f"{provider} could not process {name}{fallback_when}, so there is no digest for it."
+    return Message(text=fallback, blocks=[_section(text)])
+
+
 # ---------------------------------------------------------------------------- minutes modal
 
 
@@ -328,25 +358,34 @@ def _modal(blocks: list[Block]) -> dict:
                 blocks=blocks).to_dict()
 
 
+def _fill(budget: BlockBudget, text: str) -> bool:
+    """Add `text` as sections; False when it had to be cut (the start of the chunk that did not
+    fit fills what is left, cut at a line or word boundary)."""
+    for chunk in split_paragraphs(text, SECTION_LIMIT):
+        if budget.add(_section(chunk)):
+            continue
+        limit = min(len(chunk), budget.remaining_chars() - 200)
+        while limit > 300 and not budget.add(_section(truncate(chunk, limit))):
+            limit = limit * 3 // 4
+        return False
+    return True
+
+
 def minutes_modal(meeting: Meeting, *, provider_name: str) -> dict:
-    """The full minutes, for views.open / views.update: at most 100 blocks and ~24,000
-    characters, cut at a paragraph with a closing note when the minutes are longer."""
+    """The full minutes, then the transcript if the provider gave one, for views.open /
+    views.update: at most 100 blocks and ~24,000 characters, cut at a paragraph with a closing
+    note when they are longer."""
     budget = BlockBudget(max_blocks=MODAL_BLOCKS, max_chars=MODAL_BLOCK_CHARS, reserve_blocks=1)
     budget.add(HeaderBlock(text=PlainTextObject(text=plain(_title(meeting.title), 150))))
     budget.add(ContextBlock(elements=[MarkdownTextObject(text=_details_line(meeting, provider_name))]))
     minutes = _unbreakable_links(_safe_mrkdwn(meeting.minutes, title=meeting.title))
-    if not minutes:
+    transcript = escape((meeting.transcript or "").strip())
+    if not minutes and not transcript:
         budget.add(_section(f"{escape(provider_name)} has no minutes for this meeting yet."))
-    cut = False
-    for chunk in split_paragraphs(minutes, SECTION_LIMIT):
-        if budget.add(_section(chunk)):
-            continue
-        cut = True
-        # Fill what is left with the start of this chunk, cut at a line or word boundary.
-        limit = min(len(chunk), budget.remaining_chars() - 200)
-        while limit > 300 and not budget.add(_section(truncate(chunk, limit))):
-            limit = limit * 3 // 4
-        break
+    cut = not _fill(budget, minutes)
+    if transcript and not cut:
+        # After the minutes, the transcript (Meetric, Harmony), as far as the modal has room.
+        cut = not budget.add(_section("*Transcript*")) or not _fill(budget, transcript)
     if cut:
         budget.force(note(f"✂️ Shortened to fit in Slack; the full text is in {escape(provider_name)}."))
     return _modal(budget.blocks)

@@ -50,31 +50,37 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
     return Message(text=f"{scope}: {total}", blocks=budget.blocks)
 
 
-def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str) -> Message:
+def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str, notice: str | None = None) -> Message:
     """Open todos someone owns, each under its meeting's title, with the same buttons as in threads.
-    `views`: (meeting title, todo)."""
+    `views`: (meeting title, todo). `notice`: what the last click did, when the list is shown again."""
     who = "you" if owner == asker else f"<@{escape(owner)}>"
+    done = f"{notice}\n" if notice else ""  # mrkdwn the caller built (a mention, escaped todo text)
     if not views:
-        text = (f"No open todos owned by {who}. Owners are set with *Assign* on the todos in a digest's thread.")
+        text = (f"{done}No open todos owned by {who}. Owners are set with *Assign* on the todos in a digest's thread.")
         return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
     heading = f"Open todos for {'you' if owner == asker else 'them'} ({len(views)})"
-    budget, shown = titled_todo_list(heading, views)
+    budget, shown = titled_todo_list(heading, views, list_owner=owner, notice=notice)
     if shown < len(views):
         budget.force(note(f"{len(views) - shown} more not shown; mark some done to see the rest."))
     return Message(text=f"{heading}: owned by {who}", blocks=budget.blocks)
 
 
-def titled_todo_list(heading: str, views: list[tuple[str, TodoView]]) -> tuple[BlockBudget, int]:
+def titled_todo_list(heading: str, views: list[tuple[str, TodoView]], *, list_owner: str | None = None,
+                     notice: str | None = None) -> tuple[BlockBudget, int]:
     """A header, then each todo under its meeting's title with its buttons, as many as fit in one
     message (a todo's blocks are never split). Returns the blocks so far and how many todos fit;
-    one block is left for the caller's closing note."""
+    one block is left for the caller's closing note. `list_owner` marks the block ids of an
+    owner's list (see todo_blocks); `notice` goes under the header."""
     from bot.slack.blocks.digest import todo_blocks
 
     budget = BlockBudget(reserve_blocks=2)
     budget.add(HeaderBlock(text=PlainTextObject(text=heading)))
+    if notice:
+        budget.add(note(notice))
     shown = 0
     for index, (title, view) in enumerate(views):
-        blocks = [note(f"*{escape(truncate(title or 'Untitled meeting', 200))}*"), *todo_blocks(view, index)]
+        blocks = [note(f"*{escape(truncate(title or 'Untitled meeting', 200))}*"),
+                  *todo_blocks(view, index, list_owner=list_owner)]
         if (len(budget.blocks) + len(blocks) > budget.max_blocks
                 or budget.chars + sum(budget.size(b) for b in blocks) > budget.max_chars):
             break

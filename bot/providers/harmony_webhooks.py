@@ -1,0 +1,106 @@
+"""Harmony's webhooks (providers.md §2, seed 001). All of it is assumed, none verified:
+
+- Signature: the seed says "`X-Harmony-Signature`: HMAC-SHA256 of the request body". Accepted as
+  lower- or upper-case hex, with or without a `sha256=` prefix, or base64; the header names
+  tried are configurable (`signature_headers`). No timestamp or replay window is documented, so
+  duplicates are caught by the dedupe key only.
+- Payload: `{event, timestamp, data:{meeting_id, title, duration, …}}` (seed); the public pages'
+  `conversation.*` names are read too, with `conversation_id`. A flat body also works.
+- Events: `meeting.processed` → digest, `meeting.failed` → a short notice, `insight.generated` →
+  the digest's thread, `meeting.started` → a "started" note where enabled; the `conversation.*`
+  spellings (assumption) map the same way, `conversation.transcribed` included as a digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Mapping
+
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+
+ACTIONS = {
+    "meeting.processed": Action.DIGEST,
+    "meeting.failed": Action.FAILED,
+    "insight.generated": Action.THREAD,
+    "meeting.started": Action.STARTED,
+    # The newer public pages name events <entity>.<action> with conversations (assumed mapping).
+    "conversation.processed": Action.DIGEST,
+    "conversation.transcribed": Action.DIGEST,
+    "conversation.failed": Action.FAILED,
+    "conversation.started": Action.STARTED,
+}
+SIGNATURE_HEADERS = ("X-Harmony-Signature",)
+DELIVERY_HEADERS = ("X-Harmony-Delivery", "X-Harmony-Delivery-Id", "X-Harmony-Webhook-Id", "X-Webhook-Id",
+                    "X-Webhook-Delivery-Id")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name) or headers.get(name.lower())
+    return value.strip() if value else None
+
+
+def _signature_matches(given: str, digest: bytes) -> bool:
+    given = given.strip()
+    if given.lower().startswith("sha256="):
+        given = given[len("sha256="):]
+    if hmac.compare_digest(digest.hex().encode(), given.lower().encode()):
+        return True
+    try:
+        decoded = base64.b64decode(given, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(digest, decoded)
+
+
+class HarmonyWebhooks:
+    actions = ACTIONS
+
+    def __init__(self, *, signature_headers: tuple[str, ...] = SIGNATURE_HEADERS) -> None:
+        self.signature_headers = signature_headers
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        given = next((v for v in (_header(headers, n) for n in self.signature_headers) if v), None)
+        if not given:
+            return False
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        return _signature_matches(given, digest)
+
+    def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        payload = load_object(body)
+        event_type = payload.get("event") or payload.get("type") or _header(headers, "X-Harmony-Event")
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise BadWebhook("the body names no event")
+        event_type = event_type.strip()[:64]
+        nested = payload.get("data") if isinstance(payload.get("data"), dict) else None
+        data = dict(nested) if nested is not None else {k: v for k, v in payload.items() if k not in ("event", "type")}
+        for inner in ("meeting", "conversation"):  # {data:{meeting:{id,…}}} is another reasonable shape
+            if isinstance(data.get(inner), dict):
+                data = {**data[inner], **{k: v for k, v in data.items() if k != inner}}
+
+        def text(*keys: str) -> str | None:
+            for key in keys:
+                value = data.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+                    return str(value).strip()[:255]
+            return None
+
+        is_insight = event_type.startswith("insight.")
+        meeting_id = text("meeting_id", "meetingId", "conversation_id", "conversationId")
+        if meeting_id is None and not is_insight:
+            meeting_id = text("id")
+        object_id = text("insight_id", "insightId", "id") if is_insight else None
+        delivery = next((v for v in (_header(headers, n) for n in DELIVERY_HEADERS) if v), None) or \
+            (str(payload["id"]).strip() if isinstance(payload.get("id"), (str, int)) and nested is not None else None)
+        subject = (object_id or meeting_id or "-")[:120]
+        dedupe = (f"delivery:{delivery[:200]}" if delivery else
+                  f"{event_type}:{subject}:{content_fingerprint(data)}")
+        return WebhookEvent(
+            event_type=event_type, meeting_id=meeting_id, object_id=object_id, dedupe_key=dedupe, data=data,
+            title=text("title", "meeting_title", "name"),
+            started_at=parse_iso(data.get("started_at") or data.get("date") or data.get("start_time")
+                                 or (payload.get("timestamp") if event_type.endswith(".started") else None)),
+            reason=text("error_message", "failure_reason", "reason", "error", "message"),
+        )

@@ -1,0 +1,136 @@
+"""Whereby's webhooks (providers.md §3.6).
+
+- Signature: `Whereby-Signature: t=<unix seconds>,v1=<hex>`, where v1 is HMAC-SHA256 (key: the
+  webhook's signing secret) of `"{t}.{raw body}"`. Compared in constant time on the raw bytes
+  (Whereby's own sample re-serialises the JSON, which can differ from what was signed). A `t`
+  further than the tolerance from now is refused: WHEREBY_SIGNATURE_TOLERANCE_SECONDS, 300 by
+  default (the doc's sample uses 60 s and leaves the threshold to the receiver). Several `v1`
+  entries (a secret being rotated) are accepted if any matches.
+- Envelope: `{id, apiVersion, createdAt, type, data}`. Whereby says events may come more than
+  once and out of order, so the dedupe key is the news, not the delivery: one
+  `transcription.finished` per transcription, one `room.session.ended` per room session.
+- Events: `transcription.finished` → the digest (the worker then starts and polls the summary),
+  `transcription.failed` → a short notice, `room.session.started` / `room.session.ended` → short
+  notes where the connection enables them. The rest (participants joining, knocking, recordings)
+  are stored and ignored. There is no summary event: summaries are polled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Callable, Mapping
+
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+
+ACTIONS = {
+    "transcription.finished": Action.DIGEST,
+    "transcription.failed": Action.FAILED,
+    "room.session.started": Action.STARTED,
+    "room.session.ended": Action.ENDED,
+}
+SIGNATURE_HEADER = "Whereby-Signature"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def room_title(room_name: str | None) -> str | None:
+    """Whereby meetings have no titles; the room (`/team-sync-3f2a…`) stands in for one."""
+    name = (room_name or "").strip().strip("/")
+    return f"Meeting in {name}" if name else None
+
+
+def configured_tolerance() -> float:
+    """WHEREBY_SIGNATURE_TOLERANCE_SECONDS, read like every other setting (environment, .env)."""
+    try:
+        from bot.settings import get_settings
+
+        return float(get_settings().whereby_signature_tolerance_seconds)
+    except Exception:  # an unreadable setting would have stopped the server long before a webhook
+        return float(DEFAULT_TOLERANCE_SECONDS)
+
+
+def parse_signature(value: str | None) -> tuple[int | None, list[str]]:
+    """`t=1606227791,v1=94a2…` → (1606227791, ["94a2…"]); (None, []) for anything else."""
+    stamp: int | None = None
+    signatures: list[str] = []
+    for part in (value or "").split(","):
+        key, _, val = part.strip().partition("=")
+        key, val = key.strip().lower(), val.strip()
+        if key == "t" and val.isdigit():
+            stamp = int(val)
+        elif key == "v1" and val:
+            signatures.append(val.lower())
+    return stamp, signatures
+
+
+def sign(body: bytes, *, secret: str, timestamp: int) -> str:
+    """The header value Whereby would send for `body` at `timestamp` (used by the stand-in too)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+class WherebyWebhooks:
+    actions = ACTIONS
+
+    def __init__(self, *, tolerance: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.tolerance = tolerance  # None: the WHEREBY_SIGNATURE_TOLERANCE_SECONDS setting
+        self.clock = clock
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+        value = headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower())
+        stamp, given = parse_signature(value)
+        if stamp is None or not given:
+            return False
+        tolerance = self.tolerance if self.tolerance is not None else configured_tolerance()
+        if abs(self.clock() - stamp) > tolerance:
+            return False  # too old (a replay) or from a clock far in the future
+        expected = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest().encode()
+        matched = False
+        for signature in given:  # no early exit: every entry costs the same
+            matched |= hmac.compare_digest(expected, signature.encode())
+        return matched
+
+    def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        payload = load_object(body)
+        event_type = payload.get("type") or payload.get("event")
+        if not isinstance(event_type, str) or not event_type.strip():
+            raise BadWebhook("the body names no event type")
+        event_type = event_type.strip()[:64]
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return (str(value).strip()[:200] or None) if isinstance(value, (str, int)) else None
+
+        envelope_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None
+        created_at = parse_iso(payload.get("createdAt"))
+        room_session = text("roomSessionId")
+        if event_type.startswith("transcription."):
+            meeting_id = text("transcriptionId")
+            subject = meeting_id
+        elif event_type.startswith("room.session."):
+            meeting_id = room_session or text("meetingId")
+            subject = room_session  # without a session id, one room has many sessions: fall back below
+        else:
+            meeting_id = text("transcriptionId") or room_session or text("meetingId")
+            subject = None
+        if subject:
+            dedupe = f"{event_type}:{subject}"
+        elif envelope_id is not None:
+            dedupe = f"{event_type}:id:{str(envelope_id)[:150]}"
+        else:
+            dedupe = f"{event_type}:{meeting_id or '-'}:{content_fingerprint(data)}"
+        started = created_at if event_type == "room.session.started" else None
+        ended = created_at if event_type == "room.session.ended" else None
+        return WebhookEvent(
+            event_type=event_type,
+            meeting_id=meeting_id,
+            object_id=None,
+            dedupe_key=dedupe[:255],
+            data={**data, "envelope_id": envelope_id, "created_at": payload.get("createdAt")},
+            title=room_title(text("roomName")),
+            started_at=started,
+            reason=text("error") if event_type == "transcription.failed" else None,
+            ended_at=ended,
+        )

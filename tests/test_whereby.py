@@ -1,0 +1,593 @@
+"""Whereby beside Hedy: the client against the Whereby stand-in, its webhooks through the real ASGI
+app, the summary that is started and polled until it is ready, and the digest posted once.
+
+Assumptions (providers.md §3.7 marks them uncertain), each labelled where a test rests on it:
+- [points] the per-method point costs (GET 1, DELETE 2, POST 3) rather than complexity points;
+- [finished] a finished summary is `ready` or `completed` (both accepted);
+- [duplicate] Whereby answers a second summary for one transcription with a 4xx (409 here);
+- [tolerance] the replay window: the bot's default is 300 s (the doc's sample uses 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot import inbox
+from bot.fakes.server import ThreadedServer
+from bot.fakes.whereby import FakeWhereby
+from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
+from bot.providers.http import Pacer
+from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
+from bot.slack.errors import describe
+from bot.store.models import InboxEvent
+from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
+
+
+async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def top_level(fake_slack) -> list[dict]:
+    return [m for m in fake_slack.channel_messages(CHANNEL) if not m.get("thread_ts")]
+
+
+def digests_in(fake_slack) -> list[dict]:
+    return [m for m in top_level(fake_slack) if m.get("text", "").startswith("Meeting notes:")]
+
+
+def text_of(message: dict) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+
+
+async def inbox_rows(db) -> list[InboxEvent]:
+    async with db.session() as session:
+        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
+
+
+@pytest.fixture
+async def whereby(fake_whereby):
+    provider = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05)
+    yield provider
+    await provider.aclose()
+
+
+async def ready_meeting(provider: WherebyProvider, tid: str, tries: int = 10):
+    """Ask like the inbox worker does: again after each NotReady."""
+    for _ in range(tries):
+        try:
+            return await provider.get_meeting(tid)
+        except NotReady:
+            continue
+    raise AssertionError("the summary never became ready")
+
+
+# ----------------------------------------------------------------------------- the client
+
+
+async def test_the_key_is_checked_and_transcriptions_page_newest_first_by_cursor(whereby, fake_whereby):
+    assert (await whereby.check_key()).email is None
+    for n in range(7):
+        fake_whereby.add_session(room=f"standup-{n}", minutes_ago=300 + n)
+    fake_whereby.add_session(room="broken", minutes_ago=5, state="failed")
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = await whereby.list_meetings(limit=3, cursor=cursor)
+        seen += page.items
+        pages += 1
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+    titles = [m.title for m in seen]
+    assert pages == 4 and len(titles) == 11  # 12 transcriptions, the failed one left out
+    assert "Meeting in broken" not in titles
+    starts = [m.started_at for m in seen]
+    assert starts == sorted(starts, reverse=True)  # sortBy=startDate:desc
+    assert titles[0] == "Meeting in launch-planning" and seen[0].duration_seconds == 1800
+    listed = [s for s in fake_whereby.seen if s.path == "/transcriptions" and s.query.get("limit") == "3"]
+    assert all(s.query.get("sortBy") == "startDate:desc" for s in listed)
+    assert listed[-1].query.get("cursor")
+
+
+async def test_errors_become_sentences(fake_whereby, whereby):
+    def said(exc) -> str:
+        return describe(exc).text
+
+    bad = WherebyProvider("not-a-key", base_url=fake_whereby.api_url)
+    with pytest.raises(AuthError) as caught:
+        await bad.check_key()
+    await bad.aclose()
+    assert "Whereby rejected this workspace's API key" in said(caught.value)
+
+    with pytest.raises(NotFound) as caught:
+        await whereby.get_meeting("no-such-transcription")
+    assert "Whereby has no meeting with that id" in said(caught.value)
+
+    fake_whereby.fail_next(503, times=3, path="/transcriptions")
+    quick = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, backoff=0.01)
+    with pytest.raises(Unavailable) as caught:
+        await quick.list_meetings()
+    await quick.aclose()
+    assert "I couldn't reach Whereby" in said(caught.value)
+
+    with pytest.raises(NotSupported) as caught:
+        await whereby.list_todos()
+    assert "Whereby has no todos" in said(caught.value)
+    with pytest.raises(NotSupported):
+        await whereby.list_topics()
+
+    fake_whereby.summaries_enabled = False
+    with pytest.raises(PermissionDenied) as caught:
+        await whereby._find_summary(fake_whereby.transcriptions["tr_demo_launch"])
+    assert "summaries are in beta" in said(caught.value)
+
+
+async def test_points_are_paced_before_whereby_has_to_refuse(fake_whereby):
+    """[points] GET 1, POST 3: a 30-point budget (over 2 s here, a minute in production) is never
+    exceeded, however the requests mix, and the pacer spends exactly what the fake counts."""
+    fake = FakeWhereby(api_keys=[WHEREBY_KEY], points_per_minute=30, window_seconds=2.0)
+    tids = [fake.add_session(room=f"r{n}")["transcriptionId"] for n in range(4)]
+    with ThreadedServer(fake.app) as server:
+        fake.url = server.url
+        provider = WherebyProvider(WHEREBY_KEY, base_url=fake.api_url, points_per_minute=30, rate_period=2.0,
+                                   fetch_transcript=False, deadline=20, max_pacing_wait=20)
+        started = time.monotonic()
+        try:
+            await asyncio.gather(*[provider.list_meetings(limit=1) for _ in range(20)],
+                                 *[provider.get_meeting(t) for t in tids], return_exceptions=True)
+        finally:
+            await provider.aclose()
+        elapsed = time.monotonic() - started
+    # 20 lists + 4 × (transcription, summary look-up, create) = 20 + 4 × (1 + 1 + 3) = 40 points
+    assert fake.points_spent() == 40 and fake.request_count("/summaries", "POST") == 4
+    assert fake.throttled == 0
+    # Paced at 27 of the 30 points (a margin for jitter at the window's edge): 13 at once, then one
+    # point every 2/15 s, so 40 points take at least 27 × 2/15 = 3.6 s.
+    assert elapsed >= 3.0
+
+
+def test_the_pacer_charges_a_request_its_points():
+    now = [0.0]
+    pacer = Pacer(10, 10.0, burst=5, clock=lambda: now[0])  # a burst of 5 points, then 6 per 10 s
+    assert [pacer.reserve(cost=3), pacer.reserve(cost=1), pacer.reserve(cost=1)] == [0.0, 0.0, 0.0]
+    assert pacer.reserve(cost=3) == pytest.approx(3.0 * 10 / 6)  # the burst is used up: wait for 3 points
+    with pytest.raises(RateLimited):
+        pacer.reserve(max_wait=1.0, cost=3)
+
+
+async def test_a_429_from_whereby_is_waited_out(fake_whereby):
+    """Another app of the organization spent the budget: the 429's Retry-After (or msLeft) is
+    honoured, and an interactive command that cannot wait says so in a sentence."""
+    fake = FakeWhereby(api_keys=[WHEREBY_KEY], points_per_minute=50, window_seconds=1.5)
+    with ThreadedServer(fake.app) as server:
+        fake.url = server.url
+        fake.exhaust_points()
+        provider = WherebyProvider(WHEREBY_KEY, base_url=fake.api_url, deadline=10)
+        started = time.monotonic()
+        await provider.check_key()
+        assert time.monotonic() - started >= 1.0 and fake.throttled >= 1
+        await provider.aclose()
+
+        fake.exhaust_points()
+        hasty = WherebyProvider(WHEREBY_KEY + "x", base_url=fake.api_url, deadline=0.5)
+        fake.api_keys.add(WHEREBY_KEY + "x")
+        with pytest.raises(RateLimited) as caught:
+            await hasty.check_key()
+        await hasty.aclose()
+    assert "Whereby is limiting how fast I can ask it" in describe(caught.value).text
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+@pytest.mark.parametrize("finished", ["ready", "completed"])
+async def test_a_summary_is_started_once_and_polled_until_it_is_finished(fake_whereby, whereby, finished):
+    """[finished] Both spellings of "done" count."""
+    fake_whereby.finished_state = finished
+    with pytest.raises(NotReady) as first:
+        await whereby.get_meeting("tr_demo_launch")
+    assert first.value.retry_after == 0.05
+    meeting = await ready_meeting(whereby, "tr_demo_launch")
+    assert meeting.title == "Meeting in launch-planning" and meeting.duration_seconds == 1800
+    assert "## Key Points Discussed" in meeting.minutes and "Maria sends the launch checklist" in meeting.minutes
+    assert meeting.transcript.startswith("Maria Lopez (00:00:03): Let's start")
+    assert meeting.todos == [] and meeting.highlights == []
+    [summary] = fake_whereby.summaries_of("tr_demo_launch")
+    assert summary["template"] == "General Bulleted" and fake_whereby.polls(summary["summaryId"]) == 2
+    assert fake_whereby.request_count("/summaries", "POST") == 1
+    assert fake_whereby.file_downloads == [False]  # the storage link is fetched without the API key
+
+
+async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby):
+    """[duplicate] A summary made elsewhere is found, not made again; two workers racing both end
+    up with the one Whereby kept."""
+    tid = fake_whereby.add_session(room="race")["transcriptionId"]
+    providers = [WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*[p.get_meeting(tid) for p in providers], return_exceptions=True)
+        assert all(isinstance(r, NotReady) for r in results), results
+        assert len(fake_whereby.summaries_of(tid)) == 1
+        forget_summaries()  # a restart: nothing remembered in memory
+        posts = fake_whereby.request_count("/summaries", "POST")
+        meeting = await ready_meeting(providers[0], tid)
+        assert "Launch plan" in meeting.minutes
+        assert fake_whereby.request_count("/summaries", "POST") == posts  # looked up, not created again
+        assert len(fake_whereby.summaries_of(tid)) == 1
+    finally:
+        for provider in providers:
+            await provider.aclose()
+
+
+async def test_a_lookup_stops_at_sessions_older_than_the_transcription(fake_whereby, whereby):
+    for n in range(150):
+        fake_whereby.add_session(room=f"old-{n}", minutes_ago=10_000 + n, summarised=True)
+    tid = fake_whereby.add_session(room="fresh", minutes_ago=20)["transcriptionId"]
+    with pytest.raises(NotReady):
+        await whereby.get_meeting(tid)
+    assert fake_whereby.request_count("/summaries", "GET") == 1  # the first page reached older sessions
+
+
+async def test_a_failed_summary_still_gives_a_digest_with_the_transcript(fake_whereby, whereby):
+    tid = fake_whereby.add_session(room="noisy", summary_fails=True)["transcriptionId"]
+    meeting = await ready_meeting(whereby, tid)
+    assert "could not summarise" in meeting.recap and meeting.minutes is None
+    assert "Let's start with the launch plan" in meeting.transcript
+
+
+async def test_without_the_summaries_beta_the_digest_has_the_transcript(fake_whereby, whereby):
+    fake_whereby.summaries_enabled = False
+    meeting = await whereby.get_meeting("tr_demo_launch")
+    assert "not enabled" in meeting.recap and meeting.transcript
+
+
+async def test_a_transcription_still_running_is_not_ready_and_self_hosted_ones_have_no_summary(fake_whereby, whereby):
+    tid = fake_whereby.add_session(room="live", state="in_progress")["transcriptionId"]
+    with pytest.raises(NotReady):
+        await whereby.get_meeting(tid)
+    own = fake_whereby.add_session(room="own-bucket", storage="SELF_HOSTED")["transcriptionId"]
+    meeting = await whereby.get_meeting(own)
+    assert "own storage" in meeting.recap and fake_whereby.summaries_of(own) == []
+
+
+def test_soap_summaries_keep_their_sections():
+    text = summary_markdown({"summary": "Visit notes", "SOAP": {"subjective": "Sore throat", "plan": "Rest"}})
+    assert text == "Visit notes\n\n## Subjective\nSore throat\n\n## Plan\nRest"
+    assert summary_markdown({}) is None and summary_markdown("") is None
+
+
+# ----------------------------------------------------------------------------- webhooks in
+
+
+async def deliver(slack_user, connection, envelope: dict, fake: FakeWhereby, *, secret: str | None = WHEREBY_SECRET,
+                  timestamp: float | None = None, headers: dict | None = None, body: bytes | None = None):
+    raw, signed = fake.webhook_request(envelope, secret=secret or "unused", timestamp=timestamp)
+    if secret is None:
+        signed.pop("Whereby-Signature")
+    return await slack_user.client.post(f"/webhooks/whereby/{connection.webhook_token}", content=body or raw,
+                                        headers={**signed, **(headers or {})})
+
+
+async def test_signatures_are_checked_with_their_timestamp(slack_user, whereby_connection, fake_whereby, db):
+    finished = fake_whereby.transcription_event("tr_demo_launch")
+    assert (await deliver(slack_user, whereby_connection, finished, fake_whereby, secret="not-the-secret")).status_code == 401
+    assert (await deliver(slack_user, whereby_connection, finished, fake_whereby, secret=None)).status_code == 401
+    # [tolerance] 10 minutes old, or 10 minutes ahead: refused.
+    for skew in (-600, 600):
+        stale = await deliver(slack_user, whereby_connection, finished, fake_whereby, timestamp=time.time() + skew)
+        assert stale.status_code == 401
+    raw, headers = fake_whereby.webhook_request(finished, secret=WHEREBY_SECRET)
+    respaced = json.dumps(json.loads(raw), indent=1).encode()  # not the bytes that were signed
+    assert (await deliver(slack_user, whereby_connection, finished, fake_whereby, body=respaced,
+                          headers=headers)).status_code == 401
+    garbled = await deliver(slack_user, whereby_connection, finished, fake_whereby,
+                            headers={"Whereby-Signature": "v1=abc,t=notanumber"})
+    assert garbled.status_code == 401
+    assert await inbox_rows(db) == []
+    good = await deliver(slack_user, whereby_connection, finished, fake_whereby)
+    assert good.status_code == 200 and good.json()["message"] == "stored"
+    [row] = await inbox_rows(db)
+    assert row.meeting_id == "tr_demo_launch" and row.dedupe_key == "transcription.finished:tr_demo_launch"
+
+
+async def test_the_replay_window_is_a_setting(slack_user, whereby_connection, fake_whereby, monkeypatch):
+    from bot.providers.registry import PROVIDERS
+    from bot.providers.whereby_webhooks import configured_tolerance
+    from bot.settings import get_settings
+
+    event = fake_whereby.transcription_event("tr_demo_launch")
+    monkeypatch.setattr(PROVIDERS["whereby"].webhooks, "tolerance", 900)
+    late = await deliver(slack_user, whereby_connection, event, fake_whereby, timestamp=time.time() - 600)
+    assert late.status_code == 200
+    monkeypatch.setenv("WHEREBY_SIGNATURE_TOLERANCE_SECONDS", "60")
+    get_settings.cache_clear()
+    try:
+        assert configured_tolerance() == 60
+    finally:
+        monkeypatch.delenv("WHEREBY_SIGNATURE_TOLERANCE_SECONDS")
+        get_settings.cache_clear()
+    assert configured_tolerance() == 300
+
+
+async def test_replays_and_duplicates_are_stored_once(slack_user, whereby_connection, fake_whereby, db):
+    finished = fake_whereby.transcription_event("tr_demo_launch")
+    first = await deliver(slack_user, whereby_connection, finished, fake_whereby)
+    replay = await deliver(slack_user, whereby_connection, finished, fake_whereby)  # a retry, re-signed
+    same_news = await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"),
+                              fake_whereby)  # the same event sent again under a new id
+    assert [r.json()["message"] for r in (first, replay, same_news)] == ["stored", "duplicate", "duplicate"]
+    joined = [fake_whereby.room_event("tr_demo_launch", "room.client.joined") for _ in range(2)]
+    for event in joined + joined[:1]:
+        assert (await deliver(slack_user, whereby_connection, event, fake_whereby)).status_code == 200
+    rows = await inbox_rows(db)
+    assert [(r.event_type, r.status) for r in rows] == [
+        ("transcription.finished", "pending"), ("room.client.joined", "ignored"), ("room.client.joined", "ignored")]
+
+
+# ----------------------------------------------------------------------------- digests out
+
+
+@pytest.mark.usefixtures("workers")
+async def test_transcription_finished_posts_the_digest_once_the_summary_is_ready(
+        slack_user, whereby_connection, fake_whereby, fake_slack, db):
+    finished = fake_whereby.transcription_event("tr_demo_launch")
+    assert (await deliver(slack_user, whereby_connection, finished, fake_whereby)).status_code == 200
+    digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
+    assert "Meeting in launch-planning" in text_of(digest) and "Key Points Discussed" in text_of(digest)
+    assert "via Whereby" in text_of(digest) and "Full minutes" in text_of(digest)
+    [summary] = fake_whereby.summaries_of("tr_demo_launch")
+    assert fake_whereby.polls(summary["summaryId"]) >= 2
+    [row] = await wait_until(lambda: _all_done(db))
+    assert row.attempts == 1  # waiting for the summary used up no attempts
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
+    await asyncio.sleep(0.5)
+    assert len(digests_in(fake_slack)) == 1 and len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
+    assert fake_whereby.request_count("/summaries", "POST") == 1
+
+
+async def _all_done(db):
+    rows = await inbox_rows(db)
+    return rows if rows and all(r.status in ("done", "ignored") for r in rows) else None
+
+
+@pytest.mark.usefixtures("workers")
+async def test_out_of_order_events_give_one_digest_and_the_ended_note(
+        slack_user, fake_whereby, fake_slack, deps, db):
+    from bot.services.connections import connect
+
+    connection = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby",
+                                api_key=WHEREBY_KEY, channel=CHANNEL, webhook_secret=WHEREBY_SECRET,
+                                options={"post_meeting_ended": True})).connection
+    tid = fake_whereby.add_session(room="retro", minutes_ago=35, state="in_progress")["transcriptionId"]
+    events = fake_whereby.session_events(tid)
+    # The finished event first, while Whereby's API still says the transcription is running.
+    for event in reversed(events):
+        assert (await deliver(slack_user, connection, event, fake_whereby)).status_code == 200
+    ended = await wait_until(lambda: [m for m in top_level(fake_slack) if "🏁" in text_of(m)])
+    assert "Meeting in retro" in text_of(ended[0]) and "ended" in text_of(ended[0])
+    await asyncio.sleep(0.3)
+    assert digests_in(fake_slack) == []  # the API is the truth: not transcribed yet
+    fake_whereby.set_state(tid, "ready")
+    await wait_until(lambda: digests_in(fake_slack))
+    for event in events:  # and everything once more, in order
+        await deliver(slack_user, connection, event, fake_whereby)
+    await asyncio.sleep(0.5)
+    assert len(digests_in(fake_slack)) == 1 and len(top_level(fake_slack)) == 2
+
+
+@pytest.mark.usefixtures("workers")
+async def test_ended_notes_are_off_by_default_and_late_ones_are_skipped(
+        slack_user, whereby_connection, fake_whereby, fake_slack, deps, db):
+    tid = fake_whereby.add_session(room="late", minutes_ago=35)["transcriptionId"]
+    await deliver(slack_user, whereby_connection, fake_whereby.room_event(tid, "room.session.ended"), fake_whereby)
+    [row] = await wait_until(lambda: _all_done(db))
+    assert "off for this connection" in row.last_error
+
+    from bot.services.connections import connect
+
+    await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby", api_key=WHEREBY_KEY,
+                  channel=None, options={"post_meeting_ended": True})
+    old = fake_whereby.add_session(room="yesterday", minutes_ago=24 * 60)["transcriptionId"]
+    late = fake_whereby.room_event(old, "room.session.ended",
+                                   created_at=datetime.now(timezone.utc) - timedelta(hours=23))
+    await deliver(slack_user, whereby_connection, late, fake_whereby)
+    rows = await wait_until(lambda: _all_done(db))
+    assert "too late" in rows[-1].last_error
+    assert fake_slack.channel_messages(CHANNEL) == []
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_failed_transcription_gets_a_short_notice(slack_user, whereby_connection, fake_whereby, fake_slack):
+    tid = fake_whereby.add_session(room="muted", state="failed")["transcriptionId"]
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event(tid, "transcription.failed"),
+                  fake_whereby)
+    notice = (await wait_until(lambda: top_level(fake_slack)))[0]
+    assert "Meeting in muted" in text_of(notice) and "could not process" in text_of(notice)
+    assert "audio could not be processed" in text_of(notice)
+    assert fake_whereby.request_count("/summaries") == 0
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, whereby_connection, fake_whereby,
+                                                                  fake_slack, deps):
+    from bot.reconcile import reconcile_all
+
+    tid = fake_whereby.add_session(room="crosstalk", summary_fails=True)["transcriptionId"]
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event(tid), fake_whereby)
+    digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
+    assert "could not summarise" in text_of(digest) and "Full minutes" in text_of(digest)
+    assert await reconcile_all(deps) == 0  # it has its digest: nothing polls or re-queues it
+    await asyncio.sleep(0.3)
+    assert len(digests_in(fake_slack)) == 1
+
+
+@pytest.mark.usefixtures("workers")
+async def test_whereby_down_then_back(slack_user, whereby_connection, fake_whereby, fake_slack, db, monkeypatch):
+    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
+    fake_whereby.fail_next(503, times=7, path="/transcriptions/tr_demo_launch")  # two tries of three, and one
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
+    await wait_until(lambda: digests_in(fake_slack), timeout=30)
+    [row] = await inbox_rows(db)
+    assert row.status == "done" and row.attempts >= 2
+    assert fake_whereby.request_count("/summaries", "POST") == 1
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_transcription_that_is_gone_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
+                                                                       db, monkeypatch):
+    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
+    gone = fake_whereby.event("transcription.finished", {"roomName": "/gone", "roomSessionId": "s-gone",
+                                                         "transcriptionId": "tr-gone", "status": "ready"})
+    await deliver(slack_user, whereby_connection, gone, fake_whereby)
+    await wait_until(lambda: _dead(db), timeout=20)
+    status = text_of(await slack_user.ask("status"))
+    assert "1 webhook event failed" in status and "Whereby" in status
+
+
+async def _dead(db):
+    return [r for r in await inbox_rows(db) if r.status == "dead"]
+
+
+@pytest.mark.usefixtures("workers")
+async def test_reconcile_picks_up_a_transcription_whose_webhook_never_came(whereby_connection, fake_whereby,
+                                                                           fake_slack, deps):
+    from sqlalchemy import update
+
+    from bot.reconcile import reconcile_all
+    from bot.store.models import Connection
+
+    async with deps.db.session() as session:
+        await session.exec(update(Connection).values(created_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+    assert await reconcile_all(deps) == 1  # the launch-planning meeting, 40 minutes ago
+    digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
+    assert "Meeting in launch-planning" in text_of(digest)
+    assert await reconcile_all(deps) == 0
+
+
+# ----------------------------------------------------------------------------- slash commands
+
+
+async def test_slash_commands_and_todos_say_whereby_has_none(slack_user, whereby_connection, fake_whereby):
+    listing = text_of(await slack_user.ask("list 3"))
+    assert "Meeting in launch-planning" in listing and "Whereby" in listing
+    todos = text_of(await slack_user.ask("todos"))
+    assert "Whereby has no todos" in todos and "action items Whereby writes" in todos
+    assert "Whereby has no topics" in text_of(await slack_user.ask("topics"))
+    design = next(t for t, s in fake_whereby.transcriptions.items() if s["roomName"] == "/design-review")
+    shown = text_of(await slack_user.ask(f"show {design}"))
+    assert "Meeting in design-review" in shown and "Launch plan" in shown
+
+
+def test_connect_from_the_command_line(settings, db, fake_whereby):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHEREBY_", "DATABASE_", "MEETINGS_BOT"))}
+    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
+               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), WHEREBY_API_URL=fake_whereby.api_url,
+               COLUMNS="200")
+
+    def connect(key: str, *extra: str):
+        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "whereby",
+                               "--channel", CHANNEL, *extra], env={**env, "MEETINGS_BOT_API_KEY": key},
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    refused = connect("wrong-key")
+    assert refused.returncode == 1 and "rejected the API key" in refused.stderr + refused.stdout
+    done = connect(WHEREBY_KEY, "--webhook-secret", WHEREBY_SECRET, "--meeting-ended-notes")
+    assert done.returncode == 0, done.stderr
+    assert "/webhooks/whereby/" in done.stdout and WHEREBY_KEY not in done.stdout + done.stderr
+
+
+def test_the_demo_plays_whereby(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHEREBY_", "DATABASE_", "ENCRYPTION"))}
+    env["COLUMNS"] = "100"
+    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--provider", "whereby"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for seen in ("Recent meetings in Whereby", "Whereby has no todos", "transcription.finished", "ended",
+                 "Key Points Discussed", "polled it", "still has 1 digest", "demo finished"):
+        assert seen in out, seen
+    assert "Traceback" not in out + result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- the stand-in itself
+
+
+def test_the_stand_in_keeps_whereby_s_contract(fake_whereby):
+    """What providers.md's "Whereby fake" list asks for, checked from the outside."""
+    api = fake_whereby.api_url
+    auth = {"Authorization": f"Bearer {WHEREBY_KEY}"}
+    with httpx.Client(timeout=10) as client:
+        assert client.get(api + "/meetings").status_code == 401 and client.get(api + "/meetings").content == b""
+        past = client.post(api + "/meetings", json={"endDate": "2020-01-01T00:00:00Z"}, headers=auth)
+        assert past.status_code == 400 and client.post(api + "/meetings", json={}, headers=auth).status_code == 400
+        end = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+        plain = client.post(api + "/meetings", json={"endDate": end}, headers=auth)
+        assert plain.status_code == 201 and "hostRoomUrl" not in plain.json()
+        hosted = client.post(api + "/meetings", json={"endDate": end, "fields": ["hostRoomUrl"]}, headers=auth).json()
+        assert hosted["hostRoomUrl"].startswith(hosted["roomUrl"]) and "viewerRoomUrl" not in hosted
+        assert client.delete(api + f"/meetings/{hosted['meetingId']}", headers=auth).status_code == 204
+        assert client.get(api + f"/meetings/{hosted['meetingId']}", headers=auth).status_code == 404
+        assert client.get(api + "/transcriptions?limit=101", headers=auth).status_code == 400
+        assert client.get(api + "/transcriptions?sortBy=size:desc", headers=auth).status_code == 400
+        assert client.get(api + "/summaries?sortBy=startDate:sideways", headers=auth).status_code == 400
+        last = client.get(api + "/transcriptions?limit=100", headers=auth).json()
+        assert last["cursor"] is None and len(last["results"]) == 4
+        made = client.post(api + "/summaries", json={"transcriptionId": "tr_demo_launch"}, headers=auth)
+        assert made.status_code == 201 and made.json()["summaryId"]
+        again = client.post(api + "/summaries", json={"transcriptionId": "tr_demo_launch"}, headers=auth)
+        assert again.status_code == 409  # [duplicate]
+        summary = client.get(api + f"/summaries/{made.json()['summaryId']}", headers=auth).json()
+        assert summary["state"] == "in_progress" and summary["summary"] == {}
+        assert client.get(api + "/summaries/nope", headers=auth).status_code == 404
+        link = client.get(api + "/transcriptions/tr_demo_launch/access-link", headers=auth).json()
+        assert link["expires"] > time.time() * 1000 and client.get(link["accessLink"]).text.startswith("# Transcription")
+        assert client.get(link["accessLink"].replace("Signature=", "Signature=0")).status_code == 403
+        assert client.delete(api + "/transcriptions/nope", headers=auth).status_code == 204  # idempotent
+    spent = fake_whereby.points_spent()
+    assert spent == sum({"GET": 1, "POST": 3, "DELETE": 2}[s.method] for s in fake_whereby.seen if s.points)
+
+
+def test_the_stand_in_delivers_like_whereby():
+    """Signed `t=…,v1=…` over "{t}.{body}", 2 retries on a 5xx, none on a 4xx, stale on request."""
+    import hashlib
+    import hmac
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers, got = [503, 502, 200, 400], []
+
+    async def receive(request):
+        got.append((request.headers["Whereby-Signature"], await request.body()))
+        return Response(status_code=answers[len(got) - 1])
+
+    fake = FakeWhereby()
+    tid = fake.add_session(room="x")["transcriptionId"]
+    envelope = fake.transcription_event(tid)
+    with ThreadedServer(Starlette(routes=[Route("/hook", receive, methods=["POST"])])) as server:
+        assert fake.send_webhook(server.url + "/hook", envelope, secret="s", backoff=0.01) == [503, 502, 200]
+        assert fake.send_webhook(server.url + "/hook", envelope, secret="s", stale=True) == [400]
+    header, body = got[-1]
+    stamp, digest = (part.split("=", 1)[1] for part in header.split(","))
+    assert digest == hmac.new(b"s", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert time.time() - int(stamp) > 3000
+    assert json.loads(body)["type"] == "transcription.finished" and json.loads(body)["apiVersion"] == "1.0"
