@@ -56,6 +56,7 @@ def fresh_pacing_budget():
 @pytest.fixture
 def fake_slack(request):
     fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
+    fake.add_channel(CHANNEL, "general")  # the channel the `connected` fixture routes digests to
     server = ThreadedServer(fake.app).start()
     fake.set_base_url(server.url)
     yield fake

@@ -66,6 +66,12 @@ async def test_reconnecting_replaces_the_key_but_keeps_the_webhook_url(settings,
     rows = await stored_rows(db)
     assert len(rows) == 1 and rows[0]._mapping["webhook_token"] == token
     assert rows[0]._mapping["default_channel"] == "C1"  # not given again: kept
+    # Both runs are in the audit log, by "cli", and the key is not.
+    async with db.engine.connect() as connection:
+        audit = [tuple(r) for r in await connection.execute(
+            text("SELECT actor, action, detail FROM audit_log ORDER BY id"))]
+    assert [(actor, action) for actor, action, _ in audit] == [("cli", "connected"), ("cli", "updated")]
+    assert all(HEDY_KEY not in detail for _, _, detail in audit)
 
 
 def test_an_unknown_provider_is_refused_before_anything_happens(settings):

@@ -176,3 +176,18 @@ class MeetingProvider(Protocol):
     async def list_topics(self) -> list[Topic]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class RegistersWebhooks(Protocol):
+    """Optional: a provider whose API can create and delete the webhook pointing at the bot
+    (Hedy's POST/DELETE /webhooks). Checked with isinstance; the others are set up by hand."""
+
+    def webhook_events(self, posts: set[str]) -> list[str]:
+        """The provider's event names for the post options chosen in the setup modal
+        ("digest", "todos", "highlights", "started", ...); never empty."""
+
+    async def create_webhook(self, url: str, events: list[str]) -> dict:
+        """Register `url` for `events`; returns the provider's webhook object (with its `id`)."""
+
+    async def delete_webhook(self, webhook_id: str) -> None: ...

@@ -49,6 +49,11 @@ _CODE_STATUS = {"missing_api_key": 401, "invalid_api_key": 401, "authentication_
                 "tier_limit_exceeded": 403, "rate_limit_exceeded": 429, "internal_error": 500}
 
 
+# What "register the webhook for me" subscribes to, by post option (bot/services/post_options.py).
+WEBHOOK_EVENTS = {"digest": ("session.ended", "session.exported"), "todos": ("todo.exported",),
+                  "highlights": ("highlight.created",), "started": ("session.created",)}
+
+
 class HedyProvider:
     name = "hedy"
     display_name = "Hedy"
@@ -121,6 +126,11 @@ class HedyProvider:
     async def list_highlights(self, *, limit: int = 50, cursor: str | None = None) -> Page[Highlight]:
         items, next_cursor = await self._list("/highlights", limit, cursor)
         return Page(items=[_highlight(h) for h in items if isinstance(h, dict)], next_cursor=next_cursor)
+
+    def webhook_events(self, posts: set[str]) -> list[str]:
+        """Hedy's events (providers.md 1.8) for the post options chosen in the setup modal."""
+        events = sorted({event for post in posts for event in WEBHOOK_EVENTS.get(post, ())})
+        return events or list(WEBHOOK_EVENTS["digest"])
 
     async def create_webhook(self, url: str, events: list[str]) -> dict:
         """Register a webhook; returns Hedy's `{id,url,events,createdAt,updatedAt}` (no secret:

@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete
 from sqlmodel import select
 
-from bot.providers.base import AuthError, PermissionDenied, ProviderError
+from bot.providers.base import AuthError, PermissionDenied, ProviderError, RegistersWebhooks
 from bot.providers.registry import provider_info
 from bot.services import audit, post_options
 from bot.services.connections import connect, open_provider
 from bot.store.models import Connection, InboxEvent, SlackMessage, TodoState
 
 log = logging.getLogger(__name__)
-
-# What Hedy's "register the webhook for me" subscribes to, by post option.
-HEDY_EVENTS = {"digest": ["session.ended", "session.exported"], "todos": ["todo.exported"],
-               "highlights": ["highlight.created"], "started": ["session.created"]}
 
 
 class KeyRejected(Exception):
@@ -116,6 +112,11 @@ def _changes(before: Connection | None, after: Connection, *, key_changed: bool,
     return changes
 
 
+def _plain(text: str) -> str:
+    """A provider's error message, kept out of Slack markup (it ends up in mrkdwn and the audit log)."""
+    return re.sub(r"[<>&*_~`]", "", " ".join(str(text).split()))[:200]
+
+
 def _channel(channel: str | None) -> str:
     return f"<#{channel}>" if channel else "no channel"
 
@@ -127,13 +128,14 @@ async def _register_webhook(deps, connection: Connection, outcome: SetupOutcome)
         return
     provider = open_provider(connection, deps.box, deps.factory)
     try:
-        if not hasattr(provider, "create_webhook"):
+        if not isinstance(provider, RegistersWebhooks):
             outcome.webhook_problem = f"{provider.display_name} has no API for webhooks; add the URL by hand."
             return
-        events = sorted({e for name in post_options.chosen(connection.options) for e in HEDY_EVENTS.get(name, [])})
-        created = await provider.create_webhook(outcome.webhook_url, events or HEDY_EVENTS["digest"])
+        events = provider.webhook_events(post_options.chosen(connection.options))
+        created = await provider.create_webhook(outcome.webhook_url, events)
     except ProviderError as exc:
-        outcome.webhook_problem = f"I could not register the webhook: {exc.message}. Add the URL by hand."
+        outcome.webhook_problem = (f"I could not register the webhook: {_plain(exc.message)}. "
+                                   "Add the URL by hand.")
         return
     finally:
         await provider.aclose()
@@ -147,12 +149,18 @@ async def _register_webhook(deps, connection: Connection, outcome: SetupOutcome)
     outcome.changes.append(("webhook_registered", f"webhook {webhook_id} created in {provider.display_name}"))
 
 
-async def disconnect(deps, *, team_id: str, user_id: str) -> list[str]:
+@dataclass
+class Disconnected:
+    names: list[str] = field(default_factory=list)  # the providers' display names
+    problems: list[str] = field(default_factory=list)  # what the admin must still do by hand
+
+
+async def disconnect(deps, *, team_id: str, user_id: str) -> Disconnected:
     """Remove the workspace's connections with their stored secrets and records; the provider
-    webhooks the bot registered are deleted too. Returns the providers' display names."""
+    webhooks the bot registered are deleted too."""
     async with deps.db.session() as session:
         connections = list((await session.exec(select(Connection).where(Connection.team_id == team_id))).all())
-    removed = []
+    removed = Disconnected()
     for connection in connections:
         name = provider_info(connection.provider).display_name
         webhook_id = (connection.options or {}).get("registered_webhook_id")
@@ -160,10 +168,15 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> list[str]:
         if webhook_id:
             provider = open_provider(connection, deps.box, deps.factory)
             try:
+                if not isinstance(provider, RegistersWebhooks):
+                    raise ProviderError(f"{name} has no API for webhooks", provider=connection.provider)
                 await provider.delete_webhook(webhook_id)
                 note = f"; webhook {webhook_id} deleted in {name}"
             except ProviderError as exc:
-                note = f"; could not delete webhook {webhook_id} in {name} ({exc.message}), remove it there"
+                note = (f"; could not delete webhook {webhook_id} in {name} ({_plain(exc.message)}), "
+                        "remove it there")
+                removed.problems.append(f"I could not delete the webhook I registered in {name} "
+                                        f"({_plain(exc.message)}): remove it there by hand.")
             finally:
                 await provider.aclose()
         async with deps.db.session() as session:
@@ -177,7 +190,7 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> list[str]:
                                                         Connection.team_id == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",
                            detail=f"{name} connection and its stored key and secret removed{note}")
-        removed.append(name)
+        removed.names.append(name)
     deps.connections.clear()
     deps.answers.clear()
     return removed

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 from bot import inbox, outbox
 from bot.providers.base import MeetingProvider
 from bot.services import audit
+from bot.services.connections import NotConnected, active_connection
 from bot.services import todos as todo_service
 from bot.services import meetings as meeting_service
 from bot.slack.blocks import meetings as meeting_blocks
@@ -67,6 +68,11 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
             return replies.topic_list(await provider.list_topics(), provider_name=name)
         return await _cached(deps, team_id, ("topics",), build)
     if parsed.name == "status":
+        try:
+            await deps.connections.get(("connection", team_id), lambda: active_connection(deps.db, team_id))
+        except NotConnected:
+            # After a disconnect (or before any setup) the audit log still says who did what.
+            return replies.not_connected_status(team_id, await audit.recent(deps.db, team_id, limit=3))
         async with asyncio.timeout(deps.settings.provider_timeout_seconds):
             async with deps.provider_for(team_id) as (connection, provider, name):
                 key = await meeting_service.check_key(provider)

@@ -136,9 +136,22 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
     if problems:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(problems), 2900))))
     if changes:
-        lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
-                 f"{'the server (CLI)' if c.actor == 'cli' else f'<@{escape(c.actor)}>'}"
-                 f"{' (' + c.detail + ')' if c.detail else ''}" for c in changes]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" +
-                                                                         "\n".join(lines), 2900))))
+        blocks.append(setup_changes(changes))
     return Message(text=f"{provider_name} connected; API key: {key.state}", blocks=blocks)
+
+
+def setup_changes(changes: list[AuditEntry]) -> SectionBlock:
+    """The last audit entries, newest first. Details are written by the bot (channel mentions
+    on purpose) and never hold a secret."""
+    lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
+             f"{'the server (CLI)' if c.actor == 'cli' else f'<@{escape(c.actor)}>'}"
+             f"{' (' + c.detail + ')' if c.detail else ''}" for c in changes]
+    return SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" + "\n".join(lines), 2900)))
+
+
+def not_connected_status(team_id: str, changes: list[AuditEntry] = ()) -> Message:
+    """`/meetings status` with no active connection: how to connect, and what happened last."""
+    message = not_connected(team_id)
+    if not changes:
+        return message
+    return Message(text=message.text, blocks=[*message.blocks, setup_changes(changes)])

@@ -35,7 +35,8 @@ SECRET_WHY = ("With a signing secret the bot checks that every webhook really co
 
 def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | None, webhook_url: str | None,
                 channel_note: str | None = None) -> dict:
-    """`providers`: (name, display name). `webhook_url`: the saved connection's, if there is one."""
+    """`providers`: (name, display name). `webhook_url`: the saved connection's, if there is one.
+    `channel_note`: mrkdwn about the saved channel (the bot is not in it), shown under the picker."""
     current = connection.provider if connection else providers[0][0]
     options = [Option(value=name, label=display) for name, display in providers]
     initial = next((o for o in options if o.value == current), options[0])
@@ -59,13 +60,13 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
                    element=PlainTextInputElement(action_id=ActionId.SETUP_API_KEY, max_length=500,
                                                  placeholder="Paste the API key")),
         InputBlock(block_id=BlockId.SETUP_CHANNEL, label="Default channel for digests",
-                   hint=channel_note or "Public or private. In a private channel, invite the bot first: "
-                                        "/invite @meetings-bot",
+                   hint="Public or private. In a private channel, invite the bot first: /invite @meetings-bot",
                    element=ConversationSelectElement(
                        action_id=ActionId.SETUP_CHANNEL,
                        initial_conversation=(connection.default_channel if connection and
                                              connection.default_channel else None),
                        filter={"include": ["public", "private"], "exclude_bot_users": True})),
+        *([ContextBlock(elements=[MarkdownTextObject(text=f"⚠️ {channel_note}")])] if channel_note else []),
         SectionBlock(text=MarkdownTextObject(text=url_text)),
         InputBlock(block_id=BlockId.SETUP_WEBHOOK_SECRET, label="Webhook signing secret", optional=True,
                    hint=("Saved. Leave empty to keep it. " if connection and connection.webhook_secret_encrypted
@@ -138,11 +139,13 @@ def disconnect_question(provider_names: list[str]) -> Message:
     ])
 
 
-def disconnected(provider_names: list[str]) -> Message:
+def disconnected(provider_names: list[str], problems: list[str] = ()) -> Message:
     if not provider_names:
         return refused("Nothing to disconnect: this workspace has no connection.")
     text = (f"Disconnected {' and '.join(provider_names)}. The key and secrets are deleted. "
             "Run `/meetings setup` to connect again.")
+    if problems:
+        text += "\n" + "\n".join(f"⚠️ {escape(p)}" for p in problems)
     return refused(text)
 
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Slack closes a modal with an error if the ack takes over 3 s: the live key check gets this
 # much of it, and past that the modal closes and the result follows as a message.
 SUBMIT_BUDGET_SECONDS = 2.2
+CHANNEL_CHECK_SECONDS = 0.8  # conversations.info before views.open, when a channel is saved
 NOT_ADMIN = ("Only workspace admins and owners can change the meetings bot's setup. "
              "Ask one of them to run `/meetings setup`.")
 
@@ -58,7 +59,16 @@ async def open_setup(deps: Deps, *, team_id: str, user_id: str, trigger_id: str)
         return blocks.refused(NOT_ADMIN)
     connection = await setup_service.saved_connection(deps.db, team_id)
     webhook_url = deps.settings.webhook_url(connection.provider, connection.webhook_token) if connection else None
-    view = blocks.setup_modal(providers=provider_choices(), connection=connection, webhook_url=webhook_url)
+    channel_note = None
+    if connection is not None and connection.default_channel:
+        # The trigger id dies 3 s after the command: the channel check gets a small slice of that.
+        try:
+            channel_note = await asyncio.wait_for(_channel_note(deps, team_id, connection.default_channel),
+                                                  timeout=CHANNEL_CHECK_SECONDS)
+        except TimeoutError:
+            channel_note = None
+    view = blocks.setup_modal(providers=provider_choices(), connection=connection, webhook_url=webhook_url,
+                              channel_note=channel_note)
     await deps.slack_client(team_id).views_open(trigger_id=trigger_id, view=view)
     return None
 
@@ -168,7 +178,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async def work() -> Message:
             if not await is_admin(deps, team_id, user_id):
                 return blocks.refused(NOT_ADMIN)
-            return blocks.disconnected(await setup_service.disconnect(deps, team_id=team_id, user_id=user_id))
+            result = await setup_service.disconnect(deps, team_id=team_id, user_id=user_id)
+            return blocks.disconnected(result.names, result.problems)
 
         deps.background.answer(work(), response_url=body["response_url"], team_id=team_id)
 
