@@ -201,7 +201,7 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
                team: Optional[str] = typer.Option(None, help="Only this workspace."),
                limit: int = typer.Option(50, help="How many, newest first.")) -> None:
     """Recent webhook events with their status; `--status dead` shows the ones that gave up."""
-    from bot import inbox
+    from bot.delivery import inbox
 
     async def work(db):
         return await inbox.counts(db, team_id=team), await inbox.list_events(db, status=status, team_id=team,
@@ -227,7 +227,7 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
 def inbox_retry(event_ids: Optional[list[int]] = typer.Argument(None, help="Event ids; all dead events if none."),
                 team: Optional[str] = typer.Option(None, help="Only this workspace's dead events.")) -> None:
     """Put dead events back in the queue; a running server picks them up within a second or two."""
-    from bot import inbox
+    from bot.delivery import inbox
 
     count = asyncio.run(_with_db(lambda db: inbox.retry(db, event_ids=event_ids or None, team_id=team)))
     console.print(f"{count} dead event{'s' if count != 1 else ''} queued again." if count

@@ -17,12 +17,12 @@ from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
 from bot.slack import install_pages
 from bot.slack.app import build_slack_app
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.store import migrate
 from bot.store.crypto import secret_box
 from bot.store.db import Database
-from bot.webhooks import webhook_endpoint
-from bot.workers import Workers
+from bot.delivery.webhooks import webhook_endpoint
+from bot.delivery.workers import Workers
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from bot.fakes.slack import FakeSlack
 from bot.fakes import slack_requests
 from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.store import migrate
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
@@ -230,7 +230,7 @@ WEBHOOK_SECRET = "hedy-webhook-secret-for-tests"
 @pytest.fixture
 async def workers(deps):
     """The server's background workers (inbox, Slack sender, reconcile), fast-polling for tests."""
-    from bot.workers import Workers
+    from bot.delivery.workers import Workers
 
     running = Workers(deps, poll_seconds=0.05, channel_interval=0.05)
     await running.start()

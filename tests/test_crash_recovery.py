@@ -28,7 +28,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot import inbox, outbox
+from bot.delivery import inbox, outbox
 from bot.fakes.hedy import webhook_request
 from bot.fakes.server import free_port
 from bot.store.models import InboxEvent, SlackMessage

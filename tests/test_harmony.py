@@ -19,7 +19,7 @@ import time
 import pytest
 from sqlmodel import select
 
-from bot import inbox
+from bot.delivery import inbox
 from bot.fakes.harmony import FakeHarmony
 from bot.fakes.server import ThreadedServer
 from bot.providers import harmony as harmony_module
@@ -522,7 +522,7 @@ async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, harmony_
 
     from sqlalchemy import update
 
-    from bot.reconcile import reconcile_all
+    from bot.jobs.reconcile import reconcile_all
     from bot.store.models import Connection
 
     async with deps.db.session() as session:  # connected a day ago: the first demo meeting came after

@@ -316,7 +316,7 @@ def test_the_fake_delivers_like_meetric_retrying_with_one_delivery_id_and_fresh_
 
 @pytest.mark.usefixtures("workers")
 async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetric, fake_slack, db, monkeypatch):
-    from bot import inbox as inbox_module
+    from bot.delivery import inbox as inbox_module
 
     monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.2)
     fake_meetric.fail_next(503, times=6, path="/conversations/conv_demo_2", retry_after=None)
@@ -333,7 +333,7 @@ async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetr
 @pytest.mark.usefixtures("workers")
 async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user, meetric_connection, fake_meetric,
                                                                      db, monkeypatch):
-    from bot import inbox as inbox_module
+    from bot.delivery import inbox as inbox_module
 
     monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox_module, "MAX_ATTEMPTS", 2)

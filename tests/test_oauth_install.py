@@ -21,7 +21,7 @@ from bot.providers.registry import ProviderFactory
 from bot.services.connections import connect
 from bot.settings import Settings
 from bot.slack.app import BOT_SCOPES
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, OAuthState, SlackInstallation, Workspace, utcnow
 from bot.web import create_app

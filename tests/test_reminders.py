@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
-from bot.slack.followups import LEADER_LOCK, run_followups, set_recap, set_reminders
+from bot.jobs.followups import LEADER_LOCK, run_followups, set_recap, set_reminders
 from bot.store.models import Connection, FollowupRun, SlackMessage, TodoState, Workspace
 from tests.conftest import CHANNEL, TEAM
 

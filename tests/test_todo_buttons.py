@@ -16,7 +16,7 @@ from sqlmodel import select
 from bot.fakes import slack_requests
 from bot.services.todos import TodoRef
 from bot.slack.blocks.digest import TodoView, todo_blocks
-from bot.slack.followups import run_followups
+from bot.jobs.followups import run_followups
 from bot.slack.ids import ActionId
 from bot.store.models import SlackMessage, TodoState
 from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM, USER
@@ -277,7 +277,7 @@ async def test_a_todo_removed_from_its_meeting_leaves_the_thread_and_its_buttons
 def test_values_and_block_ids_stay_within_slacks_limits_for_the_largest_ids():
     state = TodoState(id=10**12 - 1, connection_id=10**12 - 1, team_id=TEAM, meeting_id="m" * 255,
                       todo_key="k" * 255, text="x" * 5000, due="d" * 255, assignee="U" + "9" * 20)
-    from bot.slack.digests import todo_view
+    from bot.delivery.digests import todo_view
 
     view = todo_view(state)
     blocks = [b.to_dict() for b in todo_blocks(view, 99, list_owner="W" + "9" * 20)]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot import inbox
+from bot.delivery import inbox
 from bot.store.models import InboxEvent, SlackMessage
 from tests.conftest import CHANNEL, TEAM
 
@@ -295,7 +295,7 @@ async def test_a_channel_the_bot_cannot_post_in_is_reported(hedy_webhooks, fake_
 
 @pytest.mark.usefixtures("workers")
 async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, fake_hedy, fake_slack, signed_connection):
-    from bot.reconcile import reconcile_all
+    from bot.jobs.reconcile import reconcile_all
 
     from datetime import datetime, timedelta, timezone
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot import inbox
+from bot.delivery import inbox
 from bot.fakes.server import ThreadedServer
 from bot.fakes.whereby import FakeWhereby
 from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
@@ -426,7 +426,7 @@ async def test_a_failed_transcription_gets_a_short_notice(slack_user, whereby_co
 @pytest.mark.usefixtures("workers")
 async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, whereby_connection, fake_whereby,
                                                                   fake_slack, deps):
-    from bot.reconcile import reconcile_all
+    from bot.jobs.reconcile import reconcile_all
 
     tid = fake_whereby.add_session(room="crosstalk", summary_fails=True)["transcriptionId"]
     await deliver(slack_user, whereby_connection, fake_whereby.transcription_event(tid), fake_whereby)
@@ -470,7 +470,7 @@ async def test_reconcile_picks_up_a_transcription_whose_webhook_never_came(where
                                                                            fake_slack, deps):
     from sqlalchemy import update
 
-    from bot.reconcile import reconcile_all
+    from bot.jobs.reconcile import reconcile_all
     from bot.store.models import Connection
 
     async with deps.db.session() as session:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable
 
-from bot import inbox, outbox
+from bot.delivery import inbox, outbox
 from bot.providers.base import MeetingProvider
 from bot.services import audit
 from bot.services.connections import NotConnected, active_connection
@@ -21,7 +21,7 @@ from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
-from bot.slack.deps import Deps
+from bot.deps import Deps
 
 Build = Callable[[MeetingProvider, str], Awaitable[Message]]
 
@@ -87,7 +87,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
 
 async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice: str | None = None) -> Message:
     """Open todos `owner` owns in this workspace (the bot's own state: no provider call)."""
-    from bot.slack.digests import todo_view
+    from bot.delivery.digests import todo_view
 
     states = await todo_service.open_for_owner(deps.db, team_id=team_id, owner=owner)
     return owner_todos([(s.meeting_title, todo_view(s)) for s in states], owner=owner, asker=asker, notice=notice)

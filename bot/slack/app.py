@@ -17,11 +17,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import install_pages
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.installations import SqlStateStore
 from bot.slack.errors import describe
 from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
-from bot.slack.metrics import ERRORS
+from bot.metrics import ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Awaitable
 
 from bot.slack.blocks.message import Message
 from bot.slack.errors import describe
-from bot.slack.metrics import ERRORS
+from bot.metrics import ERRORS
 from bot.slack.responder import Responder
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from bot.slack.blocks.digest import minutes_loading_modal
 from bot.slack.blocks.meetings import parse_more_value
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import sentence
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.ids import ActionId
 
 

@@ -8,9 +8,9 @@ from bot.slack.answers import answer, instant
 from bot.slack.commands import parse
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import sentence
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.listeners.setup import ask_disconnect, is_admin, open_setup
-from bot.slack.metrics import COMMANDS
+from bot.metrics import COMMANDS
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -38,7 +38,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 async def switch_followups(deps: Deps, parsed, *, team_id: str, user_id: str, channel_id: str) -> Message:
-    from bot.slack.followups import set_recap, set_reminders
+    from bot.jobs.followups import set_recap, set_reminders
 
     if parsed.name == "reminders":
         await set_reminders(deps.db, team_id=team_id, user_id=user_id, on=bool(parsed.switch))

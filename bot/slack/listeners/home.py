@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import outbox
+from bot.delivery import outbox
 from bot.providers.registry import provider_info
 from bot.services import setup as setup_service
 from bot.services import todos as todo_service
 from bot.slack.blocks import setup as setup_blocks
 from bot.slack.blocks.home import home_view
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.ids import ActionId
 from bot.slack.listeners.actions import clicking_team
 from bot.slack.listeners.setup import NOT_ADMIN, is_admin, open_setup

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import update
 
 from bot.services import audit
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.store.models import Connection, utcnow
 
 log = logging.getLogger(__name__)

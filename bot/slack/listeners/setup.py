@@ -14,7 +14,7 @@ from bot.providers.registry import PROVIDERS, provider_info
 from bot.services import setup as setup_service
 from bot.slack.blocks import setup as blocks
 from bot.slack.blocks.message import Message
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import clicking_team

@@ -17,10 +17,11 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.services import todos as todo_service
 from bot.services.todos import TodoRef
-from bot.slack import digests, followups
+from bot.delivery import digests
+from bot.jobs import followups
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.text import escape
-from bot.slack.deps import Deps
+from bot.deps import Deps
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.listeners.actions import clicking_team
 from bot.store.models import Connection, utcnow

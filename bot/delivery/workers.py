@@ -1,4 +1,4 @@
-"""Background work of a running server: the inbox worker, the Slack sender and the reconcile job.
+"""Background work of a running server: the inbox worker, the Slack sender and the scheduled jobs.
 
 Started and stopped by the web app's lifespan. SQLite runs one process, so at start-up every
 claim it held when it died is released at once; on PostgreSQL claims expire with their lease,
@@ -13,16 +13,16 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import inbox, outbox
+from bot.jobs.scheduler import RECONCILE_EVERY, start_scheduler
+
+from bot.delivery import inbox, outbox
 from bot.providers.base import AuthError, NotReady, ProviderError
-from bot.slack import digests
-from bot.slack.metrics import INBOX
-from bot.slack.sender import Sender
+from bot.delivery import digests
+from bot.metrics import INBOX
+from bot.delivery.sender import Sender
 from bot.store.models import InboxEvent
 
 log = logging.getLogger(__name__)
-
-RECONCILE_EVERY = timedelta(minutes=15)
 
 
 class Workers:
@@ -47,18 +47,7 @@ class Workers:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._inbox_loop(), name="inbox"),
                        loop.create_task(self.sender.run(), name="slack-sender")]
-        self._scheduler = AsyncIOScheduler(timezone="UTC")
-        from bot.reconcile import reconcile_all
-
-        self._scheduler.add_job(reconcile_all, "interval", seconds=self.reconcile_every.total_seconds(),
-                                args=[self.deps], id="reconcile", replace_existing=True, coalesce=True,
-                                max_instances=1, misfire_grace_time=300)
-        from bot.slack.followups import run_followups
-
-        # Reminders and recaps check every five minutes whose 9 o'clock it is (each in their own zone).
-        self._scheduler.add_job(run_followups, "interval", minutes=5, args=[self.deps], id="followups",
-                                replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=240)
-        self._scheduler.start()
+        self._scheduler = start_scheduler(self.deps, reconcile_every=self.reconcile_every)
 
     async def stop(self) -> None:
         """Let the loops finish what they are doing and leave at their next wait. Cancelling them

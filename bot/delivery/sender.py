@@ -19,10 +19,10 @@ from datetime import timedelta
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot import outbox
-from bot.inbox import backoff_delay
+from bot.delivery import outbox
+from bot.delivery.inbox import backoff_delay
 from bot.slack.installations import NotInstalled
-from bot.slack.metrics import SLACK_POSTS
+from bot.metrics import SLACK_POSTS
 from bot.store.models import SlackMessage
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import inbox, outbox
+from bot.delivery import inbox, outbox
+from bot.jobs.leader import RECONCILE_LOCK, leader
 from bot.providers.base import ProviderError
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, WebhookEvent
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 
 
 async def reconcile_all(deps) -> int:
+    """The scheduled job, on one replica at a time: returns how many meetings it queued."""
+    async with leader(deps.db, RECONCILE_LOCK) as is_leader:
+        if not is_leader:
+            return 0  # another replica is on it
+        return await _reconcile_all(deps)
+
+
+async def _reconcile_all(deps) -> int:
     async with deps.db.session() as session:
         connections = list((await session.exec(select(Connection).where(Connection.status == "active"))).all())
     queued = 0

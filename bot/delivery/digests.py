@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import outbox
+from bot.delivery import outbox
 from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action

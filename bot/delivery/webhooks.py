@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
-from bot.slack.metrics import WEBHOOKS
+from bot.metrics import WEBHOOKS
 from bot.store.models import Connection
 
 log = logging.getLogger(__name__)

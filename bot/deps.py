@@ -11,7 +11,7 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.inbox import InboxWriter
+from bot.delivery.inbox import InboxWriter
 from bot.providers.base import MeetingProvider
 from bot.providers.cache import ReadCache
 from bot.providers.registry import ProviderFactory, provider_info

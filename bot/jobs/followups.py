@@ -23,11 +23,12 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
-from sqlalchemy import delete, or_, text, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot import outbox
+from bot.delivery import outbox
+from bot.jobs.leader import FOLLOWUPS_LOCK, leader
 from bot.services import todos as todo_service
 from bot.services.due_dates import parse_due
 from bot.slack.blocks.message import Message, note
@@ -50,7 +51,7 @@ HOUR = 9
 UNDATED_AFTER = timedelta(days=7)
 PRIORITY_FOLLOWUP = 50  # after digests and their threads
 KEEP_RUNS = timedelta(days=60)
-LEADER_LOCK = 0x6D656574  # "meet": one replica runs the follow-ups at a time (PostgreSQL)
+LEADER_LOCK = FOLLOWUPS_LOCK  # one replica runs the follow-ups at a time (PostgreSQL)
 
 
 # --------------------------------------------------------------------------- time zones
@@ -155,7 +156,7 @@ async def run_reminders(deps, now: datetime) -> int:
 
 def reminder_message(states: list[TodoState]) -> Message:
     from bot.slack.blocks.todos import titled_todo_list
-    from bot.slack.digests import todo_view
+    from bot.delivery.digests import todo_view
 
     heading = f"Your todos for today ({len(states)})"
     ordered = sorted(states, key=lambda s: (s.meeting_title, s.meeting_id, s.position, s.id))
@@ -315,16 +316,10 @@ def recap_message(digests: list[SlackMessage], states: list[TodoState], *, start
 async def run_followups(deps, now: datetime | None = None) -> tuple[int, int]:
     """The scheduled job: reminders and recaps, on one replica at a time."""
     now = now or utcnow()
-    if deps.db.engine.dialect.name == "postgresql":
-        async with deps.db.engine.connect() as connection:
-            got = (await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK})).scalar()
-            if not got:
-                return 0, 0  # another replica is on it
-            try:
-                return await _run(deps, now)
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK})
-    return await _run(deps, now)
+    async with leader(deps.db, LEADER_LOCK) as is_leader:
+        if not is_leader:
+            return 0, 0  # another replica is on it
+        return await _run(deps, now)
 
 
 async def _run(deps, now: datetime) -> tuple[int, int]:

@@ -1,0 +1,34 @@
+"""One replica at a time: a scheduled job that every replica starts runs its body only on the
+replica that holds a PostgreSQL advisory lock for it. SQLite runs one process, so there the
+body always runs."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from sqlalchemy import text
+
+from bot.store.db import Database
+
+# One key per job, so a slow reconcile never delays the 9:00 reminders.
+FOLLOWUPS_LOCK = 0x6D656574  # "meet"
+RECONCILE_LOCK = 0x6D656575
+
+
+@asynccontextmanager
+async def leader(db: Database, key: int) -> AsyncIterator[bool]:
+    """Yields True when this replica holds the lock for `key` (and keeps it until the block ends),
+    False when another replica is already running the job."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with db.engine.connect() as connection:
+        got = bool((await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})).scalar())
+        if not got:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})

@@ -1,0 +1,27 @@
+"""The scheduled jobs of a running server (APScheduler in the event loop). Every replica runs a
+scheduler; each job body takes its own leader lock (leader.py), so only one replica does the work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.jobs.followups import run_followups
+from bot.jobs.reconcile import reconcile_all
+
+RECONCILE_EVERY = timedelta(minutes=15)
+FOLLOWUPS_EVERY = timedelta(minutes=5)
+
+
+def start_scheduler(deps, *, reconcile_every: timedelta = RECONCILE_EVERY) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(reconcile_all, "interval", seconds=reconcile_every.total_seconds(),
+                      args=[deps], id="reconcile", replace_existing=True, coalesce=True,
+                      max_instances=1, misfire_grace_time=300)
+    # Reminders and recaps check every five minutes whose 9 o'clock it is (each in their own zone).
+    scheduler.add_job(run_followups, "interval", seconds=FOLLOWUPS_EVERY.total_seconds(), args=[deps],
+                      id="followups", replace_existing=True, coalesce=True, max_instances=1,
+                      misfire_grace_time=240)
+    scheduler.start()
+    return scheduler
