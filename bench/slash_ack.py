@@ -94,7 +94,7 @@ def main() -> int:
             ]
             for name, command in servers:
                 port = free_port()
-                process = start(command + [str(port)], stack.env, folder)
+                process = start([*command, str(port)], stack.env, folder)
                 try:
                     url = f"http://127.0.0.1:{port}"
                     wait_until_up(url)

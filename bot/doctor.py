@@ -36,7 +36,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         except SlackApiError as exc:
             checks.append(Check("slack token", False, f"Slack said {exc.response.get('error')}"))
         except Exception as exc:
-            checks.append(Check("slack token", False, f"could not reach {settings.slack_api_url}: {type(exc).__name__}"))
+            checks.append(Check("slack token", False,
+                                f"could not reach {settings.slack_api_url}: {type(exc).__name__}"))
     elif settings.slack_client_id and settings.slack_client_secret:
         checks.append(Check("slack token", True, "OAuth mode: each workspace's token comes from its install "
                                                  f"({settings.public_url}/slack/install)"))
@@ -49,7 +50,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("encryption key", True,
                             "from ENCRYPTION_KEY" if settings.encryption_key else "generated key file in DATA_DIR"))
     except Exception as exc:
-        return checks + [Check("encryption key", False, f"unusable: {exc}")]
+        return [*checks, Check("encryption key", False, f"unusable: {exc}")]
 
     db = Database(settings.database_url)
     factory = ProviderFactory(settings)

@@ -104,7 +104,8 @@ async def _reset_postgres(db: Database) -> None:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"))
         tables = [row[0] for row in rows]
         if tables:
-            await connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            await connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ posted once: the only double allowed is one message Slack accepted just before t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -92,10 +93,8 @@ class ServeProcesses:
         for served in self.started:
             if served.process.poll() is None:
                 served.process.kill()  # by its own pid: only what this fixture started
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 served.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import time
@@ -412,7 +413,7 @@ async def test_concurrent_callers_sharing_a_key_are_spaced(make_provider, hedy):
     assert a._pacer is b._pacer  # one budget per key, across client instances
     await asyncio.gather(*(p.list_topics() for p in (a, b, a, b, a, b)))
     times = sorted(r.at for r in hedy.requests)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert len(times) == 6 and min(gaps) > 0.15  # 1 s / 5, minus scheduling slack
     assert times[-1] - times[0] >= 0.9
 
@@ -510,7 +511,8 @@ def test_fake_webhook_cap_and_validation():
         assert create({"url": "https://x.test/h", "events": ["nope"]})["error"]["code"] == "invalid_events"
         assert create({"url": "http://localhost:9/h", "events": ["todo.exported"]})["success"]
         assert create({"url": "https://x.test/h", "events": ["session.ended"]})["success"]
-        assert create({"url": "https://x.test/h", "events": ["session.ended"]})["error"]["code"] == "webhook_limit_exceeded"
+        refused = create({"url": "https://x.test/h", "events": ["session.ended"]})
+        assert refused["error"]["code"] == "webhook_limit_exceeded"
 
 
 def test_send_webhook_signs_and_retries_like_hedy(hedy):
@@ -532,8 +534,8 @@ def test_send_webhook_signs_and_retries_like_hedy(hedy):
         assert headers["x-hedy-event"] == "session.ended"
         assert headers["x-hedy-signature"] == hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
 
-        nested = hedy.send_webhook(url, "session.created", hedy.session_webhook_payload("sess_demo_02", "session.created"),
-                                   nested=True)
+        created = hedy.session_webhook_payload("sess_demo_02", "session.created")
+        nested = hedy.send_webhook(url, "session.created", created, nested=True)
         assert nested == 200 and set(json.loads(received[-1][1])) == {"event", "timestamp", "data"}
         assert "x-hedy-signature" not in received[-1][0]
 

@@ -102,7 +102,7 @@ async def test_more_pages_on_with_hedys_cursor(slack_user, fake_hedy):
 async def test_more_stops_cleanly_when_hedy_ignores_the_cursor(slack_user, fake_hedy):
     fake_hedy.ignore_after = True
     first = await slack_user.ask("list 5")
-    response, url = await slack_user.click(ActionId.MORE_MEETINGS, more_value(first))
+    _, url = await slack_user.click(ActionId.MORE_MEETINGS, more_value(first))
     second = (await slack_user.replies(url))[-1]
     assert show_values(second) == []  # never the same meetings twice
     assert "No older meetings came back from Hedy" in text_of(second)
@@ -222,13 +222,13 @@ async def test_another_workspace_sees_nothing_of_this_one(slack_user, fake_hedy)
     other = "T0OTHER"
     assert "isn't connected" in text_of(await slack_user.ask("list", team_id=other))
     meeting_id = fake_hedy.newest_session_ids(1)[0]
-    response, url = await slack_user.click(ActionId.SHOW_MEETING, meeting_id, team_id=other)
+    _, url = await slack_user.click(ActionId.SHOW_MEETING, meeting_id, team_id=other)
     assert "isn't connected" in text_of((await slack_user.replies(url))[-1])
 
 
 @pytestmark_connected
 async def test_a_tampered_more_button_gets_a_plain_answer(slack_user):
-    response, url = await slack_user.click(ActionId.MORE_MEETINGS, "{not json")
+    _, url = await slack_user.click(ActionId.MORE_MEETINGS, "{not json")
     assert "out of date" in text_of((await slack_user.replies(url))[-1])
 
 

@@ -329,7 +329,7 @@ async def test_a_click_in_the_ephemeral_list_renders_the_list_again_and_edits_th
         await click_element(slack_user, page, ActionId.TODO_ASSIGN_ME, index)
     page = await wait_until(lambda: json.dumps(current(fake_slack, page)).count(f"Owner: <@{USER}>") == 2
                             and current(fake_slack, page))
-    response, url = await slack_user.command("todos mine")
+    _, url = await slack_user.command("todos mine")
     [mine] = await slack_user.replies(url)
     assert "Open todos for you (2)" in mine["text"]
     done = element(mine, ActionId.TODO_DONE, 0)

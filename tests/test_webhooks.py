@@ -69,7 +69,8 @@ async def test_signatures_are_checked_on_the_raw_body(hedy_webhooks, db):
     # Re-serialising the JSON (other spacing) breaks the signature: the raw bytes are what counts.
     from bot.fakes.hedy import webhook_request
 
-    body, headers = webhook_request("session.ended", {"sessionId": "sess_demo_11"}, secret="hedy-webhook-secret-for-tests")
+    body, headers = webhook_request("session.ended", {"sessionId": "sess_demo_11"},
+                                    secret="hedy-webhook-secret-for-tests")
     respaced = json.dumps(json.loads(body), indent=1).encode()
     response = await hedy_webhooks.client.post(f"/webhooks/hedy/{hedy_webhooks.token}", content=respaced,
                                                headers=headers)
@@ -80,7 +81,8 @@ async def test_signatures_are_checked_on_the_raw_body(hedy_webhooks, db):
 async def test_a_sha256_prefixed_or_upper_case_signature_is_accepted(hedy_webhooks, db):
     from bot.fakes.hedy import webhook_request
 
-    body, headers = webhook_request("session.ended", {"sessionId": "sess_demo_10"}, secret="hedy-webhook-secret-for-tests")
+    body, headers = webhook_request("session.ended", {"sessionId": "sess_demo_10"},
+                                    secret="hedy-webhook-secret-for-tests")
     headers["X-Hedy-Signature"] = "sha256=" + headers["X-Hedy-Signature"].upper()
     response = await hedy_webhooks.client.post(f"/webhooks/hedy/{hedy_webhooks.token}", content=body, headers=headers)
     assert response.status_code == 200
@@ -191,7 +193,8 @@ async def _done(db):
 
 
 @pytest.mark.usefixtures("workers")
-async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy, fake_slack, deps, signed_connection, db):
+async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy, fake_slack, deps, signed_connection,
+                                                        db):
     payload = {"sessionId": "sess_live_1", "title": "Design crit", "startTime": "2026-11-22T10:00:00Z"}
     await hedy_webhooks.send("session.created", payload)
     await wait_until(lambda: _done(db))

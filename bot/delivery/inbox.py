@@ -129,7 +129,7 @@ class InboxWriter:
                         future.set_exception(exc)
                 continue
             self._noted.update(dict.fromkeys(note, now))
-            for (_, future), inserted in zip(batch, ids):
+            for (_, future), inserted in zip(batch, ids, strict=True):
                 if not future.done():
                     future.set_result(inserted)
 

@@ -11,6 +11,7 @@ channel_not_found, invalid_blocks, a revoked token…) dead-letter the message s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -60,10 +61,8 @@ class Sender:
             if self._stopping:
                 break
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
-            except TimeoutError:
-                pass
 
     def _blocked(self, now: float) -> set[str]:
         return self._busy | {channel for channel, free in self._next_free.items() if free > now}
@@ -87,7 +86,7 @@ class Sender:
                 if len(self._tasks) >= self.max_in_flight:
                     break
         waits = [free - now for channel, free in self._next_free.items() if free > now and channel not in self._busy]
-        return max(0.01, min(waits + [1.0]))
+        return max(0.01, min([*waits, 1.0]))
 
     async def _send(self, message: SlackMessage) -> None:
         db = self.deps.db

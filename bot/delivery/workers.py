@@ -8,6 +8,7 @@ so replicas never take each other's work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -82,10 +83,8 @@ class Workers:
             if events and len(self._running) < self.concurrency and not self._stopping.is_set():
                 continue  # more may be due right away
             wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def _process(self, event: InboxEvent) -> None:
         db = self.deps.db

@@ -514,9 +514,9 @@ class FakeHedy:
         with self._lock:
             if not self._allow(self._hits, bucket, now, self.rate_limit_per_minute):
                 return _error(429, "rate_limit_exceeded", "Too many requests, please slow down")
-            if request.method == "POST" and record.route.rstrip("/") == "/webhooks":
-                if not self._allow(self._webhook_hits, bucket, now, self.webhook_create_per_minute):
-                    return _error(429, "rate_limit_exceeded", "Too many webhook creations, please slow down")
+            creates_webhook = request.method == "POST" and record.route.rstrip("/") == "/webhooks"
+            if creates_webhook and not self._allow(self._webhook_hits, bucket, now, self.webhook_create_per_minute):
+                return _error(429, "rate_limit_exceeded", "Too many webhook creations, please slow down")
         return None
 
     def _allow(self, windows: dict[str, deque[float]], bucket: str, now: float, limit: int) -> bool:

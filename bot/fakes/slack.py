@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import itertools
 import json
@@ -331,9 +332,9 @@ class _Checker:
                 if key in el and (not isinstance(el[key], int) or not 0 <= el[key] <= 3000):
                     self.err("must be an integer between 0 and 3000", f"{ptr}/{key}")
             self.string(el.get("initial_value"), ptr + "/initial_value", 3000)
-        if kind.startswith("multi_") and "max_selected_items" in el:
-            if not isinstance(el["max_selected_items"], int) or el["max_selected_items"] < 1:
-                self.err("must be at least 1", ptr + "/max_selected_items")
+        if kind.startswith("multi_") and "max_selected_items" in el \
+                and (not isinstance(el["max_selected_items"], int) or el["max_selected_items"] < 1):
+            self.err("must be at least 1", ptr + "/max_selected_items")
 
     def _image_source(self, el: dict, ptr: str) -> None:
         if "image_url" in el:
@@ -975,10 +976,8 @@ class FakeSlack:
                 args.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         for key in self._JSON_FIELDS:
             if isinstance(args.get(key), str) and args[key].strip():
-                try:
+                with contextlib.suppress(ValueError):  # left as a string; validation reports it
                     args[key] = json.loads(args[key])
-                except ValueError:
-                    pass  # left as a string; validation reports it
         token = None
         basic = None
         auth = request.headers.get("authorization", "")

@@ -274,5 +274,6 @@ def event_callback(
 
 def url_verification(signing_secret: str, *, challenge: str = "fake-challenge", timestamp: int | None = None):
     """The Events API URL verification handshake."""
-    body = json.dumps({"token": "deprecated-verification-token", "challenge": challenge, "type": "url_verification"}).encode()
+    handshake = {"token": "deprecated-verification-token", "challenge": challenge, "type": "url_verification"}
+    body = json.dumps(handshake).encode()
     return body, sign(signing_secret, body, content_type=JSON, timestamp=timestamp)

@@ -556,7 +556,8 @@ class FakeWhereby:
             return _empty(404)
         expires = int((time.time() + valid) * 1000)
         name = f"{tid}.md"
-        link = f"{self.url}/files/transcriptions/{name}?Expires={expires}&Signature={self._file_signature(name, expires)}"
+        signature = self._file_signature(name, expires)
+        link = f"{self.url}/files/transcriptions/{name}?Expires={expires}&Signature={signature}"
         return JSONResponse({"accessLink": link, "expires": expires})
 
     async def _file(self, request: Request) -> Response:

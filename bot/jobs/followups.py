@@ -285,7 +285,8 @@ def _recap_line(digest: SlackMessage) -> str:
     title = truncate(_title(digest).replace("|", "¦"), 150)
     if not digest.ts:
         return f"• {title}"
-    return f"• <https://slack.com/archives/{digest.sent_channel or digest.channel}/p{digest.ts.replace('.', '')}|{title}>"
+    channel = digest.sent_channel or digest.channel
+    return f"• <https://slack.com/archives/{channel}/p{digest.ts.replace('.', '')}|{title}>"
 
 
 def recap_message(digests: list[SlackMessage], states: list[TodoState], *, start: datetime, end: datetime) -> Message:

@@ -69,7 +69,8 @@ async def connect(
         connection.api_key_encrypted = box.encrypt(api_key)
         connection.api_key_hint = key_hint(api_key)
         if webhook_secret is not None:
-            connection.webhook_secret_encrypted = box.encrypt(webhook_secret.strip()) if webhook_secret.strip() else None
+            secret = webhook_secret.strip()
+            connection.webhook_secret_encrypted = box.encrypt(secret) if secret else None
         if channel is not None:
             connection.default_channel = channel
         if meeting_started_notes is not None:

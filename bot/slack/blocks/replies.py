@@ -28,7 +28,8 @@ HELP_COMMANDS = [
      "/meetings todos mine"),
     ("/meetings topics", "topics with how many meetings each has", "/meetings topics"),
     ("/meetings status", "which service is connected, whether its key works, where digests go", "/meetings status"),
-    ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due", "/meetings reminders off"),
+    ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due",
+     "/meetings reminders off"),
     ("/meetings recap on|off", "admins: the Monday recap in this channel", "/meetings recap off"),
     ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),
     ("/meetings disconnect", "admins: remove the connection and its stored key", "/meetings disconnect"),
@@ -71,7 +72,8 @@ def not_connected(team_id: str) -> Message:
 
 def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
     if not topics:
-        return sentence(f"No topics in {provider_name} yet. Topics group related meetings; create them in {provider_name}.")
+        return sentence(f"No topics in {provider_name} yet. "
+                        f"Topics group related meetings; create them in {provider_name}.")
     budget = BlockBudget(reserve_blocks=2)
     budget.add(HeaderBlock(text=PlainTextObject(text=f"Topics in {provider_name} ({len(topics)})")))
     lines = []
@@ -84,7 +86,7 @@ def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
         lines.append(line)
     shown = 0
     chunk: list[str] = []
-    for line in lines + [None]:
+    for line in [*lines, None]:
         if line is None or sum(len(x) + 1 for x in chunk) + len(line) > 2900:
             if chunk and not budget.add(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk)))):
                 break

@@ -28,7 +28,8 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
     shown = 0
     for group in groups:
         if group.meeting_title:
-            heading = f"*{escape(truncate(group.meeting_title, 200))}* · {slack_date(group.meeting_started_at, with_time=False)}"
+            day = slack_date(group.meeting_started_at, with_time=False)
+            heading = f"*{escape(truncate(group.meeting_title, 200))}* · {day}"
         elif group.meeting_id:
             heading = f"*Meeting `{escape(truncate(group.meeting_id, 100))}`*"
         else:
