@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.providers.webhooks import WebhookEvent
@@ -70,9 +70,9 @@ async def _insert_rows(db: Database, rows: list[dict], *, note_webhook_for: set[
             # The "last webhook" shown in /meetings status, written at most every few seconds.
             await connection.execute(
                 update(Connection)
-                .where(Connection.id.in_(sorted(note_webhook_for)),
-                       or_(Connection.last_webhook_at.is_(None),
-                           Connection.last_webhook_at < now - timedelta(seconds=5)))
+                .where(col(Connection.id).in_(sorted(note_webhook_for)),
+                       or_(col(Connection.last_webhook_at).is_(None),
+                           col(Connection.last_webhook_at) < now - timedelta(seconds=5)))
                 .values(last_webhook_at=now))
     ids: list[int | None] = []
     for index, row in enumerate(rows):
@@ -137,12 +137,12 @@ class InboxWriter:
 async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> list[InboxEvent]:
     """Take up to `limit` due events (pending and due, or claimed by a process whose lease ran out)."""
     now = utcnow()
-    due = or_(and_(InboxEvent.status == "pending", InboxEvent.next_attempt_at <= now),
-              and_(InboxEvent.status == "processing", InboxEvent.locked_until < now))
-    candidates = select(InboxEvent.id).where(due).order_by(InboxEvent.id).limit(limit)
+    due = or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
+              and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
+    candidates = select(col(InboxEvent.id)).where(due).order_by(col(InboxEvent.id)).limit(limit)
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    statement = (update(InboxEvent).where(InboxEvent.id.in_(candidates.scalar_subquery()))
+    statement = (update(InboxEvent).where(col(InboxEvent.id).in_(candidates.scalar_subquery()))
                  .values(status="processing", locked_until=now + lease, attempts=InboxEvent.attempts + 1)
                  .returning(InboxEvent))
     async with db.session() as session:
@@ -152,7 +152,7 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
 
 async def finish(db: Database, event_id: int, *, note: str | None = None) -> None:
     async with db.session() as session:
-        await session.exec(update(InboxEvent).where(InboxEvent.id == event_id).values(
+        await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event_id).values(
             status="done", processed_at=utcnow(), locked_until=None, last_error=note))
 
 
@@ -163,7 +163,7 @@ async def fail(db: Database, event: InboxEvent, error: str, *, permanent: bool =
     if not dead:
         values["next_attempt_at"] = utcnow() + backoff_delay(event.attempts)
     async with db.session() as session:
-        await session.exec(update(InboxEvent).where(InboxEvent.id == event.id).values(**values))
+        await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event.id).values(**values))
     return values["status"]
 
 
@@ -176,7 +176,7 @@ async def later(db: Database, event: InboxEvent, *, delay: timedelta, note: str)
     if utcnow() - event.received_at > MAX_NOT_READY:
         return await fail(db, event, f"still not ready after {MAX_NOT_READY}: {note}", permanent=True)
     async with db.session() as session:
-        await session.exec(update(InboxEvent).where(InboxEvent.id == event.id).values(
+        await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event.id).values(
             status="pending", locked_until=None, last_error=note[:2000], next_attempt_at=utcnow() + delay,
             attempts=InboxEvent.attempts - 1))
     return "waiting"
@@ -185,18 +185,18 @@ async def later(db: Database, event: InboxEvent, *, delay: timedelta, note: str)
 async def release_all_claims(db: Database) -> int:
     """At start-up of the only process (SQLite): events it held when it died are due again now."""
     async with db.session() as session:
-        result = await session.exec(update(InboxEvent).where(InboxEvent.status == "processing")
+        result = await session.exec(update(InboxEvent).where(col(InboxEvent.status) == "processing")
                                     .values(status="pending", locked_until=None, next_attempt_at=utcnow()))
         return result.rowcount or 0
 
 
 async def retry(db: Database, *, event_ids: list[int] | None = None, team_id: str | None = None) -> int:
     """Put dead events back in the queue (all of them, or the ones named); returns how many."""
-    query = update(InboxEvent).where(InboxEvent.status == "dead")
+    query = update(InboxEvent).where(col(InboxEvent.status) == "dead")
     if event_ids:
-        query = query.where(InboxEvent.id.in_(event_ids))
+        query = query.where(col(InboxEvent.id).in_(event_ids))
     if team_id:
-        query = query.where(InboxEvent.team_id == team_id)
+        query = query.where(col(InboxEvent.team_id) == team_id)
     async with db.session() as session:
         result = await session.exec(query.values(status="pending", attempts=0, next_attempt_at=utcnow(),
                                                  locked_until=None))
@@ -205,7 +205,7 @@ async def retry(db: Database, *, event_ids: list[int] | None = None, team_id: st
 
 async def list_events(db: Database, *, status: str | None = None, team_id: str | None = None,
                       limit: int = 50) -> list[InboxEvent]:
-    query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+    query = select(InboxEvent).order_by(col(InboxEvent.id).desc()).limit(limit)
     if status:
         query = query.where(InboxEvent.status == status)
     if team_id:

@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -43,7 +43,7 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
         ).on_conflict_do_nothing(index_elements=list(identity)))
         await session.exec(
             update(SlackMessage)
-            .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()), SlackMessage.content_hash != digest)
+            .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()), col(SlackMessage.content_hash) != digest)
             .values(payload=body, content_hash=digest, state="active", attempts=0, next_attempt_at=now,
                     updated_at=now, last_error=None, priority=priority))
         row = (await session.exec(select(SlackMessage).where(
@@ -80,8 +80,8 @@ async def due(db: Database, *, limit: int = 200, skip_channels: set[str] = froze
     now = utcnow()
     query = select(SlackMessage).where(_due_condition(now))
     if skip_channels:
-        query = query.where(SlackMessage.channel.not_in(skip_channels))
-    query = query.order_by(SlackMessage.priority, SlackMessage.id).limit(limit)
+        query = query.where(col(SlackMessage.channel).not_in(skip_channels))
+    query = query.order_by(col(SlackMessage.priority), col(SlackMessage.id)).limit(limit)
     async with db.session() as session:
         return list((await session.exec(query)).all())
 
@@ -89,7 +89,7 @@ async def due(db: Database, *, limit: int = 200, skip_channels: set[str] = froze
 async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> SlackMessage | None:
     """Take one message for sending, unless another worker or replica already has it."""
     now = utcnow()
-    statement = (update(SlackMessage).where(SlackMessage.id == message_id, _due_condition(now))
+    statement = (update(SlackMessage).where(col(SlackMessage.id) == message_id, _due_condition(now))
                  .values(locked_until=now + lease, attempts=SlackMessage.attempts + 1)
                  .returning(SlackMessage))
     async with db.session() as session:
@@ -106,7 +106,7 @@ async def parent_ts(db: Database, message: SlackMessage) -> str | None:
 async def sent(db: Database, message: SlackMessage, *, ts: str, thread_ts: str | None, sent_hash: str,
                sent_channel: str | None = None) -> None:
     async with db.session() as session:
-        await session.exec(update(SlackMessage).where(SlackMessage.id == message.id).values(
+        await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(
             ts=ts, thread_ts=thread_ts, sent_hash=sent_hash, sent_at=utcnow(), attempts=0, locked_until=None,
             last_error=None, sent_channel=sent_channel or message.sent_channel or message.channel))
 
@@ -120,24 +120,24 @@ async def retry_later(db: Database, message: SlackMessage, *, delay: timedelta, 
     if not count_attempt:
         values["attempts"] = max(message.attempts - 1, 0)  # Slack's pacing is not the message's fault
     async with db.session() as session:
-        await session.exec(update(SlackMessage).where(SlackMessage.id == message.id).values(**values))
+        await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(**values))
     return "dead" if dead else "active"
 
 
 async def give_up(db: Database, message: SlackMessage, *, error: str) -> None:
     async with db.session() as session:
-        await session.exec(update(SlackMessage).where(SlackMessage.id == message.id).values(
+        await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(
             state="dead", locked_until=None, last_error=error[:2000]))
 
 
 async def release_all_claims(db: Database) -> None:
     async with db.session() as session:
-        await session.exec(update(SlackMessage).where(SlackMessage.locked_until.is_not(None))
+        await session.exec(update(SlackMessage).where(col(SlackMessage.locked_until).is_not(None))
                            .values(locked_until=None))
 
 
 async def dead_messages(db: Database, *, team_id: str | None = None, limit: int = 20) -> list[SlackMessage]:
-    query = select(SlackMessage).where(SlackMessage.state == "dead").order_by(SlackMessage.id.desc()).limit(limit)
+    query = select(SlackMessage).where(col(SlackMessage.state) == "dead").order_by(col(SlackMessage.id).desc()).limit(limit)
     if team_id:
         query = query.where(SlackMessage.team_id == team_id)
     async with db.session() as session:
@@ -147,8 +147,8 @@ async def dead_messages(db: Database, *, team_id: str | None = None, limit: int 
 async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[SlackMessage]:
     """The workspace's latest digests that reached Slack, newest first."""
     query = (select(SlackMessage)
-             .where(SlackMessage.team_id == team_id, SlackMessage.kind == "digest", SlackMessage.ts.is_not(None))
-             .order_by(SlackMessage.sent_at.desc(), SlackMessage.id.desc()).limit(limit))
+             .where(col(SlackMessage.team_id) == team_id, col(SlackMessage.kind) == "digest", col(SlackMessage.ts).is_not(None))
+             .order_by(col(SlackMessage.sent_at).desc(), col(SlackMessage.id).desc()).limit(limit))
     async with db.session() as session:
         return list((await session.exec(query)).all())
 
@@ -158,4 +158,4 @@ async def digest_of(db: Database, *, connection_id: int, meeting_id: str) -> Sla
     async with db.session() as session:
         return (await session.exec(select(SlackMessage).where(
             SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
-            SlackMessage.kind == "digest").order_by(SlackMessage.id.desc()))).first()
+            col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id).desc()))).first()

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
 from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.delivery import outbox
 from bot.jobs.leader import FOLLOWUPS_LOCK, leader
@@ -111,7 +111,7 @@ async def claim_run(db, *, kind: str, team_id: str, subject: str, period: str,
 
 async def _queued(db, run: FollowupRun, message: SlackMessage) -> None:
     async with db.session() as session:
-        await session.exec(update(FollowupRun).where(FollowupRun.id == run.id).values(message_id=message.id))
+        await session.exec(update(FollowupRun).where(col(FollowupRun.id) == run.id).values(message_id=message.id))
 
 
 # --------------------------------------------------------------------------- reminders
@@ -122,10 +122,10 @@ async def run_reminders(deps, now: datetime) -> int:
     async with deps.db.session() as session:
         states = list((await session.exec(select(TodoState).join(
             Connection, Connection.id == TodoState.connection_id).where(
-            TodoState.status == todo_service.OPEN, TodoState.assignee.is_not(None),
+            col(TodoState.status) == todo_service.OPEN, col(TodoState.assignee).is_not(None),
             Connection.status == "active"))).all())
         muted = {(p.team_id, p.user_id) for p in (await session.exec(
-            select(MemberPrefs).where(MemberPrefs.reminders.is_(False)))).all()}
+            select(MemberPrefs).where(col(MemberPrefs.reminders).is_(False)))).all()}
     by_person: dict[tuple[str, str], list[TodoState]] = defaultdict(list)
     for state in states:
         by_person[(state.team_id, state.assignee)].append(state)
@@ -192,7 +192,7 @@ async def refresh_reminder(deps, *, team_id: str, channel: str, ts: str) -> bool
     async with deps.db.session() as session:
         message = (await session.exec(select(SlackMessage).where(
             SlackMessage.team_id == team_id, SlackMessage.kind == "reminder", SlackMessage.ts == ts,
-            or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
+            or_(col(SlackMessage.sent_channel) == channel, col(SlackMessage.channel) == channel)))).first()
     if message is None:
         return False
     states = await todo_service.by_refs(deps.db, team_id=team_id, refs=refs_in(message.payload))
@@ -230,10 +230,10 @@ async def run_recaps(deps, now: datetime) -> int:
         # Wide enough for every time zone's last week; each channel's own week is cut below.
         digests = list((await session.exec(select(SlackMessage).join(
             Connection, Connection.id == SlackMessage.connection_id).where(
-            SlackMessage.kind == "digest", SlackMessage.sent_at >= now - timedelta(days=9),
+            col(SlackMessage.kind) == "digest", col(SlackMessage.sent_at) >= now - timedelta(days=9),
             Connection.status == "active"))).all())
         off = {(p.team_id, p.channel) for p in (await session.exec(
-            select(ChannelPrefs).where(ChannelPrefs.weekly_recap.is_(False)))).all()}
+            select(ChannelPrefs).where(col(ChannelPrefs.weekly_recap).is_(False)))).all()}
     by_channel: dict[tuple[str, str], list[SlackMessage]] = defaultdict(list)
     for digest in digests:
         by_channel[(digest.team_id, digest.channel)].append(digest)
@@ -327,7 +327,7 @@ async def _run(deps, now: datetime) -> tuple[int, int]:
     reminders = await run_reminders(deps, now)
     recaps = await run_recaps(deps, now)
     async with deps.db.session() as session:
-        await session.exec(delete(FollowupRun).where(FollowupRun.created_at < utcnow() - KEEP_RUNS))
+        await session.exec(delete(FollowupRun).where(col(FollowupRun.created_at) < utcnow() - KEEP_RUNS))
     if reminders or recaps:
         deps.outbox_wakeup.set()
     return reminders, recaps

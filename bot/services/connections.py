@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.providers.base import Account, MeetingProvider
@@ -99,7 +99,7 @@ async def active_connection(db: Database, team_id: str) -> Connection:
         result = await session.exec(
             select(Connection)
             .where(Connection.team_id == team_id, Connection.status == "active")
-            .order_by(Connection.created_at, Connection.id)
+            .order_by(col(Connection.created_at), col(Connection.id))
         )
         connection = result.first()
     if connection is None:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.providers.base import AuthError, PermissionDenied, ProviderError, RegistersWebhooks
 from bot.providers.registry import provider_info
@@ -51,7 +51,7 @@ class SetupOutcome:
 
 async def saved_connection(db, team_id: str, provider: str | None = None) -> Connection | None:
     async with db.session() as session:
-        query = select(Connection).where(Connection.team_id == team_id).order_by(Connection.created_at, Connection.id)
+        query = select(Connection).where(col(Connection.team_id) == team_id).order_by(col(Connection.created_at), col(Connection.id))
         if provider:
             query = query.where(Connection.provider == provider)
         return (await session.exec(query)).first()
@@ -182,12 +182,12 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> Disconnected:
         async with deps.db.session() as session:
             # The messages already in Slack stay there; the bot forgets them with the connection.
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id,
-                                                          SlackMessage.parent_id.is_not(None)))
+                                                          col(SlackMessage.parent_id).is_not(None)))
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id))
             await session.exec(delete(InboxEvent).where(InboxEvent.connection_id == connection.id))
             await session.exec(delete(TodoState).where(TodoState.connection_id == connection.id))
             await session.exec(delete(Connection).where(Connection.id == connection.id,
-                                                        Connection.team_id == team_id))
+                                                        col(Connection.team_id) == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",
                            detail=f"{name} connection and its stored key and secret removed{note}")
         removed.names.append(name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.providers.base import Meeting
 from bot.store.db import Database
@@ -116,7 +116,7 @@ async def meeting_states(db: Database, *, connection_id: int, meeting_id: str) -
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
             TodoState.connection_id == connection_id, TodoState.meeting_id == meeting_id,
-            TodoState.status != REMOVED).order_by(TodoState.position, TodoState.id))).all())
+            col(TodoState.status) != REMOVED).order_by(col(TodoState.position), col(TodoState.id)))).all())
 
 
 async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[TodoState]:
@@ -125,7 +125,7 @@ async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[To
         return []
     async with db.session() as session:
         found = {s.id: s for s in (await session.exec(select(TodoState).where(
-            TodoState.team_id == team_id, TodoState.id.in_([r.state_id for r in refs])))).all()}
+            col(TodoState.team_id) == team_id, col(TodoState.id).in_([r.state_id for r in refs])))).all()}
     return [found[r.state_id] for r in refs
             if r.state_id in found and r.names(found[r.state_id]) and found[r.state_id].status != REMOVED]
 
@@ -135,7 +135,7 @@ async def set_message(db: Database, *, state_ids: list[int], message_id: int) ->
     if not state_ids:
         return
     async with db.session() as session:
-        await session.exec(update(TodoState).where(TodoState.id.in_(state_ids),
+        await session.exec(update(TodoState).where(col(TodoState.id).in_(state_ids),
                                                    TodoState.message_id.is_distinct_from(message_id))
                            .values(message_id=message_id))
 
@@ -194,4 +194,4 @@ async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int =
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == OPEN)
-            .order_by(TodoState.updated_at.desc(), TodoState.id).limit(limit))).all())
+            .order_by(col(TodoState.updated_at).desc(), col(TodoState.id)).limit(limit))).all())

@@ -15,7 +15,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
@@ -129,9 +129,9 @@ class SqlInstallationStore(AsyncInstallationStore):
     async def async_delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
                                         user_id: str | None = None) -> None:
         async with self.db.session() as session:
-            query = delete(SlackInstallation).where(SlackInstallation.team_id == (team_id or ""))
+            query = delete(SlackInstallation).where(col(SlackInstallation.team_id) == (team_id or ""))
             if user_id:
-                query = query.where(SlackInstallation.installer_user_id == user_id)
+                query = query.where(col(SlackInstallation.installer_user_id) == user_id)
             await session.exec(query)
         self._tokens.pop(team_id or "", None)
 
@@ -162,7 +162,7 @@ class SqlStateStore(AsyncOAuthStateStore):
         state = secrets.token_urlsafe(32)
         async with self.db.session() as session:
             # Old unused states go as new ones come; the table stays small without a cleanup job.
-            await session.exec(delete(OAuthState).where(OAuthState.expires_at < utcnow()))
+            await session.exec(delete(OAuthState).where(col(OAuthState.expires_at) < utcnow()))
             session.add(OAuthState(state=state, expires_at=utcnow() + self.ttl))
         return state
 
@@ -171,7 +171,7 @@ class SqlStateStore(AsyncOAuthStateStore):
         if not state or len(state) > 64:
             return False
         # One DELETE … RETURNING: of two callbacks racing with the same state, only one gets the row.
-        statement = delete(OAuthState).where(OAuthState.state == state).returning(OAuthState.expires_at)
+        statement = delete(OAuthState).where(col(OAuthState.state) == state).returning(col(OAuthState.expires_at))
         async with self.db.engine.begin() as connection:
             expires_at = (await connection.execute(statement)).scalar_one_or_none()
         return expires_at is not None and expires_at > utcnow()

@@ -7,6 +7,7 @@ import logging
 
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.services import audit
 from bot.deps import Deps
@@ -17,8 +18,8 @@ log = logging.getLogger(__name__)
 
 async def pause_workspace(deps: Deps, team_id: str, *, why: str) -> int:
     async with deps.db.session() as session:
-        result = await session.exec(update(Connection).where(Connection.team_id == team_id,
-                                                             Connection.status == "active")
+        result = await session.exec(update(Connection).where(col(Connection.team_id) == team_id,
+                                                             col(Connection.status) == "active")
                                     .values(status="paused", updated_at=utcnow()))
         paused = result.rowcount or 0
     if paused:
