@@ -76,7 +76,7 @@ def _whereby() -> StandIn:
     fake = FakeWhereby(api_keys=[key])
     for room, days in (("product-sync", 3), ("customer-acme", 2), ("design-review", 1)):
         fake.add_session(room=room, minutes_ago=days * 24 * 60, summarised=True)
-    sent: dict[str, dict] = {}
+    sent: dict[str, Any] = {}  # the transcription id and its finished event
 
     def bind(url: str) -> None:
         fake.url = url  # the transcript access links point here

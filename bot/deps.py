@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
@@ -71,7 +71,7 @@ class Deps:
             self._slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         # 429s and 5xx are the sender's to schedule (it re-queues instead of sleeping); only a
         # dropped connection is retried on the spot.
-        options = dict(base_url=self.settings.slack_api_url, session=self._slack_session, timeout=15,
+        options: dict[str, Any] = dict(base_url=self.settings.slack_api_url, session=self._slack_session, timeout=15,
                        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])
         if self.settings.slack_bot_token is not None:
             return AsyncWebClient(token=self.settings.slack_bot_token.get_secret_value(), **options)

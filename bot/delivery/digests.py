@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -121,6 +122,7 @@ def todo_view(state: TodoState) -> TodoView:
 
 async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
                            meeting_title: str | None, provider_name: str) -> None:
+    assert connection.id is not None, "a stored connection"
     pages = todo_pages([todo_view(s) for s in states], meeting_title=meeting_title, provider_name=provider_name)
     first = 0
     for page, message in enumerate(pages, start=1):
@@ -128,7 +130,8 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
                                 meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
                                 priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
         shown = sum(1 for b in message.blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
-        await todo_service.set_message(deps.db, state_ids=[s.id for s in states[first:first + shown]],
+        assert row.id is not None, "a stored outbox row"
+        await todo_service.set_message(deps.db, state_ids=[s.id for s in states[first:first + shown] if s.id],
                                        message_id=row.id)
         first += shown
 
@@ -136,6 +139,7 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
 async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> bool:
     """Re-render a meeting's todo pages from the stored state (after a click); the sender edits
     the thread messages whose content changed. False when the meeting has no digest any more."""
+    assert connection.id is not None, "a stored connection"
     digest = await outbox.digest_of(deps.db, connection_id=connection.id, meeting_id=meeting_id)
     if digest is None:
         return False
@@ -148,7 +152,8 @@ async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> boo
 
 async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str) -> None:
     """Store what the meeting's digest and thread should say; the sender does the rest."""
-    common = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id, channel=channel)
+    common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
+                                  channel=channel)
     digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
     if post_options.enabled(connection.options, "todos"):

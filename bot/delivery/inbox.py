@@ -147,7 +147,7 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
                  .returning(InboxEvent))
     async with db.session() as session:
         result = await session.scalars(statement.execution_options(synchronize_session=False))
-        return sorted(result.all(), key=lambda e: e.id)
+        return sorted(result.all(), key=lambda e: e.id or 0)  # stored rows: never 0
 
 
 async def finish(db: Database, event_id: int, *, note: str | None = None) -> None:
@@ -159,12 +159,13 @@ async def finish(db: Database, event_id: int, *, note: str | None = None) -> Non
 async def fail(db: Database, event: InboxEvent, error: str, *, permanent: bool = False) -> str:
     """Schedule a retry, or dead-letter the event; returns the new status."""
     dead = permanent or event.attempts >= MAX_ATTEMPTS
-    values = dict(status="dead" if dead else "pending", locked_until=None, last_error=error[:2000])
+    status = "dead" if dead else "pending"
+    values: dict[str, object] = dict(status=status, locked_until=None, last_error=error[:2000])
     if not dead:
         values["next_attempt_at"] = utcnow() + backoff_delay(event.attempts)
     async with db.session() as session:
         await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event.id).values(**values))
-    return values["status"]
+    return status
 
 
 MAX_NOT_READY = timedelta(hours=6)

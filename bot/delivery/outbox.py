@@ -43,7 +43,8 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
         ).on_conflict_do_nothing(index_elements=list(identity)))
         await session.exec(
             update(SlackMessage)
-            .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()), col(SlackMessage.content_hash) != digest)
+            .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()),
+                   col(SlackMessage.content_hash) != digest)
             .values(payload=body, content_hash=digest, state="active", attempts=0, next_attempt_at=now,
                     updated_at=now, last_error=None, priority=priority))
         row = (await session.exec(select(SlackMessage).where(
@@ -75,7 +76,8 @@ def _due_condition(now):
     return and_(SlackMessage.state == "active", stale, unlocked, SlackMessage.next_attempt_at <= now, parent_ready)
 
 
-async def due(db: Database, *, limit: int = 200, skip_channels: set[str] = frozenset()) -> list[SlackMessage]:
+async def due(db: Database, *, limit: int = 200,
+              skip_channels: set[str] | frozenset[str] = frozenset()) -> list[SlackMessage]:
     """Messages waiting to be sent, most important first (digests before thread replies)."""
     now = utcnow()
     query = select(SlackMessage).where(_due_condition(now))
@@ -103,7 +105,7 @@ async def parent_ts(db: Database, message: SlackMessage) -> str | None:
         return (await session.exec(select(SlackMessage.ts).where(SlackMessage.id == message.parent_id))).first()
 
 
-async def sent(db: Database, message: SlackMessage, *, ts: str, thread_ts: str | None, sent_hash: str,
+async def sent(db: Database, message: SlackMessage, *, ts: str | None, thread_ts: str | None, sent_hash: str,
                sent_channel: str | None = None) -> None:
     async with db.session() as session:
         await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(
@@ -114,7 +116,7 @@ async def sent(db: Database, message: SlackMessage, *, ts: str, thread_ts: str |
 async def retry_later(db: Database, message: SlackMessage, *, delay: timedelta, error: str,
                       count_attempt: bool = True) -> str:
     dead = count_attempt and message.attempts >= MAX_ATTEMPTS
-    values = dict(locked_until=None, last_error=error[:2000], next_attempt_at=utcnow() + delay)
+    values: dict[str, object] = dict(locked_until=None, last_error=error[:2000], next_attempt_at=utcnow() + delay)
     if dead:
         values["state"] = "dead"
     if not count_attempt:
@@ -137,7 +139,8 @@ async def release_all_claims(db: Database) -> None:
 
 
 async def dead_messages(db: Database, *, team_id: str | None = None, limit: int = 20) -> list[SlackMessage]:
-    query = select(SlackMessage).where(col(SlackMessage.state) == "dead").order_by(col(SlackMessage.id).desc()).limit(limit)
+    query = (select(SlackMessage).where(col(SlackMessage.state) == "dead")
+             .order_by(col(SlackMessage.id).desc()).limit(limit))
     if team_id:
         query = query.where(SlackMessage.team_id == team_id)
     async with db.session() as session:
@@ -147,7 +150,8 @@ async def dead_messages(db: Database, *, team_id: str | None = None, limit: int 
 async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[SlackMessage]:
     """The workspace's latest digests that reached Slack, newest first."""
     query = (select(SlackMessage)
-             .where(col(SlackMessage.team_id) == team_id, col(SlackMessage.kind) == "digest", col(SlackMessage.ts).is_not(None))
+             .where(col(SlackMessage.team_id) == team_id, col(SlackMessage.kind) == "digest",
+                    col(SlackMessage.ts).is_not(None))
              .order_by(col(SlackMessage.sent_at).desc(), col(SlackMessage.id).desc()).limit(limit))
     async with db.session() as session:
         return list((await session.exec(query)).all())

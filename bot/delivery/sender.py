@@ -75,6 +75,7 @@ class Sender:
             for message in await outbox.due(self.deps.db, skip_channels=self._blocked(now)):
                 if message.channel in started or message.channel in self._busy:
                     continue  # one at a time per channel: order and pace
+                assert message.id is not None, "read from the outbox"
                 claimed = await outbox.claim(self.deps.db, message.id)
                 if claimed is None:
                     continue  # another replica took it

@@ -87,6 +87,7 @@ class Workers:
                 await asyncio.wait_for(wake.wait(), timeout=self.poll_seconds)
 
     async def _process(self, event: InboxEvent) -> None:
+        assert event.id is not None, "claimed from the inbox"
         db = self.deps.db
         try:
             note = await digests.process(event, self.deps)

@@ -8,6 +8,7 @@ benchmarks that keep the stand-ins out of the measuring process.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
 
@@ -36,6 +37,7 @@ def main() -> None:
                         help="slack: seconds between posts to one channel; faster posts get 429 + Retry-After")
     args = parser.parse_args()
 
+    fake: Any  # the chosen stand-in; each serves its own `app`
     if args.service == "slack":
         from bot.fakes.slack import FakeSlack
 

@@ -335,22 +335,22 @@ class FakeHarmony:
             return self._not_found(request, headers)
         return JSONResponse({"meeting_id": found["id"], "status": found["status"]}, headers=headers)
 
-    def _processed(self, request: Request, headers: dict) -> tuple[dict | None, Response | None]:
+    def _processed(self, request: Request, headers: dict) -> dict | Response:
+        """The processed meeting the path names, or the 404 to answer."""
         found = self._find(request.path_params["mid"])
         if found is None:
-            return None, self._not_found(request, headers)
+            return self._not_found(request, headers)
         if found["status"] != "processed":
-            return None, _error(404, "not_found", f"No results yet: the meeting is {found['status']}",
-                                headers=headers)
-        return found, None
+            return _error(404, "not_found", f"No results yet: the meeting is {found['status']}", headers=headers)
+        return found
 
     async def _transcript(self, request: Request) -> Response:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             transcript = copy.deepcopy(self.transcripts.get(found["id"], []))
         return JSONResponse({"meeting_id": found["id"], "transcript": transcript}, headers=headers)
@@ -359,9 +359,9 @@ class FakeHarmony:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             summary = copy.deepcopy(self.summaries.get(found["id"]))
         if summary is None:
@@ -372,9 +372,9 @@ class FakeHarmony:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             insights = copy.deepcopy(self.insights.get(found["id"], []))
         return JSONResponse({"meeting_id": found["id"], "data": insights}, headers=headers)

@@ -344,7 +344,7 @@ class FakeHedy:
 
     def all_topics(self) -> list[dict]:
         with self._lock:
-            return [self._full_topic(topic_id) for topic_id in self._topics]
+            return [topic for topic_id in self._topics if (topic := self._full_topic(topic_id))]
 
     def add_todo(self, session_id: str, text: str, *, due: str | None = None) -> dict:
         """A todo added to a stored session (as when someone exports another action item)."""
@@ -557,7 +557,7 @@ class FakeHedy:
         return Starlette(
             routes=[*routes, Mount("/v1", routes=routes)],
             middleware=[Middleware(_Front, fake=self)],
-            exception_handlers={HTTPException: http_error},
+            exception_handlers={HTTPException: http_error},  # type: ignore[dict-item]  # Starlette's handler type
         )
 
     @staticmethod
@@ -669,7 +669,7 @@ class FakeHedy:
 
     async def _topics_route(self, request: Request) -> Response:
         with self._lock:
-            topics = [self._full_topic(t) for t in self._topics]
+            topics = [topic for t in self._topics if (topic := self._full_topic(t))]
         topics.sort(key=lambda t: (t["lastSessionDate"] or t["updatedAt"] or ""), reverse=True)
         return JSONResponse({"success": True, "data": topics})
 

@@ -12,6 +12,7 @@ import asyncio
 import socket
 import threading
 import time
+from typing import Literal
 
 import uvicorn
 
@@ -25,7 +26,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ThreadedServer:
     """`with ThreadedServer(app) as server: server.url` serves `app` until the block ends."""
 
-    def __init__(self, app, *, host: str = "127.0.0.1", port: int | None = None, lifespan: str = "off") -> None:
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int | None = None,
+                 lifespan: Literal["auto", "on", "off"] = "off") -> None:
         self.app = app
         self.lifespan = lifespan
         self.host = host
@@ -47,10 +49,10 @@ class ThreadedServer:
             lifespan=self.lifespan,
             loop="asyncio",
         )
-        self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only in the main thread; a worker thread is fine.
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve()), name=f"fake:{self.port}", daemon=True
+            target=lambda: asyncio.run(server.serve()), name=f"fake:{self.port}", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + 10

@@ -1454,7 +1454,7 @@ class FakeSlack:
         fault = self._take_fault("response_url")
         if fault is not None:
             status, fbody, _ = fault
-            return status, fbody.get("error") if isinstance(fbody, dict) else fbody, True, []
+            return status, str(fbody.get("error") or "") if isinstance(fbody, dict) else str(fbody), True, []
         if "__raw__" in body:
             return 400, "invalid_payload", False, []
         if not _truthy(body.get("delete_original")):

@@ -427,9 +427,10 @@ class FakeWhereby:
             items = sorted(items, key=lambda x: (x.get(field) is None, x.get(field) or 0), reverse=direction == "desc")
         offset = 0
         if params.get("cursor"):
-            offset = _offset(params["cursor"])
-            if offset is None:
+            parsed = _offset(params["cursor"])
+            if parsed is None:
                 return _bad("cursor is not valid")
+            offset = parsed
         page = items[offset:offset + limit]
         more = offset + limit < len(items)
         return JSONResponse({"results": copy.deepcopy(page), "cursor": _cursor(offset + limit) if more else None})

@@ -121,7 +121,7 @@ async def run_reminders(deps, now: datetime) -> int:
     """Queue today's reminder DM for everyone whose local time is in the 9 o'clock hour."""
     async with deps.db.session() as session:
         states = list((await session.exec(select(TodoState).join(
-            Connection, Connection.id == TodoState.connection_id).where(
+            Connection, col(Connection.id) == TodoState.connection_id).where(
             col(TodoState.status) == todo_service.OPEN, col(TodoState.assignee).is_not(None),
             Connection.status == "active"))).all())
         muted = {(p.team_id, p.user_id) for p in (await session.exec(
@@ -229,7 +229,7 @@ async def run_recaps(deps, now: datetime) -> int:
     async with deps.db.session() as session:
         # Wide enough for every time zone's last week; each channel's own week is cut below.
         digests = list((await session.exec(select(SlackMessage).join(
-            Connection, Connection.id == SlackMessage.connection_id).where(
+            Connection, col(Connection.id) == SlackMessage.connection_id).where(
             col(SlackMessage.kind) == "digest", col(SlackMessage.sent_at) >= now - timedelta(days=9),
             Connection.status == "active"))).all())
         off = {(p.team_id, p.channel) for p in (await session.exec(

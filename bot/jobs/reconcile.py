@@ -47,6 +47,7 @@ async def _reconcile_all(deps) -> int:
 
 
 async def reconcile_connection(deps, connection: Connection, *, look_back: int = 50) -> int:
+    assert connection.id is not None, "a stored connection"
     if not connection.default_channel:
         return 0
     provider = open_provider(connection, deps.box, deps.factory)

@@ -284,10 +284,10 @@ def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) ->
 def _topic(raw: Any) -> Topic | None:
     if isinstance(raw, dict):
         topic_id, name = _text(_pick(raw, "id", "topicId")), _text(_pick(raw, "name", "topicName"))
-        if not topic_id and not name:
+        if not (either := topic_id or name):
             return None
         count = _number(_pick(raw, "sessionCount", "session_count"))
-        return Topic(id=topic_id or name, name=name or topic_id, description=_text(raw.get("description")),
+        return Topic(id=topic_id or either, name=name or either, description=_text(raw.get("description")),
                      session_count=int(count) if count is not None else None,
                      last_session_at=_time(_pick(raw, "lastSessionDate", "last_session_date")))
     if isinstance(raw, str) and raw.strip():
@@ -301,8 +301,8 @@ def _session_topic(d: dict) -> Topic | None:
     if topic:
         return topic
     topic_id, name = _text(_pick(d, "topicId", "topic_id")), _text(_pick(d, "topicName", "topic_name"))
-    if topic_id or name:
-        return Topic(id=topic_id or name, name=name or topic_id)
+    if either := topic_id or name:
+        return Topic(id=topic_id or either, name=name or either)
     return None
 
 

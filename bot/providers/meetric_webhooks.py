@@ -51,9 +51,9 @@ class MeetricWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else data
-        meta = payload.get("_meta") if isinstance(payload.get("_meta"), dict) else {}
+        data = payload["data"] if isinstance(payload.get("data"), dict) else {}
+        conversation = data["conversation"] if isinstance(data.get("conversation"), dict) else data
+        meta = payload["_meta"] if isinstance(payload.get("_meta"), dict) else {}
         meeting_id = str(conversation.get("id") or data.get("conversation_id") or "").strip()[:255] or None
         delivery = _header(headers, "X-Webhook-Delivery-Id") or meta.get("delivery_id")
         dedupe = (f"delivery:{str(delivery)[:200]}" if delivery else

@@ -43,7 +43,8 @@ class WebhookEvent:
 
 class WebhookAdapter(Protocol):
     # Event type → what to do. Events not listed are stored, acknowledged and ignored.
-    actions: Mapping[str, Action]
+    @property
+    def actions(self) -> Mapping[str, Action]: ...
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
 

@@ -310,7 +310,7 @@ class WherebyProvider:
         said = _text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
         if status == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+            data = body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
             if wait is None and isinstance(data.get("msLeft"), (int, float)):
                 wait = max(0.0, data["msLeft"] / 1000)
             return RateLimited("whereby: the organization's API points for this minute are used up",

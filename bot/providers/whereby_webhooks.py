@@ -97,7 +97,7 @@ class WherebyWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event type")
         event_type = event_type.strip()[:64]
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        data = payload["data"] if isinstance(payload.get("data"), dict) else {}
 
         def text(key: str) -> str | None:
             value = data.get(key)

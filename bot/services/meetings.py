@@ -74,7 +74,7 @@ async def todos_by_meeting(provider: MeetingProvider, *, include_done: bool) -> 
 
     def order(group: TodoGroup):
         known = group.meeting_started_at is not None
-        stamp = group.meeting_started_at.timestamp() if known else 0.0
+        stamp = group.meeting_started_at.timestamp() if group.meeting_started_at is not None else 0.0
         return (group.meeting_id is None, not known, -stamp)
 
     return sorted(groups.values(), key=order)

@@ -44,14 +44,15 @@ class SetupOutcome:
     connection: Connection
     created: bool
     webhook_url: str
-    changes: list[str] = field(default_factory=list)
+    changes: list[tuple[str, str]] = field(default_factory=list)  # (audit action, detail)
     webhook_registered: bool = False
     webhook_problem: str | None = None
 
 
 async def saved_connection(db, team_id: str, provider: str | None = None) -> Connection | None:
     async with db.session() as session:
-        query = select(Connection).where(col(Connection.team_id) == team_id).order_by(col(Connection.created_at), col(Connection.id))
+        query = (select(Connection).where(col(Connection.team_id) == team_id)
+                 .order_by(col(Connection.created_at), col(Connection.id)))
         if provider:
             query = query.where(Connection.provider == provider)
         return (await session.exec(query)).first()
@@ -92,7 +93,8 @@ async def save_setup(deps, request: SetupRequest) -> SetupOutcome:
     return outcome
 
 
-def _changes(before: Connection | None, after: Connection, *, key_changed: bool, secret_changed: bool) -> list:
+def _changes(before: Connection | None, after: Connection, *, key_changed: bool,
+             secret_changed: bool) -> list[tuple[str, str]]:
     name = provider_info(after.provider).display_name
     if before is None:
         return [("connected", f"{name}, digests to {_channel(after.default_channel)}, posts: "

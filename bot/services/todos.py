@@ -46,6 +46,7 @@ class TodoRef:
 
     @classmethod
     def of(cls, state: TodoState) -> "TodoRef":
+        assert state.id is not None, "a stored todo state"
         return cls(state.id, state.connection_id, cls.checksum(state.meeting_id, state.todo_key))
 
     @classmethod
@@ -76,6 +77,7 @@ def todo_key(todo_id: str | None, text: str) -> str:
 async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -> list[TodoState]:
     """Record the meeting's todos as the provider lists them now; what users did is kept.
     Returns the meeting's todo states in the provider's order."""
+    assert connection.id is not None, "a stored connection"
     now = utcnow()
     async with db.session() as session:
         existing = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
@@ -136,7 +138,7 @@ async def set_message(db: Database, *, state_ids: list[int], message_id: int) ->
         return
     async with db.session() as session:
         await session.exec(update(TodoState).where(col(TodoState.id).in_(state_ids),
-                                                   TodoState.message_id.is_distinct_from(message_id))
+                                                   col(TodoState.message_id).is_distinct_from(message_id))
                            .values(message_id=message_id))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
@@ -50,6 +51,7 @@ BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "chan
 
 def _oauth_flow(deps: Deps) -> AsyncOAuthFlow:
     settings = deps.settings
+    assert settings.slack_client_secret is not None, "build_slack_app checks it first"
     slack_origin = settings.slack_api_url.rstrip("/").removesuffix("/api")
     oauth_settings = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
@@ -75,7 +77,7 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     if settings.slack_signing_secret is None:
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: the bot cannot verify requests from Slack. "
                                  "Copy it from your Slack app's Basic Information page.")
-    common = dict(
+    common: dict[str, Any] = dict(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # Listeners ack inline and hand slow work to deps.background (see bot/slack/background.py).
         process_before_response=True,

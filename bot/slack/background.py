@@ -41,7 +41,7 @@ class Background:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _answer(self, work: Awaitable[Message], response_url: str, team_id: str | None) -> None:
+    async def _answer(self, work: Awaitable[Message | None], response_url: str, team_id: str | None) -> None:
         try:
             message = await work
         except Exception as exc:

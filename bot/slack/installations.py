@@ -113,8 +113,9 @@ class SqlInstallationStore(AsyncInstallationStore):
         if row is None or not row.bot_token_encrypted:
             return None
         return Bot(app_id=row.app_id, enterprise_id=row.enterprise_id or None, team_id=row.team_id or None,
-                   team_name=row.team_name, bot_token=self.box.decrypt(row.bot_token_encrypted), bot_id=row.bot_id,
-                   bot_user_id=row.bot_user_id, bot_scopes=row.bot_scopes, installed_at=row.installed_at.timestamp(),
+                   team_name=row.team_name, bot_token=self.box.decrypt(row.bot_token_encrypted),
+                   bot_id=row.bot_id or "", bot_user_id=row.bot_user_id or "", bot_scopes=row.bot_scopes,
+                   installed_at=row.installed_at.timestamp(),
                    is_enterprise_install=row.is_enterprise_install)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:

@@ -53,7 +53,7 @@ class BlockBudget:
     def size(block: Block) -> int:
         # Serialize once and keep it on the block, so Message.to_slack() does not do it again.
         as_dict = block.to_dict()
-        block._meetings_bot_dict = as_dict
+        block._meetings_bot_dict = as_dict  # type: ignore[attr-defined]
         return len(json.dumps(as_dict, ensure_ascii=False))
 
     def remaining_chars(self) -> int:

@@ -3,7 +3,10 @@ something goes wrong. Every one says what happened and what to do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.models.blocks import (
+    Block,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -39,7 +42,7 @@ HELP_COMMANDS = [
 
 def help_message(intro: str | None = None) -> Message:
     lines = [f"• `{usage}`: {what}. Example: `{example}`" for usage, what, example in HELP_COMMANDS]
-    blocks = []
+    blocks: list[Block] = []
     if intro:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
     blocks += [
@@ -80,10 +83,10 @@ def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
     for topic in topics:
         count = topic.session_count
         sessions = "meetings unknown" if count is None else f"{count} meeting{'s' if count != 1 else ''}"
-        line = f"• *{escape(truncate(topic.name or 'Unnamed topic', 120))}*: {sessions}"
+        entry = f"• *{escape(truncate(topic.name or 'Unnamed topic', 120))}*: {sessions}"
         if topic.last_session_at:
-            line += f", last {slack_date(topic.last_session_at, with_time=False)}"
-        lines.append(line)
+            entry += f", last {slack_date(topic.last_session_at, with_time=False)}"
+        lines.append(entry)
     shown = 0
     chunk: list[str] = []
     for line in [*lines, None]:
@@ -100,7 +103,7 @@ def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
 
 
 def status_message(connection: Connection, key: KeyCheck, *, provider_name: str, dead_events: int = 0,
-                   dead_messages: list[tuple[str, str]] = (), changes: list[AuditEntry] = ()) -> Message:
+                   dead_messages: Sequence[tuple[str, str]] = (), changes: Sequence[AuditEntry] = ()) -> Message:
     if key.state == "ok":
         who = f" ({escape(key.account.email)})" if key.account and key.account.email else ""
         key_text = f"✅ works{who}"
@@ -142,7 +145,7 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
     return Message(text=f"{provider_name} connected; API key: {key.state}", blocks=blocks)
 
 
-def setup_changes(changes: list[AuditEntry]) -> SectionBlock:
+def setup_changes(changes: Sequence[AuditEntry]) -> SectionBlock:
     """The last audit entries, newest first. Details are written by the bot (channel mentions
     on purpose) and never hold a secret."""
     lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
@@ -151,7 +154,7 @@ def setup_changes(changes: list[AuditEntry]) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" + "\n".join(lines), 2900)))
 
 
-def not_connected_status(team_id: str, changes: list[AuditEntry] = ()) -> Message:
+def not_connected_status(team_id: str, changes: Sequence[AuditEntry] = ()) -> Message:
     """`/meetings status` with no active connection: how to connect, and what happened last."""
     message = not_connected(team_id)
     if not changes:

@@ -6,11 +6,14 @@ four characters Connection.api_key_hint keeps, a saved secret only as "saved".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
     CheckboxesElement,
     ContextBlock,
+    ConversationFilter,
     ConversationSelectElement,
     HeaderBlock,
     InputBlock,
@@ -65,7 +68,7 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
                        action_id=ActionId.SETUP_CHANNEL,
                        initial_conversation=(connection.default_channel if connection and
                                              connection.default_channel else None),
-                       filter={"include": ["public", "private"], "exclude_bot_users": True})),
+                       filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True))),
         *([ContextBlock(elements=[MarkdownTextObject(text=f"⚠️ {channel_note}")])] if channel_note else []),
         SectionBlock(text=MarkdownTextObject(text=url_text)),
         InputBlock(block_id=BlockId.SETUP_WEBHOOK_SECRET, label="Webhook signing secret", optional=True,
@@ -139,7 +142,7 @@ def disconnect_question(provider_names: list[str]) -> Message:
     ])
 
 
-def disconnected(provider_names: list[str], problems: list[str] = ()) -> Message:
+def disconnected(provider_names: list[str], problems: Sequence[str] = ()) -> Message:
     if not provider_names:
         return refused("Nothing to disconnect: this workspace has no connection.")
     text = (f"Disconnected {' and '.join(provider_names)}. The key and secrets are deleted. "
