@@ -1,6 +1,6 @@
 """Every setting the bot reads: environment variables, also read from `.env`.
 
-DESIGN.md's "Settings" table is the contract; names here are the variable names.
+.env.example and docs/operating.md ("Settings") document each one; names here are the variable names.
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ class Settings(BaseSettings):
     meetric_api_url: str = "https://app.meetric.com/api/v1/rest"
     meetric_rate_limit: int = Field(default=60, ge=1)  # requests a minute per token (Meetric's default)
     harmony_api_url: str = "https://api.heyharmony.com"
-    # Harmony's API is unverified (providers.md §2): "meetings" is the seed page's contract (Bearer
+    # Harmony's API is unverified (docs/providers/harmony.md): "meetings" is the old help page's contract (Bearer
     # key, /api/v1/meetings, page/per_page), "conversations" the newer public pages' (X-API-Key,
     # /v1/conversations).
     harmony_api_style: Literal["meetings", "conversations"] = "meetings"
     harmony_rate_limit: int = Field(default=60, ge=1)  # requests a minute per key (the seed's Plus plan)
     whereby_api_url: str = "https://api.whereby.dev/v1"
-    # Whereby (providers.md §3): the organization's point budget a minute (GET 1, DELETE 2, POST 3;
+    # Whereby (docs/providers/whereby.md): the organization's point budget a minute (GET 1, DELETE 2, POST 3;
     # Build plans 100, Grow/Enterprise 1000), the replay window of `Whereby-Signature`, the summary
     # template, and how often a summary in progress is polled.
     whereby_points_per_minute: int = Field(default=100, ge=3)

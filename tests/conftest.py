@@ -278,7 +278,7 @@ async def hedy_webhooks(slack_user, fake_hedy, signed_connection):
 # ----------------------------------------------------------------------------- Harmony
 
 HARMONY_KEY = "lk_" + "5f2a9c0e" * 8
-HARMONY_SECRET = "ab" * 32  # Harmony shows a 64-character hex secret once (providers.md 2.1)
+HARMONY_SECRET = "ab" * 32  # Harmony shows a 64-character hex secret once (docs/providers/harmony.md, "Webhooks")
 
 
 @pytest.fixture

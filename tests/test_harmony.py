@@ -2,7 +2,7 @@
 through the real ASGI app, and digests, notices and thread updates posted to the Slack stand-in
 by the workers.
 
-Harmony's whole contract is unverified (providers.md §2). Tests marked `assumption` rest on the
+Harmony's whole contract is unverified (docs/providers/harmony.md). Tests marked `assumption` rest on the
 seed page's "📝 ASSUMPTION" contract or on shapes nobody has published: the summary and insight
 bodies, the `X-Harmony-Signature` format (hex HMAC of the raw body), the `meeting.*` event names and
 payload, the `X-RateLimit-*` headers, and the `conversations` style's paging and sub-resources."""
@@ -44,7 +44,7 @@ FAST = {"backoff": 0.01, "deadline": 5.0}
 
 
 def assumption(reason: str):
-    """Marks a test that rests on a detail providers.md marks uncertain."""
+    """Marks a test that rests on a detail docs/providers/harmony.md lists as assumed."""
     return pytest.mark.assumption(reason)
 
 

@@ -1,7 +1,7 @@
 """Meetric beside Hedy: the client against the Meetric stand-in, its webhooks through the real ASGI
 app, and a digest posted to the Slack stand-in by the workers.
 
-Assumptions (providers.md marks them uncertain; the tests resting on them are marked
+Assumptions (docs/providers/meetric.md, "Assumptions"; the tests resting on them are marked
 `assumption`): the 5-minute replay window on X-Webhook-Timestamp, `pagination.next_cursor`, the
 seed's error envelope and codes, insights typed `action_item` as todos, and a daily quota that
 resets at midnight UTC when Meetric does not say when."""
@@ -183,7 +183,7 @@ async def test_a_full_token_gets_the_transcript_and_the_topics(roomy_meetric, me
     assert limited.transcript is None and limited.todos
 
 
-@pytest.mark.assumption("seed 003's error codes; the quota resets at midnight UTC when Meetric does not say")
+@pytest.mark.assumption("the assumed error codes; the quota resets at midnight UTC when Meetric does not say")
 async def test_a_used_up_daily_quota_says_when_it_resets(roomy_meetric):
     from datetime import datetime, timezone
 
@@ -203,7 +203,7 @@ async def test_a_used_up_daily_quota_says_when_it_resets(roomy_meetric):
     assert "in about" in said
 
 
-@pytest.mark.assumption("seed 003's dual gate for recordings")
+@pytest.mark.assumption("the assumed dual gate for recordings")
 async def test_recordings_need_the_scope_and_the_token_flag(roomy_meetric, meetric):
     assert await _with(roomy_meetric, RECORDER, lambda p: p.recording_url("conv_demo_1")) \
         == "https://recordings.example/conv_demo_1.mp4"
@@ -276,7 +276,7 @@ async def test_requests_are_paced_at_60_a_minute_per_token(fake_meetric):
     assert fake_meetric.request_count("/conversations") == 11
 
 
-@pytest.mark.assumption("the 5-minute window is from seed 003; a millisecond timestamp is another reading")
+@pytest.mark.assumption("the 5-minute window is an assumption; a millisecond timestamp is another reading")
 def test_the_timestamp_window_cuts_both_ways():
     from bot.providers.meetric_webhooks import MeetricWebhooks
 

@@ -1,7 +1,7 @@
 """Whereby beside Hedy: the client against the Whereby stand-in, its webhooks through the real ASGI
 app, the summary that is started and polled until it is ready, and the digest posted once.
 
-Assumptions (providers.md §3.7 marks them uncertain), each labelled where a test rests on it:
+Assumptions (docs/providers/whereby.md, "Assumptions"), each labelled where a test rests on it:
 - [points] the per-method point costs (GET 1, DELETE 2, POST 3) rather than complexity points;
 - [finished] a finished summary is `ready` or `completed` (both accepted);
 - [duplicate] Whereby answers a second summary for one transcription with a 4xx (409 here);
@@ -532,7 +532,7 @@ def test_the_demo_plays_whereby(tmp_path):
 
 
 def test_the_stand_in_keeps_whereby_s_contract(fake_whereby):
-    """What providers.md's "Whereby fake" list asks for, checked from the outside."""
+    """What docs/providers/whereby.md's "The stand-in" promises, checked from the outside."""
     api = fake_whereby.api_url
     auth = {"Authorization": f"Bearer {WHEREBY_KEY}"}
     with httpx.Client(timeout=10) as client:

@@ -1,6 +1,6 @@
-"""A stand-in for Harmony's API and webhooks (providers.md §2 and §5 "Harmony fake", seed 001).
+"""A stand-in for Harmony's API and webhooks (docs/providers/harmony.md, "The stand-in").
 
-Harmony's contract is unverified, so this fake is parametric, as providers.md asks:
+Harmony's contract is unverified, so this fake is parametric, as docs/providers/harmony.md explains:
 
 - `style`: which resource roots it serves: `meetings` (the seed's `/api/v1/meetings`, Bearer
   keys), `conversations` (the public pages' `/v1/conversations`, `X-API-Key: lk_<64 hex>`), or
@@ -10,7 +10,7 @@ Harmony's contract is unverified, so this fake is parametric, as providers.md as
   400 outside) with `pagination:{page, per_page, total}`, `/{id}/transcript|summary|insights|status`,
   errors as `{error:{code,message,details}}`, a per-key limit per minute → 429 `rate_limited` with
   `Retry-After`, and `X-RateLimit-Limit/Remaining/Reset` (epoch seconds) only with
-  `rate_limit_headers` (providers.md: behind a flag).
+  `rate_limit_headers` (behind a flag: Harmony may not send them).
 - Meetings have a processing status (`processing` → `processed` | `failed`).
 - Scripted faults (`fail_next`), and a webhook sender: `{event, timestamp, data}` signed with
   HMAC-SHA256 of the raw body in `X-Harmony-Signature` (header name and format switchable).

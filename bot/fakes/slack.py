@@ -3,7 +3,7 @@
 `FakeSlack` is a Starlette app. Serve it on a real port (`fake.serve()` or
 `ThreadedServer(fake.app)` + `fake.set_base_url(...)`) and point the real clients at it:
 `AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)`. It answers the way Slack does
-where the bot relies on it (see docs in platform.md, section A):
+where the bot relies on it (see docs/slack.md):
 
 * `POST|GET /api/<method>`: form-encoded, JSON or query-string arguments; token from
   `Authorization: Bearer` or a `token` field. Errors come back as HTTP 200 `{"ok": false}`,
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------
-# Limits (platform.md A6)
+# Limits (docs/slack.md, "Block Kit sizes")
 # --------------------------------------------------------------------------------------
 MESSAGE_BLOCKS_MAX = 50
 VIEW_BLOCKS_MAX = 100

@@ -1,7 +1,7 @@
 """Signed inbound requests, built the way Slack sends them to the bot.
 
 Every builder returns `(body: bytes, headers: dict)`, signed with the v0 scheme
-(platform.md A3) via slack_sdk's own `SignatureVerifier.generate_signature`. Use them with
+(docs/slack.md, "Signing") via slack_sdk's own `SignatureVerifier.generate_signature`. Use them with
 `AsyncBoltRequest(body=body.decode(), headers=headers)` or POST them over HTTP
 (`httpx.post(url, content=body, headers=headers)`).
 """

@@ -1,5 +1,5 @@
-"""A loopback stand-in for the Whereby Embedded REST API and its webhooks (providers.md §3 and §5
-"Whereby fake"). Run it with `ThreadedServer(fake.app)`; the API lives under `/v1`
+"""A loopback stand-in for the Whereby Embedded REST API and its webhooks (docs/providers/whereby.md,
+"The stand-in"). Run it with `ThreadedServer(fake.app)`; the API lives under `/v1`
 (`fake.api_url`, what WHEREBY_API_URL points at).
 
 - Auth: `Authorization: Bearer <key>`. No or an unknown key → 401, a key in `forbidden_keys` →

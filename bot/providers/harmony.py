@@ -1,4 +1,4 @@
-"""Harmony (heyharmony.com), providers.md §2 and seed 001.
+"""Harmony (heyharmony.com), docs/providers/harmony.md.
 
 Nothing of Harmony's API is verified: the seed page marks itself "📝 ASSUMPTION" in places and
 newer help pages contradict it. So the contract is a setting, `HARMONY_API_STYLE`:

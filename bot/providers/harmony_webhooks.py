@@ -1,4 +1,4 @@
-"""Harmony's webhooks (providers.md §2, seed 001). All of it is assumed, none verified:
+"""Harmony's webhooks (docs/providers/harmony.md, "Webhooks"). All of it is assumed, none verified:
 
 - Signature: the seed says "`X-Harmony-Signature`: HMAC-SHA256 of the request body". Accepted as
   lower- or upper-case hex, with or without a `sha256=` prefix, or base64; the header names

@@ -1,4 +1,4 @@
-"""The Hedy client (providers.md section 1).
+"""The Hedy client (docs/providers/hedy.md).
 
 Hedy's public contract is pieced together from its own integrations and disagrees with itself
 in places (envelopes per endpoint, snake_case vs camelCase, the unit of `duration`, whether the
@@ -41,10 +41,10 @@ from bot.providers.http import (
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT = 200  # requests per minute per key (providers.md 1.6)
+RATE_LIMIT = 200  # requests per minute per key (docs/providers/hedy.md, "Rate limits and pacing")
 RATE_BURST = 100  # half at once, the rest spread over the minute: see Pacer
 
-# Status a 200-with-`success:false` body maps to, by Hedy error code (providers.md 1.7).
+# Status a 200-with-`success:false` body maps to, by Hedy error code (docs/providers/hedy.md, "Envelopes").
 _CODE_STATUS = {"missing_api_key": 401, "invalid_api_key": 401, "authentication_failed": 401,
                 "tier_limit_exceeded": 403, "rate_limit_exceeded": 429, "internal_error": 500}
 
@@ -106,7 +106,7 @@ class HedyProvider:
         return _meeting(body)
 
     async def list_todos(self) -> list[Todo]:
-        # A bare array (providers.md 1.2); no paging parameters work on it.
+        # A bare array (docs/providers/hedy.md, "Envelopes"); no paging parameters work on it.
         return [_todo(t) for t in _items(await self._get("/todos"), "todos") if isinstance(t, dict)]
 
     async def list_topics(self) -> list[Topic]:
@@ -119,7 +119,7 @@ class HedyProvider:
     # ------------------------------------------------------------------ extras
 
     async def list_session_todos(self, meeting_id: str) -> list[Todo]:
-        # Undocumented shape: bare array, {data:[...]} or {data:{todos:[...]}} (providers.md 1.2).
+        # Undocumented shape: bare array, {data:[...]} or {data:{todos:[...]}} (docs/providers/hedy.md, "Envelopes").
         body = await self._get(f"/sessions/{_seg(meeting_id)}/todos")
         return [_todo(t, meeting_id) for t in _items(body, "todos") if isinstance(t, dict)]
 
@@ -128,13 +128,13 @@ class HedyProvider:
         return Page(items=[_highlight(h) for h in items if isinstance(h, dict)], next_cursor=next_cursor)
 
     def webhook_events(self, posts: set[str]) -> list[str]:
-        """Hedy's events (providers.md 1.8) for the post options chosen in the setup modal."""
+        """Hedy's events (docs/providers/hedy.md, "Webhooks") for the post options chosen in the setup modal."""
         events = sorted({event for post in posts for event in WEBHOOK_EVENTS.get(post, ())})
         return events or list(WEBHOOK_EVENTS["digest"])
 
     async def create_webhook(self, url: str, events: list[str]) -> dict:
         """Register a webhook; returns Hedy's `{id,url,events,createdAt,updatedAt}` (no secret:
-        the API never returns one, providers.md 1.8)."""
+        the API never returns one, docs/providers/hedy.md, "Webhooks")."""
         # Not idempotent: a 5xx or timeout may still have created it, so only a 429 is retried.
         body = await self._request("POST", "/webhooks", json={"url": url, "events": list(events)},
                                    retry_on=(RateLimited,))

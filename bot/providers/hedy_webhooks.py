@@ -1,4 +1,4 @@
-"""Hedy's webhooks (providers.md 1.8): a hex HMAC-SHA256 of the raw body in X-Hedy-Signature,
+"""Hedy's webhooks (docs/providers/hedy.md, "Webhooks"): a hex HMAC-SHA256 of the raw body in X-Hedy-Signature,
 no timestamp, flat payloads (`{event, sessionId, ...}`) and an older nested form
 (`{event, timestamp, data: {...}}`). Webhooks created through Hedy's API have no secret."""
 

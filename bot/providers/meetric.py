@@ -1,4 +1,4 @@
-"""Meetric's partner REST API (providers.md §4, seed 003): `mt_` bearer tokens with scopes, a base
+"""Meetric's partner REST API (docs/providers/meetric.md): `mt_` bearer tokens with scopes, a base
 under `/api/v1/rest`, conversations from the last 30 days, at most 25 per page with
 `pagination.next_cursor`, a limit of 60 requests a minute per token (429 with `Retry-After`, or
 `retryAfter` in the body) and a daily quota of unique conversations (403 `quota_exceeded`).
@@ -49,7 +49,7 @@ from bot.providers.webhooks import parse_iso
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT = 60  # requests per minute per token (providers.md 4.3; the default, configurable upstream)
+RATE_LIMIT = 60  # requests per minute per token (docs/providers/meetric.md, "Rate limits and pacing")
 PAGE_MAX = 25
 REST_PATH = "/api/v1/rest"
 TRANSCRIPT_MAX_CHARS = 200_000  # a very long call is cut here: the modal shows far less anyway
@@ -301,7 +301,7 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo], 
 
 def transcript_text(body: Any) -> str | None:
     """Sentences as "Speaker: words" lines, consecutive sentences of one speaker joined. Meetric
-    nests them under `transcript.sentences` (seed 003), and says some sources use `messages` or
+    nests them under `transcript.sentences` (docs/providers/meetric.md), and says some sources use `messages` or
     `transcript_data`; a plain string passes through."""
     if isinstance(body, str):
         return body.strip()[:TRANSCRIPT_MAX_CHARS] or None

@@ -1,4 +1,4 @@
-"""Meetric's webhooks (providers.md §4.5): `X-Webhook-Signature: sha256=<hex>` of the raw body,
+"""Meetric's webhooks (docs/providers/meetric.md, "Webhooks"): `X-Webhook-Signature: sha256=<hex>` of the raw body,
 `X-Webhook-Timestamp` (unix seconds; older than 5 minutes is refused), `X-Webhook-Delivery-Id`
 (the dedupe key), and `conversation.completed` with the conversation under `data.conversation`."""
 
@@ -12,7 +12,7 @@ from typing import Mapping
 from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
 
 ACTIONS = {"conversation.completed": Action.DIGEST}
-TOLERANCE_SECONDS = 300  # the replay window (from the seed document; providers.md marks it unconfirmed)
+TOLERANCE_SECONDS = 300  # the replay window (an assumption: docs/providers/meetric.md, "Webhooks")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The Whereby Embedded REST API (providers.md §3): Bearer key, `{results, cursor}` paging, a
+"""The Whereby Embedded REST API (docs/providers/whereby.md): Bearer key, `{results, cursor}` paging, a
 point budget per organization (GET 1, DELETE 2, POST 3 points a request; 100 a minute on Build
 plans, 1000 on Grow/Enterprise), and bodiless 401/403/404 answers.
 

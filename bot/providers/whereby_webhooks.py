@@ -1,4 +1,4 @@
-"""Whereby's webhooks (providers.md §3.6).
+"""Whereby's webhooks (docs/providers/whereby.md, "Webhooks").
 
 - Signature: `Whereby-Signature: t=<unix seconds>,v1=<hex>`, where v1 is HMAC-SHA256 (key: the
   webhook's signing secret) of `"{t}.{raw body}"`. Compared in constant time on the raw bytes

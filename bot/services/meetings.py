@@ -31,7 +31,7 @@ async def recent_meetings(
     """One page of meetings, newest first.
 
     `after_id` is the last meeting the previous page showed. Hedy may ignore its own cursor and
-    answer with the newest meetings again (providers.md 1.5); dropping everything up to that
+    answer with the newest meetings again (docs/providers/hedy.md, "Paging"); dropping everything up to that
     meeting keeps a page from repeating, and an empty result then means "that is all".
     """
     page = await provider.list_meetings(limit=limit, cursor=cursor)

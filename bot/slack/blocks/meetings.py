@@ -55,7 +55,7 @@ def meeting_list(page: Page[MeetingSummary], *, provider_name: str, limit: int, 
                  notice: str | None = None) -> Message:
     if not page.items:
         if continued:
-            # Hedy may ignore its own cursor and repeat the newest meetings (providers.md 1.5).
+            # Hedy may ignore its own cursor and repeat the newest meetings (docs/providers/hedy.md, "Paging").
             text = (f"No older meetings came back from {provider_name}; its API may only list the newest ones. "
                     "`/meetings list 30` shows up to 30 at once.")
             return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])
