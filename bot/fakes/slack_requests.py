@@ -44,7 +44,7 @@ def sign(signing_secret: str, body: bytes, *, content_type: str, timestamp: int 
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
+        "X-Slack-Signature": signature or "",
     }
 
 

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 from bot.services import todos as todo_service
 from bot.services.todos import Change, TodoGone, TodoRef
 from bot.store.db import Database
-from bot.store.models import utcnow
+from bot.store.models import Connection, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +69,10 @@ async def handle_click(db: Database, click: Click, *, zone: ZoneLookup, now: dat
         until = snooze_end(user_zone, action=click.action, now=now)
     return await todo_service.apply(db, team_id=click.team_id, ref=ref, action=click.action, user_id=click.user_id,
                                     assignee=click.assignee, snooze_until=until, now=now)
+
+
+async def connection_of(db: Database, change: Change) -> Connection | None:
+    """The connection the changed todo's meeting came through (its thread pages are drawn from it)."""
+    async with db.session() as session:
+        connection = await session.get(Connection, change.state.connection_id)
+    return connection if connection is not None and connection.team_id == change.state.team_id else None

@@ -7,6 +7,7 @@ import logging
 from typing import Iterable
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.providers.cache import ReadCache
 from bot.services import audit
@@ -28,9 +29,8 @@ async def pause_workspace(db: Database, team_id: str, *, why: str, caches: Itera
     """Pause the workspace's active connections (webhooks for it are refused and nothing tries to
     post with a dead token); `caches` holding its connection or answers are emptied."""
     async with db.session() as session:
-        result = await session.exec(update(Connection).where(Connection.team_id == team_id,  # type: ignore[call-overload]
-                                                             Connection.status == "active")
-                                    .values(status="paused", updated_at=utcnow()))
+        statement = update(Connection).where(col(Connection.team_id) == team_id, col(Connection.status) == "active")
+        result = await session.exec(statement.values(status="paused", updated_at=utcnow()))  # type: ignore[call-overload]
         paused = result.rowcount or 0
     if paused:
         await audit.record(db, team_id=team_id, actor="slack", action="paused", detail=why)

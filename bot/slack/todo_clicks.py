@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from bot.delivery import digests
 from bot.deps import Deps
 from bot.jobs import followups
-from bot.services.todo_clicks import Click, handle_click, parse_target
+from bot.services.todo_clicks import Click, connection_of, handle_click, parse_target
 from bot.services.todos import TodoGone
 from bot.slack.answers import owner_list
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.todos import change_notice
-from bot.store.models import Connection
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ class Where:
 
     @classmethod
     def of(cls, body: dict) -> "Where":
-        container = body.get("container") if isinstance(body.get("container"), dict) else {}
-        channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+        container: dict = body["container"] if isinstance(body.get("container"), dict) else {}
+        channel: dict = body["channel"] if isinstance(body.get("channel"), dict) else {}
         return cls(response_url=body.get("response_url") or None,
                    channel_id=channel.get("id") or container.get("channel_id") or None,
                    message_ts=container.get("message_ts") or None, ephemeral=bool(container.get("is_ephemeral")))
@@ -53,8 +52,7 @@ async def clicked(deps: Deps, click: Click, where: Where) -> None:
         await tell(deps, click, where, STALE)
         return
     state = change.state
-    async with deps.db.session() as session:
-        connection = await session.get(Connection, state.connection_id)
+    connection = await connection_of(deps.db, change)
     if connection is not None:
         await digests.refresh_todos(deps, connection=connection, meeting_id=state.meeting_id)
     if where.message_ts and not where.ephemeral:
