@@ -21,6 +21,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     from bot.providers.registry import ProviderFactory, provider_info
     from bot.services.connections import list_connections, open_provider
     from bot.services.meetings import check_key
+    from bot.slack.errors import SlackRefusal
     from bot.store import migrate
     from bot.store.crypto import SecretBoxError, secret_box
     from bot.store.db import Database
@@ -34,7 +35,10 @@ async def run_checks(settings: Settings) -> list[Check]:
             auth = await client.auth_test()
             checks.append(Check("slack token", True, f"team {auth.get('team')} ({auth.get('team_id')})"))
         except SlackApiError as exc:
-            checks.append(Check("slack token", False, f"Slack said {exc.response.get('error')}"))
+            refusal = SlackRefusal.of(exc)  # the body may be HTML or plain text, not Slack's JSON
+            checks.append(Check("slack token", False, f"Slack said {refusal.code}" if refusal.code else
+                                f"{settings.slack_api_url} answered HTTP {refusal.status} without Slack's JSON: "
+                                "is SLACK_API_URL Slack's Web API (https://slack.com/api/)?"))
         except Exception as exc:
             checks.append(Check("slack token", False,
                                 f"could not reach {settings.slack_api_url}: {type(exc).__name__}"))

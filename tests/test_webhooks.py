@@ -335,7 +335,7 @@ async def test_full_minutes_opens_a_modal_with_the_whole_minutes(hedy_webhooks, 
     response, _url = await slack_user.click(ActionId.FULL_MINUTES, button["value"],
                                             trigger_id=fake_slack.new_trigger_id())
     assert response.status_code == 200
-    assert fake_slack.calls_to("views.open", ok=True)
+    assert (await fake_slack.wait_for_call_async("views.open"))[-1].ok
     update = (await asyncio.to_thread(fake_slack.wait_for_call, "views.update", timeout=10))[-1]
     view = json.dumps(update.args["view"]) if isinstance(update.args["view"], dict) else update.args["view"]
     assert "zebra finale" in view

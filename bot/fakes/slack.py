@@ -156,6 +156,7 @@ class _Fault:
     retry_after: int
     error: str
     remaining: int
+    extra: dict = field(default_factory=dict)  # more fields of the error body, e.g. {"needed": "users:read"}
 
 
 # --------------------------------------------------------------------------------------
@@ -671,7 +672,11 @@ class FakeSlack:
         is_bot: bool = False,
         deleted: bool = False,
         team_id: str | None = None,
+        enterprise_id: str | None = None,
+        teams: list[str] | None = None,
     ) -> dict:
+        """A user as users.info returns them. With `enterprise_id`, an Enterprise Grid member:
+        `enterprise_user` names the org and the workspaces (`teams`) they belong to."""
         name = name or user_id.lower()
         user = {
             "id": user_id,
@@ -696,6 +701,10 @@ class FakeSlack:
                 **({"email": email} if email else {}),
             },
         }
+        if enterprise_id:
+            user["enterprise_user"] = {"id": user_id, "enterprise_id": enterprise_id,
+                                       "enterprise_name": f"{enterprise_id} org", "is_admin": is_admin,
+                                       "is_owner": is_owner, "teams": list(teams or [team_id or self.team_id])}
         with self._lock:
             self.users[user_id] = user
         return user
@@ -780,16 +789,18 @@ class FakeSlack:
         retry_after: int = 1,
         error: str = "ratelimited",
         times: int = 1,
+        extra: dict | None = None,
     ) -> None:
         """Make the next `times` calls to `method` fail ("response_url" for response_url posts).
 
         status 429: HTTP 429 + Retry-After + {"ok": false, "error": error};
-        status >= 500: plain-text 5xx; status 200: HTTP 200 {"ok": false, "error": error}.
+        status >= 500: plain-text 5xx; status 200: HTTP 200 {"ok": false, "error": error, **extra}
+        (missing_scope comes with {"needed": "<scope>", "provided": "<scopes>"}).
         """
         if status == 200 and error == "ratelimited":
             raise ValueError("fail_next(status=200) needs an error code, e.g. error='channel_not_found'")
         with self._lock:
-            self._faults[method].append(_Fault(status, retry_after, error, times))
+            self._faults[method].append(_Fault(status, retry_after, error, times, dict(extra or {})))
 
     def reset(self) -> None:
         """Forget recorded calls, responses, warnings, faults and pacing (keeps users/channels/tokens)."""
@@ -1032,7 +1043,7 @@ class FakeSlack:
             return 429, {"ok": False, "error": fault.error}, {"Retry-After": str(fault.retry_after)}
         if fault.status >= 500:
             return fault.status, f"{fault.status} fake upstream error", {}
-        return fault.status, {"ok": False, "error": fault.error}, {}
+        return fault.status, {"ok": False, "error": fault.error, **fault.extra}, {}
 
     # -- method handlers: return (body, details) or (status, body, headers) -----------------
     @staticmethod
@@ -1377,6 +1388,7 @@ class FakeSlack:
             return PlainTextResponse("bad_redirect_uri (pass redirect_uri or set oauth_redirect_uri)", 400)
         code = self.new_oauth_code(
             team_id=q.get("team") or None,
+            user_id=q.get("user") or "U0INSTALL",  # who approves (a test's stand-in for the signed-in person)
             scope=q.get("scope") or "chat:write",
             redirect_uri=q.get("redirect_uri") or None,
         )

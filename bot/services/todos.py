@@ -64,8 +64,8 @@ class TodoRef:
 
 @dataclass(frozen=True)
 class Change:
-    state: TodoState
-    summary: str  # what happened, for the person who clicked
+    state: TodoState  # as it is after the change
+    action: str  # one of ACTIONS: what was done (the Slack layer words it for the person who clicked)
 
 
 def todo_key(todo_id: str | None, text: str) -> str:
@@ -171,25 +171,20 @@ async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_i
             raise TodoGone(ref.state_id)
         if action == "done":
             state.status, state.done_by, state.done_at = "done", user_id, now
-            summary = "Marked done."
         elif action == "reopen":
             state.status, state.done_by, state.done_at = OPEN, None, None
-            summary = "Reopened."
         elif action == "assign":
             state.assignee, state.assigned_by = assignee or user_id, user_id
-            summary = f"Assigned to <@{state.assignee}>."
         elif action == "unassign":
             state.assignee, state.assigned_by = None, user_id
-            summary = "No owner now."
         else:
             days = 1 if action == "snooze_tomorrow" else 7
             state.snoozed_until = snooze_until or now + timedelta(days=days)
-            summary = "Snoozed until tomorrow." if days == 1 else "Snoozed until next week."
         state.updated_at = now
         session.add(state)
         await session.flush()
         await session.refresh(state)
-    return Change(state=state, summary=summary)
+    return Change(state=state, action=action)
 
 
 async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int = 100) -> list[TodoState]:

@@ -11,17 +11,17 @@ import asyncio
 from typing import Awaitable, Callable
 
 from bot.delivery import inbox, outbox
+from bot.deps import Deps
 from bot.providers.base import MeetingProvider
 from bot.services import audit
-from bot.services.connections import NotConnected, active_connection
-from bot.services import todos as todo_service
 from bot.services import meetings as meeting_service
+from bot.services import todos as todo_service
+from bot.services.connections import NotConnected, active_connection
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
-from bot.deps import Deps
 
 Build = Callable[[MeetingProvider, str], Awaitable[Message]]
 
@@ -85,6 +85,22 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
     raise ValueError(f"unhandled command {parsed.name!r}")
 
 
+async def switch_followups(deps: Deps, parsed: Parsed, *, team_id: str, user_id: str, channel_id: str,
+                           admin: Callable[[], Awaitable[bool]]) -> Message:
+    """`/meetings reminders on|off` (for the one asking) and `/meetings recap on|off` (admins, this channel)."""
+    from bot.jobs.followups import set_recap, set_reminders
+
+    if parsed.name == "reminders":
+        await set_reminders(deps.db, team_id=team_id, user_id=user_id, on=bool(parsed.switch))
+        return replies.sentence("Morning reminders are on: at 9:00 your time I'll DM you the todos you own that are "
+                                "due." if parsed.switch else
+                                "Morning reminders are off. `/meetings reminders on` brings them back.")
+    if not await admin():
+        return replies.sentence("Only workspace admins and owners can turn a channel's weekly recap on or off.")
+    await set_recap(deps.db, team_id=team_id, channel=channel_id, on=bool(parsed.switch))
+    return replies.sentence(f"The weekly recap for <#{channel_id}> is {'on' if parsed.switch else 'off'}.")
+
+
 async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice: str | None = None) -> Message:
     """Open todos `owner` owns in this workspace (the bot's own state: no provider call)."""
     from bot.delivery.digests import todo_view
@@ -112,16 +128,3 @@ async def show_meeting(*, team_id: str, meeting_id: str, deps: Deps) -> Message:
     async def build(provider, name):
         return meeting_blocks.meeting_detail(await provider.get_meeting(meeting_id), provider_name=name)
     return await _cached(deps, team_id, ("show", meeting_id), build)
-
-
-async def minutes_view(*, team_id: str, meeting_id: str, deps: Deps) -> dict:
-    """The Full minutes modal for a digest's button, or a modal that says why not."""
-    from bot.slack.blocks.digest import minutes_modal, minutes_unavailable_modal
-    from bot.slack.errors import describe
-
-    try:
-        async with asyncio.timeout(deps.settings.provider_timeout_seconds):
-            async with deps.provider_for(team_id) as (_connection, provider, name):
-                return minutes_modal(await provider.get_meeting(meeting_id), provider_name=name)
-    except Exception as exc:
-        return minutes_unavailable_modal(describe(exc, team_id=team_id).text)

@@ -17,12 +17,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import install_pages
 from bot.deps import Deps
-from bot.slack.installations import SqlStateStore
-from bot.slack.errors import describe
-from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
 from bot.metrics import ERRORS
+from bot.slack import context, install_pages
+from bot.slack.context import workspace_of
+from bot.slack.errors import describe
+from bot.slack.installations import SqlStateStore
+from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,13 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     async def on_error(error, body):
         # Only the ack part of a listener runs here (the rest is in deps.background), so the
         # sentence goes back in the ack itself instead of Slack's "dispatch_failed".
-        team_id = (body.get("team_id") or (body.get("team") or {}).get("id")) if isinstance(body, dict) else None
+        team_id = workspace_of(body) if isinstance(body, dict) else None
         ERRORS.labels(kind=type(error).__name__).inc()
         message = describe(error, team_id=team_id)
         return BoltResponse(status=200, body=json.dumps({**message.to_slack(), "response_type": "ephemeral"}),
                             headers={"content-type": "application/json;charset=utf-8"})
 
+    context.register(app, deps)  # who and where, for every listener below
     commands.register(app, deps)
     actions.register(app, deps)
     setup.register(app, deps)

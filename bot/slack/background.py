@@ -14,7 +14,7 @@ import logging
 from typing import Awaitable
 
 from bot.slack.blocks.message import Message
-from bot.slack.errors import describe
+from bot.slack.errors import describe, log_failure
 from bot.metrics import ERRORS
 from bot.slack.responder import Responder
 
@@ -62,8 +62,8 @@ class Background:
         async def guarded() -> None:
             try:
                 await work
-            except Exception:
-                log.exception("background work failed: %s", what)
+            except Exception as exc:
+                log_failure(exc, what=what)  # Slack's own outages as a WARNING line, bugs with a traceback
 
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)

@@ -75,7 +75,9 @@ class SqlInstallationStore(AsyncInstallationStore):
                 workspace = await session.get(Workspace, team_id)
                 workspace = workspace or Workspace(team_id=team_id)
                 workspace.name = installation.team_name
-                workspace.installed_by = installation.user_id
+                # Only the first install's person: anyone a workspace lets install apps can
+                # re-install, and that must never make them an admin of the bot (bot/slack/admins.py).
+                workspace.installed_by = workspace.installed_by or installation.user_id
                 session.add(workspace)
         self._tokens.pop(team_id, None)
 

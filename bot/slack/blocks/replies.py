@@ -13,11 +13,12 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.providers.base import Topic
 from bot.services.meetings import KeyCheck
 from bot.slack.blocks.message import BlockBudget, Message, note
-from bot.slack.blocks.text import escape, slack_date, truncate
+from bot.slack.blocks.text import escape, mention, plain, slack_date, truncate
 from bot.store.models import AuditEntry, Connection
 
 HELP_COMMANDS = [
@@ -62,6 +63,12 @@ def unknown_command(text: str) -> Message:
 def sentence(text: str) -> Message:
     """A plain one-paragraph answer (usage errors, failures, confirmations)."""
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))])
+
+
+def notice_modal(title: str, text: str) -> dict:
+    """A modal that only says something (it replaces a submitted one: `response_action: update`)."""
+    return View(type="modal", title=plain(title, 24), close="Close",
+                blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))]).to_dict()
 
 
 def not_connected(team_id: str) -> Message:
@@ -145,11 +152,17 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
     return Message(text=f"{provider_name} connected; API key: {key.state}", blocks=blocks)
 
 
+def actor_text(actor: str | None) -> str:
+    """Who made a setup change: a person (a mention), the server's CLI, or Slack itself (an
+    uninstall or a revoked token pauses the connection)."""
+    return {"cli": "the server (CLI)", "slack": "Slack"}.get(actor or "", None) or mention(actor, otherwise="unknown")
+
+
 def setup_changes(changes: Sequence[AuditEntry]) -> SectionBlock:
     """The last audit entries, newest first. Details are written by the bot (channel mentions
     on purpose) and never hold a secret."""
     lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
-             f"{'the server (CLI)' if c.actor == 'cli' else f'<@{escape(c.actor)}>'}"
+             f"{actor_text(c.actor)}"
              f"{' (' + c.detail + ')' if c.detail else ''}" for c in changes]
     return SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" + "\n".join(lines), 2900)))
 
