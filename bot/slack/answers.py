@@ -76,7 +76,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         async with asyncio.timeout(deps.settings.provider_timeout_seconds):
             async with deps.provider_for(team_id) as (connection, provider, name):
                 key = await meeting_service.check_key(provider)
-                dead_events = (await inbox.counts(deps.db, team_id=team_id)).get("dead", 0)
+                dead_events = await inbox.dead_count(deps.db, team_id=team_id)
                 dead = [(m.channel, m.last_error or "unknown") for m in
                         await outbox.dead_messages(deps.db, team_id=team_id)]
                 changes = await audit.recent(deps.db, team_id, limit=3)

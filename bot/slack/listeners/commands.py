@@ -38,7 +38,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 async def switch_followups(deps: Deps, parsed, *, team_id: str, user_id: str, channel_id: str) -> Message:
-    from bot.jobs.followups import set_recap, set_reminders
+    from bot.services.preferences import set_recap, set_reminders
 
     if parsed.name == "reminders":
         await set_reminders(deps.db, team_id=team_id, user_id=user_id, on=bool(parsed.switch))

@@ -18,7 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.services import todos as todo_service
 from bot.services.todos import TodoRef
 from bot.delivery import digests
-from bot.jobs import followups
+from bot.jobs import reminders
+from bot.slack.members import member_zone
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.text import escape
 from bot.deps import Deps
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 STALE = ("That todo is no longer tracked here: it was removed from its meeting, or the workspace's connection "
          "was removed. Nothing was changed. Type `/meetings todos mine` to see your current ones.")
+EXPIRED = ("That reminder is from an earlier day and its buttons have expired. Nothing was changed. "
+           "Type `/meetings todos mine` to see your current todos.")
 MORE_ACTIONS = {"tomorrow": "snooze_tomorrow", "week": "snooze_week", "unassign": "unassign"}
 
 
@@ -44,7 +47,7 @@ async def snooze_end(deps: Deps, *, team_id: str, user_id: str, action: str, now
     """The start of tomorrow, or of next Monday, in the clicking user's own time zone, so a
     snoozed todo is back in that morning's reminder."""
     try:
-        zone = await followups.user_zone(deps, team_id, user_id)
+        zone = await member_zone(deps, team_id, user_id)
     except Exception:
         log.warning("no time zone for a user of team %s; snoozing in UTC", team_id, exc_info=True)
         zone = timezone.utc
@@ -59,6 +62,15 @@ async def handle_click(deps: Deps, body: dict, *, target: str | None, action: st
     user_id = (body.get("user") or {}).get("id") or ""
     ref, list_owner = parse_target(target)
     now = now or utcnow()
+    container = body.get("container") or {}
+    reminder = None
+    if container.get("message_ts") and not container.get("is_ephemeral"):
+        reminder = await reminders.find_reminder(deps.db, team_id=team_id, channel=container.get("channel_id") or "",
+                                                 ts=container["message_ts"])
+        if reminder is None and (container.get("channel_id") or "").startswith("D"):
+            # A todo button in a DM is a reminder's; its row is gone once the retention job expired it.
+            await _tell(deps, body, team_id, user_id, EXPIRED)
+            return
     try:
         if ref is None or action not in todo_service.ACTIONS:
             raise todo_service.TodoGone(target)  # a value this version never made
@@ -76,10 +88,8 @@ async def handle_click(deps: Deps, body: dict, *, target: str | None, action: st
         connection = await session.get(Connection, state.connection_id)
     if connection is not None:
         await digests.refresh_todos(deps, connection=connection, meeting_id=state.meeting_id)
-    container = body.get("container") or {}
-    if container.get("message_ts") and not container.get("is_ephemeral"):
-        await followups.refresh_reminder(deps, team_id=team_id, channel=container.get("channel_id") or "",
-                                         ts=container["message_ts"])
+    if reminder is not None:
+        await reminders.refresh_reminder(deps, reminder)
     deps.outbox_wakeup.set()  # edit now, not at the sender's next poll
     if container.get("is_ephemeral") and list_owner and body.get("response_url"):
         await _list_again(deps, body, team_id=team_id, user_id=user_id, owner=list_owner,
