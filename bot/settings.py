@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     whereby_summary_template: str = "General Bulleted"
     whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
 
+    # Retention (bot/jobs/retention.py): processed webhook events (dead ones are kept), reminder
+    # DMs (their buttons answer "expired" after this), weekly recaps, the setup audit log.
+    inbox_retention_days: int = Field(default=30, ge=1)
+    reminder_retention_days: int = Field(default=7, ge=1)
+    recap_retention_days: int = Field(default=35, ge=1)
+    audit_retention_days: int = Field(default=365, ge=1)
+
     log_level: str = "INFO"
     # How long an interactive command may wait for a slow provider before it answers
     # with "still busy, try again"; Slack keeps a response_url alive for 30 minutes.

@@ -154,7 +154,7 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     """Store what the meeting's digest and thread should say; the sender does the rest."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
-    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
+    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST, title=meeting.title,
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, literal_column, or_, update
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -152,8 +152,10 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
 
 async def finish(db: Database, event_id: int, *, note: str | None = None) -> None:
     async with db.session() as session:
+        # The body (a whole transcript, for some providers) has served its purpose: only the
+        # dedupe key must stay, to recognise a redelivery. The retention job deletes the row later.
         await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event_id).values(
-            status="done", processed_at=utcnow(), locked_until=None, last_error=note))
+            status="done", processed_at=utcnow(), locked_until=None, last_error=note, payload=""))
 
 
 async def fail(db: Database, event: InboxEvent, error: str, *, permanent: bool = False) -> str:
@@ -223,3 +225,10 @@ async def counts(db: Database, *, team_id: str | None = None) -> dict[str, int]:
         return {status: count for status, count in (await session.exec(query)).all()}
 
 
+async def dead_count(db: Database, *, team_id: str) -> int:
+    """How many of the team's events are dead-lettered (for /meetings status)."""
+    # A literal 'dead', so the partial index ix_inbox_events_dead serves it (see models.py).
+    query = select(func.count()).select_from(InboxEvent).where(
+        InboxEvent.team_id == team_id, InboxEvent.status == literal_column("'dead'"))
+    async with db.session() as session:
+        return (await session.exec(query)).one()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, literal_column, or_, update
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
@@ -28,17 +28,21 @@ def content_hash(payload: dict) -> str:
 
 
 async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: str, channel: str, kind: str,
-               payload: dict, priority: int = 0, parent_id: int | None = None) -> SlackMessage:
+               payload: dict, priority: int = 0, parent_id: int | None = None, title: str | None = None,
+               todo_refs: list[str] | None = None) -> SlackMessage:
     """Record what a message should say. Unchanged content changes nothing; changed content is
-    queued for posting or editing, a dead message gets another chance."""
+    queued for posting or editing, a dead message gets another chance. `title` (a digest's
+    meeting title) and `todo_refs` (the todos a reminder shows) are kept for the jobs that come
+    back to the message later, so they never parse its rendered blocks."""
     digest = content_hash(payload)
     body = json.dumps(payload)
     now = utcnow()
+    kept = dict(title=title and title[:500], todo_refs=None if todo_refs is None else json.dumps(todo_refs))
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     identity = dict(connection_id=connection_id, meeting_id=meeting_id, channel=channel, kind=kind)
     async with db.session() as session:
         await session.exec(insert(SlackMessage).values(
-            **identity, team_id=team_id, priority=priority, parent_id=parent_id, payload=body,
+            **identity, **kept, team_id=team_id, priority=priority, parent_id=parent_id, payload=body,
             content_hash=digest, state="active", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
         ).on_conflict_do_nothing(index_elements=list(identity)))
         await session.exec(
@@ -46,7 +50,7 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
             .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()),
                    col(SlackMessage.content_hash) != digest)
             .values(payload=body, content_hash=digest, state="active", attempts=0, next_attempt_at=now,
-                    updated_at=now, last_error=None, priority=priority))
+                    updated_at=now, last_error=None, priority=priority, **kept))
         row = (await session.exec(select(SlackMessage).where(
             *(getattr(SlackMessage, k) == v for k, v in identity.items())))).one()
     return row
@@ -59,6 +63,16 @@ async def find(db: Database, *, connection_id: int, meeting_id: str, channel: st
             SlackMessage.channel == channel, SlackMessage.kind == kind))).first()
 
 
+async def digested(db: Database, *, connection_id: int, meeting_ids: list[str]) -> set[str]:
+    """Which of these meetings have a digest: one query for a whole provider listing."""
+    if not meeting_ids:
+        return set()
+    async with db.session() as session:
+        return set((await session.exec(select(SlackMessage.meeting_id).where(
+            SlackMessage.connection_id == connection_id, SlackMessage.meeting_id.in_(meeting_ids),
+            SlackMessage.kind == "digest"))).all())
+
+
 async def has_digest(db: Database, *, connection_id: int, meeting_id: str) -> bool:
     async with db.session() as session:
         return (await session.exec(select(SlackMessage.id).where(
@@ -66,14 +80,21 @@ async def has_digest(db: Database, *, connection_id: int, meeting_id: str) -> bo
             SlackMessage.kind == "digest"))).first() is not None
 
 
+def _unsent():
+    # Literals, word for word the condition of the partial index ix_slack_messages_unsent
+    # (models.UNSENT): PostgreSQL matches a partial index to a query by its text, and a bound
+    # parameter for 'active' would make it read every message ever sent.
+    return and_(SlackMessage.state == literal_column("'active'"),
+                or_(SlackMessage.sent_hash.is_(None), SlackMessage.sent_hash != SlackMessage.content_hash))
+
+
 def _due_condition(now):
     parent = aliased(SlackMessage)
-    stale = or_(SlackMessage.sent_hash.is_(None), SlackMessage.sent_hash != SlackMessage.content_hash)
     unlocked = or_(SlackMessage.locked_until.is_(None), SlackMessage.locked_until < now)
     # A thread reply waits until its parent (the digest) has a ts to thread under.
     parent_ready = or_(SlackMessage.parent_id.is_(None),
                        select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
-    return and_(SlackMessage.state == "active", stale, unlocked, SlackMessage.next_attempt_at <= now, parent_ready)
+    return and_(_unsent(), unlocked, SlackMessage.next_attempt_at <= now, parent_ready)
 
 
 async def due(db: Database, *, limit: int = 200,
@@ -86,6 +107,28 @@ async def due(db: Database, *, limit: int = 200,
     query = query.order_by(col(SlackMessage.priority), col(SlackMessage.id)).limit(limit)
     async with db.session() as session:
         return list((await session.exec(query)).all())
+
+
+async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset()) -> datetime | None:
+    """When the earliest message that could be sent comes due (its retry time, or the end of
+    another worker's claim), leaving out channels the sender is pacing or busy with; None when
+    nothing waits. The sender sleeps until then, or until something wakes it."""
+    parent = aliased(SlackMessage)
+    parent_ready = or_(SlackMessage.parent_id.is_(None),
+                       select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
+    lease_end = func.coalesce(SlackMessage.locked_until, SlackMessage.next_attempt_at)
+    later = (func.greatest if db.engine.dialect.name == "postgresql" else func.max)(
+        SlackMessage.next_attempt_at, lease_end)
+    query = select(func.min(later)).where(_unsent(), parent_ready)
+    if skip_channels:
+        query = query.where(SlackMessage.channel.not_in(skip_channels))
+    async with db.session() as session:
+        value = (await session.exec(query)).first()
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> SlackMessage | None:
@@ -145,6 +188,12 @@ async def dead_messages(db: Database, *, team_id: str | None = None, limit: int 
         query = query.where(SlackMessage.team_id == team_id)
     async with db.session() as session:
         return list((await session.exec(query)).all())
+
+
+async def store_permalink(db: Database, *, message_id: int, team_id: str, permalink: str) -> None:
+    async with db.session() as session:
+        await session.exec(update(SlackMessage).where(SlackMessage.id == message_id, SlackMessage.team_id == team_id)
+                           .values(permalink=permalink[:500]))
 
 
 async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[SlackMessage]:

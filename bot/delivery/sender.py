@@ -24,7 +24,7 @@ from bot.delivery import outbox
 from bot.delivery.inbox import backoff_delay
 from bot.slack.installations import NotInstalled
 from bot.metrics import SLACK_POSTS
-from bot.store.models import SlackMessage
+from bot.store.models import SlackMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,16 @@ PERMANENT_ERRORS = frozenset({
 })
 
 
+# The longest the sender sleeps with nothing due: a message queued by a process that cannot wake
+# it (the CLI retrying dead messages, a replica that died before sending) waits at most this long.
+MAX_SLEEP = 30.0
+
+
 class Sender:
-    def __init__(self, deps, *, channel_interval: float = 1.0, max_in_flight: int = 50) -> None:
+    def __init__(self, deps, *, channel_interval: float = 1.0, max_in_flight: int = 50,
+                 max_sleep: float = MAX_SLEEP) -> None:
         self.deps = deps
+        self.max_sleep = max_sleep
         self.channel_interval = channel_interval
         self.max_in_flight = max_in_flight
         self.wake = getattr(deps, "outbox_wakeup", None) or asyncio.Event()
@@ -53,6 +60,8 @@ class Sender:
 
     async def run(self) -> None:
         while not self._stopping:
+            # Cleared before the outbox is read, so a wake-up that comes during the read is kept.
+            self.wake.clear()
             try:
                 pause = await self.tick()
             except Exception:
@@ -60,7 +69,6 @@ class Sender:
                 pause = 2.0
             if self._stopping:
                 break
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
 
@@ -86,8 +94,17 @@ class Sender:
                 task.add_done_callback(self._tasks.discard)
                 if len(self._tasks) >= self.max_in_flight:
                     break
+        if len(self._tasks) >= self.max_in_flight:
+            return self.max_sleep  # each send that finishes wakes the sender
+        blocked = self._blocked(time.monotonic())
         waits = [free - now for channel, free in self._next_free.items() if free > now and channel not in self._busy]
-        return max(0.01, min([*waits, 1.0]))
+        # Asleep until the earliest retry (or another replica's lease) comes due, a paced channel
+        # frees up, or something wakes the sender (a new message, a finished send); never a poll
+        # a second of an idle outbox.
+        due_at = await outbox.next_due_at(self.deps.db, skip_channels=blocked)
+        if due_at is not None:
+            waits.append((due_at - utcnow()).total_seconds())
+        return max(0.01, min(waits + [self.max_sleep]))
 
     async def _send(self, message: SlackMessage) -> None:
         db = self.deps.db

@@ -509,7 +509,7 @@ class FakeSlack:
 
     METHODS = (
         "api.test", "auth.test", "auth.revoke",
-        "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete",
+        "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "chat.getPermalink",
         "views.open", "views.update", "views.push", "views.publish",
         "users.info", "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
@@ -1140,6 +1140,18 @@ class FakeSlack:
         self.messages[(channel, ts)] = msg
         self._last_post[channel] = now
         return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(msg)}, []
+
+    def _m_chat_getPermalink(self, args, ws, token, basic):
+        # Slack's permalink shape. Any ts in a channel the bot can post to gets one: tests store
+        # digests that this stand-in never posted.
+        channel, _known = self._resolve_channel(args.get("channel"))
+        ts = args.get("message_ts")
+        if channel is None:
+            return self._fail("channel_not_found")
+        if not isinstance(ts, str) or not re.fullmatch(r"\d+\.\d+", ts):
+            return self._fail("message_not_found")
+        return {"ok": True, "channel": channel,
+                "permalink": f"https://{ws.domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"}, []
 
     def _m_chat_postEphemeral(self, args, ws, token, basic):
         channel, known = self._resolve_channel(args.get("channel"))

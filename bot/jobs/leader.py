@@ -14,6 +14,8 @@ from bot.store.db import Database
 # One key per job, so a slow reconcile never delays the 9:00 reminders.
 FOLLOWUPS_LOCK = 0x6D656574  # "meet"
 RECONCILE_LOCK = 0x6D656575
+RETENTION_LOCK = 0x6D656576
+ZONES_LOCK = 0x6D656577
 
 
 @asynccontextmanager

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import case, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.providers.base import Meeting
@@ -76,42 +77,52 @@ def todo_key(todo_id: str | None, text: str) -> str:
 
 async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -> list[TodoState]:
     """Record the meeting's todos as the provider lists them now; what users did is kept.
-    Returns the meeting's todo states in the provider's order."""
+    Returns the meeting's todo states in the provider's order.
+
+    One INSERT … ON CONFLICT DO UPDATE: two events of one meeting processed at once (a session
+    webhook and its export, two replicas) both write the same rows without either failing on
+    the unique key and waiting for a retry."""
     assert connection.id is not None, "a stored connection"
     now = utcnow()
+    rows: dict[str, dict] = {}
+    for position, todo in enumerate(meeting.todos):
+        key = todo_key(todo.id, todo.text)
+        if key in rows:
+            continue  # the same todo twice in one listing
+        rows[key] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
+                         todo_key=key, meeting_title=(meeting.title or "")[:500], position=position, text=todo.text,
+                         due=(todo.due or None) and todo.due[:255], meeting_started_at=meeting.started_at,
+                         # Done in the provider before the bot ever saw it; a known todo keeps its status.
+                         status=DONE if todo.completed else OPEN, first_seen_at=now, updated_at=now)
+    table = TodoState.__table__
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     async with db.session() as session:
-        existing = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
-            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id))).all()}
-        states: list[TodoState] = []
-        for position, todo in enumerate(meeting.todos):
-            key = todo_key(todo.id, todo.text)
-            if key in {s.todo_key for s in states}:
-                continue  # the same todo twice in one listing
-            state = existing.get(key) or TodoState(connection_id=connection.id, team_id=connection.team_id,
-                                                   meeting_id=meeting.id, todo_key=key)
-            state.meeting_title = (meeting.title or "")[:500]
-            state.position = position
-            state.text = todo.text
-            state.due = (todo.due or None) and todo.due[:255]
-            state.meeting_started_at = meeting.started_at
-            if todo.completed and state.status == OPEN and state.done_by is None and state.id is None:
-                state.status = DONE  # done in the provider before the bot ever saw it
-            if state.status == REMOVED:  # listed again: back as it was
-                state.status = DONE if state.done_by or state.done_at else OPEN
-            state.updated_at = now
-            session.add(state)
-            states.append(state)
-        listed = {s.todo_key for s in states}
-        for key, state in existing.items():
-            # Gone from the provider's listing: kept (with what people did) but no longer shown,
-            # reminded of or counted; its buttons say it is no longer tracked.
-            if key not in listed and state.status != REMOVED:
-                state.status, state.updated_at = REMOVED, now
-                session.add(state)
-        await session.flush()
-        for state in states:
-            await session.refresh(state)
-    return states
+        for chunk in _chunks(list(rows.values()), 200):
+            statement = insert(TodoState).values(chunk)
+            listed_again = case(  # removed, then listed again: back as it was
+                (table.c.status != REMOVED, table.c.status),
+                (or_(table.c.done_by.is_not(None), table.c.done_at.is_not(None)), DONE),
+                else_=OPEN)
+            await session.exec(statement.on_conflict_do_update(
+                index_elements=["connection_id", "meeting_id", "todo_key"],
+                set_=dict(meeting_title=statement.excluded.meeting_title, position=statement.excluded.position,
+                          text=statement.excluded.text, due=statement.excluded.due,
+                          meeting_started_at=statement.excluded.meeting_started_at,
+                          updated_at=statement.excluded.updated_at, status=listed_again)))
+        # Gone from the provider's listing: kept (with what people did) but no longer shown,
+        # reminded of or counted; its buttons say it is no longer tracked.
+        await session.exec(update(TodoState).where(
+            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id,
+            TodoState.todo_key.not_in(list(rows)), TodoState.status != REMOVED)
+            .values(status=REMOVED, updated_at=now))
+        stored = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
+            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id)
+            .execution_options(populate_existing=True))).all()}
+    return [stored[key] for key in rows if key in stored]
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def meeting_states(db: Database, *, connection_id: int, meeting_id: str) -> list[TodoState]:

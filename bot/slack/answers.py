@@ -76,7 +76,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         async with asyncio.timeout(deps.settings.provider_timeout_seconds):
             async with deps.provider_for(team_id) as (connection, provider, name):
                 key = await meeting_service.check_key(provider)
-                dead_events = (await inbox.counts(deps.db, team_id=team_id)).get("dead", 0)
+                dead_events = await inbox.dead_count(deps.db, team_id=team_id)
                 dead = [(m.channel, m.last_error or "unknown") for m in
                         await outbox.dead_messages(deps.db, team_id=team_id)]
                 changes = await audit.recent(deps.db, team_id, limit=3)
@@ -88,7 +88,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
 async def switch_followups(deps: Deps, parsed: Parsed, *, team_id: str, user_id: str, channel_id: str,
                            admin: Callable[[], Awaitable[bool]]) -> Message:
     """`/meetings reminders on|off` (for the one asking) and `/meetings recap on|off` (admins, this channel)."""
-    from bot.jobs.followups import set_recap, set_reminders
+    from bot.services.preferences import set_recap, set_reminders
 
     if parsed.name == "reminders":
         await set_reminders(deps.db, team_id=team_id, user_id=user_id, on=bool(parsed.switch))

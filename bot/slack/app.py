@@ -23,7 +23,7 @@ from bot.slack import context, install_pages
 from bot.slack.context import workspace_of
 from bot.slack.errors import describe
 from bot.slack.installations import SqlStateStore
-from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
+from bot.slack.listeners import actions, commands, home, lifecycle, members, setup, todos
 
 log = logging.getLogger(__name__)
 
@@ -112,4 +112,5 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     home.register(app, deps)
     lifecycle.register(app, deps)
     todos.register(app, deps)
+    members.register(app, deps)
     return app

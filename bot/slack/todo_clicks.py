@@ -13,17 +13,20 @@ from dataclasses import dataclass
 
 from bot.delivery import digests
 from bot.deps import Deps
-from bot.jobs import followups
+from bot.jobs import reminders
 from bot.services.todo_clicks import Click, connection_of, handle_click, parse_target
 from bot.services.todos import TodoGone
 from bot.slack.answers import owner_list
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.todos import change_notice
+from bot.slack.members import member_zone
 
 log = logging.getLogger(__name__)
 
 STALE = ("That todo is no longer tracked here: it was removed from its meeting, or the workspace's connection "
          "was removed. Nothing was changed. Type `/meetings todos mine` to see your current ones.")
+EXPIRED = ("That reminder is from an earlier day and its buttons have expired. Nothing was changed. "
+           "Type `/meetings todos mine` to see your current todos.")
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,17 @@ class Where:
 
 
 async def clicked(deps: Deps, click: Click, where: Where) -> None:
+    reminder = None
+    if where.message_ts and not where.ephemeral:
+        reminder = await reminders.find_reminder(deps.db, team_id=click.team_id, channel=where.channel_id or "",
+                                                 ts=where.message_ts)
+        if reminder is None and (where.channel_id or "").startswith("D"):
+            # A todo button in a DM is a reminder's; its row is gone once the retention job expired it.
+            await tell(deps, click, where, EXPIRED)
+            return
     try:
         change = await handle_click(deps.db, click,
-                                    zone=lambda: followups.user_zone(deps, click.team_id, click.user_id))
+                                    zone=lambda: member_zone(deps, click.team_id, click.user_id))
     except TodoGone:
         await tell(deps, click, where, STALE)
         return
@@ -55,9 +66,8 @@ async def clicked(deps: Deps, click: Click, where: Where) -> None:
     connection = await connection_of(deps.db, change)
     if connection is not None:
         await digests.refresh_todos(deps, connection=connection, meeting_id=state.meeting_id)
-    if where.message_ts and not where.ephemeral:
-        await followups.refresh_reminder(deps, team_id=click.team_id, channel=where.channel_id or "",
-                                         ts=where.message_ts)
+    if reminder is not None:
+        await reminders.refresh_reminder(deps, reminder)
     deps.outbox_wakeup.set()  # edit now, not at the sender's next poll
     _ref, list_owner = parse_target(click.target)
     if where.ephemeral and list_owner and where.response_url:
