@@ -21,6 +21,8 @@
   throttle key: organization:1", "data": {"msLeft": N}}` and `Retry-After` (seconds),
   `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (an HTTP date). Answers
   carry the `X-RateLimit-*` headers too.
+- Insights: `GET /insights/room-sessions` (roomName required) lists the room sessions behind the
+  transcriptions, with `startedAt`/`endedAt`.
 - Scripted faults (`fail_next`), request records (whether a key came, never the key).
 - Webhooks: envelopes `{id, apiVersion:"1.0", createdAt, type, data}` for the events of §3.6,
   signed `Whereby-Signature: t=<secs>,v1=<hex HMAC-SHA256(secret, "{t}.{raw body}")>`; stale
@@ -195,6 +197,7 @@ class FakeWhereby:
             Route(API + "/transcriptions/{tid}/access-link", self._access_link),
             Route(API + "/summaries", self._summaries, methods=["GET", "POST"]),
             Route(API + "/summaries/{sid}", self._summary, methods=["GET", "DELETE"]),
+            Route(API + "/insights/room-sessions", self._room_sessions),
             Route("/files/transcriptions/{name}", self._file),
         ]), self)
 
@@ -528,6 +531,19 @@ class FakeWhereby:
         with self._lock:
             items = [t for t in self.transcriptions.values() if room in (None, t["roomName"])]
         return self._page(request, items, "transcriptions")
+
+    async def _room_sessions(self, request: Request) -> Response:
+        """`GET /insights/room-sessions?roomName=…[&roomSessionId=…]`: the sessions behind the
+        transcriptions (`roomName` is required, as W-OAS has it)."""
+        room = request.query_params.get("roomName")
+        if not room:
+            return _bad("roomName is required")
+        wanted = request.query_params.get("roomSessionId")
+        with self._lock:
+            items = [{"roomSessionId": t["roomSessionId"], "roomName": t["roomName"], "startedAt": t["startDate"],
+                      "endedAt": t["endDate"]} for t in self.transcriptions.values()
+                     if t["roomName"] == room and wanted in (None, t["roomSessionId"])]
+        return self._page(request, items, None)
 
     async def _transcription(self, request: Request) -> Response:
         tid = request.path_params["tid"]

@@ -28,7 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -37,6 +37,7 @@ from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotReady,
@@ -68,6 +69,7 @@ NOT_READY_RETRY = 60.0  # seconds between looks at a meeting Harmony is still pr
 TRANSCRIPT_MAX_CHARS = 200_000
 PROCESSING = frozenset({"processing", "pending", "queued", "uploaded", "uploading", "transcribing", "analyzing",
                         "in_progress", "recording", "started"})
+FAILED_STATES = frozenset({"failed", "error"})
 TODO_KINDS = frozenset({"action_item", "action_items", "action", "todo", "task", "next_step", "next_steps",
                         "follow_up", "followup"})
 
@@ -179,6 +181,20 @@ class HarmonyProvider:
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
                        url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript))
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """The meeting's detail whatever its processing status: started, still processing or failed."""
+        detail = _unwrap(await self._get("/" + quote(str(meeting_id), safe="")), self.style.resource[:-1])
+        if not isinstance(detail, dict) or not detail:
+            raise Unavailable("harmony: unexpected meeting response", provider="harmony", code="invalid_response")
+        base = _summary(detail)
+        ended = parse_iso(_pick(detail, "ended_at", "end_time", "endTime"))
+        if ended is None and base.started_at and base.duration_seconds:
+            ended = base.started_at + timedelta(seconds=base.duration_seconds)
+        failed = (_text(detail.get("status") or detail.get("state")) or "").lower() in FAILED_STATES
+        reason = _text(_pick(detail, "error_message", "failure_reason", "error", "reason")) if failed else None
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at, ended_at=ended,
+                             failed=failed, failure_reason=reason)
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Harmony has no action-item list in its API; todos come with each meeting's digest.",

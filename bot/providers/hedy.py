@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -19,6 +19,7 @@ from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     Page,
     ProviderError,
@@ -104,6 +105,12 @@ class HedyProvider:
         if not isinstance(body, dict):
             raise self._bad_shape("session")
         return _meeting(body)
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """A session as GET /sessions/{id} shows it, live ones included (Hedy has no failed state)."""
+        meeting = await self.get_meeting(meeting_id)
+        return MeetingStatus(id=meeting.id, title=meeting.title, started_at=meeting.started_at,
+                             ended_at=meeting.ended_at)
 
     async def list_todos(self) -> list[Todo]:
         # A bare array (providers.md 1.2); no paging parameters work on it.

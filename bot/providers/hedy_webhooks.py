@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from typing import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, load_object, signed_dedupe_key
 
 ACTIONS = {
     "session.created": Action.STARTED,
@@ -42,7 +42,8 @@ class HedyWebhooks:
         nested = payload.get("data") if isinstance(payload.get("data"), dict) else None
         data = {**payload, **nested} if nested is not None else payload
         data.pop("data", None)
-        event_type = payload.get("event") or payload.get("type") or _header(headers, "X-Hedy-Event")
+        named = payload.get("event") or payload.get("type")
+        event_type = named or _header(headers, "X-Hedy-Event")
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
@@ -58,13 +59,12 @@ class HedyWebhooks:
             meeting_id, object_id = text("sessionId", "session_id", "id"), None
         else:
             meeting_id, object_id = text("sessionId", "session_id"), text("id", "highlightId", "todoId")
-        subject = (object_id or meeting_id or "-")[:150]
+        # The X-Hedy-Event header is not signed: only the body's own event name counts for the key.
+        signed_name = named.strip() if isinstance(named, str) else None
         return WebhookEvent(
             event_type=event_type,
             meeting_id=meeting_id,
             object_id=object_id,
-            dedupe_key=f"{event_type}:{subject}:{content_fingerprint(data)}",
+            dedupe_key=signed_dedupe_key(signed_name, object_id or meeting_id, data),
             data=data,
-            title=text("title", "sessionTitle") if event_type.startswith("session.") else None,
-            started_at=parse_iso(data.get("startTime") or data.get("start_time")),
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -26,6 +26,7 @@ from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotSupported,
@@ -146,6 +147,16 @@ class MeetricProvider:
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
                        url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript))
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}", scope="conversations")
+        data = _unwrap(body, "conversation")
+        if not isinstance(data, dict) or not data:
+            raise Unavailable("meetric: unexpected conversation response", provider="meetric", code="invalid_response")
+        base = _summary(data)
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at,
+                             ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
+                                       if base.started_at and base.duration_seconds else None))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Meetric has no action-item list in its API; todos come with each meeting's digest.",

@@ -28,7 +28,7 @@ import re
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +38,7 @@ from bot.providers.base import (
     AuthError,
     BadRequest,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotReady,
@@ -196,6 +197,27 @@ class WherebyProvider:
                            code="summarising", retry_after=self.poll_seconds)
         return _meeting(transcription, minutes=summary_markdown(summary.get("summary")),
                         transcript=await self._transcript(transcription))
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """A room session (for the room.session.* notes: `hints` carry its room, which the insights
+        API needs) or a transcription (for transcription.failed)."""
+        hints = hints or {}
+        if hints.get("room_session") == meeting_id and hints.get("room"):
+            body = await self._get("/insights/room-sessions",
+                                   params={"roomName": hints["room"], "roomSessionId": meeting_id})
+            found = next((r for r in _results(body) if str(r.get("roomSessionId")) == meeting_id), None)
+            if found is None:
+                raise NotFound("whereby: no such room session", provider="whereby", code="not_found")
+            return MeetingStatus(id=meeting_id, title=room_title(_text(found.get("roomName"))) or "Whereby meeting",
+                                 started_at=parse_iso(found.get("startedAt")), ended_at=parse_iso(found.get("endedAt")))
+        transcription = await self._get(f"/transcriptions/{_seg(meeting_id)}")
+        if not isinstance(transcription, dict) or not transcription.get("transcriptionId"):
+            raise Unavailable("whereby: unexpected transcription response", provider="whereby",
+                              code="invalid_response")
+        base = _meeting_summary(transcription)
+        _start, end, _duration = _times(transcription)
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at, ended_at=end,
+                             failed=_state(transcription) == FAILED)
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported(NO_TODOS, provider="whereby", code="not_supported")

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Callable, Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object
 
 ACTIONS = {
     "transcription.finished": Action.DIGEST,
@@ -32,6 +33,9 @@ ACTIONS = {
 }
 SIGNATURE_HEADER = "Whereby-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+# `t` in ASCII digits, at most 12 of them: str.isdigit() also takes "²" and "٣" (which int()
+# then refuses), and int() refuses more than 4,300 digits; either would be a 500, not a 401.
+_STAMP = re.compile(r"[0-9]{1,12}")
 
 
 def room_title(room_name: str | None) -> str | None:
@@ -57,7 +61,7 @@ def parse_signature(value: str | None) -> tuple[int | None, list[str]]:
     for part in (value or "").split(","):
         key, _, val = part.strip().partition("=")
         key, val = key.strip().lower(), val.strip()
-        if key == "t" and val.isdigit():
+        if key == "t" and _STAMP.fullmatch(val):
             stamp = int(val)
         elif key == "v1" and val:
             signatures.append(val.lower())
@@ -104,33 +108,32 @@ class WherebyWebhooks:
             return (str(value).strip()[:200] or None) if isinstance(value, (str, int)) else None
 
         envelope_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None
-        created_at = parse_iso(payload.get("createdAt"))
         room_session = text("roomSessionId")
+        hints: dict[str, str] = {}
         if event_type.startswith("transcription."):
             meeting_id = text("transcriptionId")
             subject = meeting_id
         elif event_type.startswith("room.session."):
             meeting_id = room_session or text("meetingId")
             subject = room_session  # without a session id, one room has many sessions: fall back below
+            room = text("roomName")
+            if room_session and room:  # the API finds a room session by room name and session id
+                hints = {"room_session": room_session, "room": room}
         else:
             meeting_id = text("transcriptionId") or room_session or text("meetingId")
             subject = None
+        # Everything here is inside the signed string (`t.` + body), so every key below is signed.
         if subject:
             dedupe = f"{event_type}:{subject}"
         elif envelope_id is not None:
             dedupe = f"{event_type}:id:{str(envelope_id)[:150]}"
         else:
             dedupe = f"{event_type}:{meeting_id or '-'}:{content_fingerprint(data)}"
-        started = created_at if event_type == "room.session.started" else None
-        ended = created_at if event_type == "room.session.ended" else None
         return WebhookEvent(
             event_type=event_type,
             meeting_id=meeting_id,
             object_id=None,
             dedupe_key=dedupe[:255],
             data={**data, "envelope_id": envelope_id, "created_at": payload.get("createdAt")},
-            title=room_title(text("roomName")),
-            started_at=started,
-            reason=text("error") if event_type == "transcription.failed" else None,
-            ended_at=ended,
+            hints=hints,
         )
