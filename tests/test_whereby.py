@@ -299,6 +299,13 @@ async def test_signatures_are_checked_with_their_timestamp(slack_user, whereby_c
     garbled = await deliver(slack_user, whereby_connection, finished, fake_whereby,
                             headers={"Whereby-Signature": "v1=abc,t=notanumber"})
     assert garbled.status_code == 401
+    raw, headers = fake_whereby.webhook_request(finished, secret=WHEREBY_SECRET)
+    v1 = headers["Whereby-Signature"].split("v1=")[1]
+    # Digits that are not ASCII ("²", Arabic-Indic), more digits than int() reads, NaN, nothing: 401, never a 500.
+    for stamp in ("²", "٣٤٥", "9" * 5000, "nan", "inf", "", "-1", "1e9"):
+        odd = await deliver(slack_user, whereby_connection, finished, fake_whereby,
+                            headers={"Whereby-Signature": f"t={stamp},v1={v1}".encode()})
+        assert odd.status_code == 401, stamp
     assert await inbox_rows(db) == []
     good = await deliver(slack_user, whereby_connection, finished, fake_whereby)
     assert good.status_code == 200 and good.json()["message"] == "stored"
@@ -419,8 +426,37 @@ async def test_a_failed_transcription_gets_a_short_notice(slack_user, whereby_co
                   fake_whereby)
     notice = (await wait_until(lambda: top_level(fake_slack)))[0]
     assert "Meeting in muted" in text_of(notice) and "could not process" in text_of(notice)
-    assert "audio could not be processed" in text_of(notice)
+    # The API has no reason for it, and the event's `error` is not the API: it is not shown.
+    assert "audio could not be processed" not in text_of(notice)
     assert fake_whereby.request_count("/summaries") == 0
+
+
+@pytest.mark.usefixtures("workers")
+@pytest.mark.parametrize("event", ["transcription.finished", "transcription.failed", "room.session.started",
+                                   "room.session.ended"])
+async def test_a_forged_event_posts_only_what_whereby_s_api_says(slack_user, deps, fake_whereby, fake_slack, db,
+                                                                 event):
+    """Only the URL of a connection without a signing secret: bodies with attacker text and links."""
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby", api_key=WHEREBY_KEY,
+                           channel=CHANNEL, options={"post_meeting_started": True, "post_meeting_ended": True},
+                           meeting_started_notes=True)
+    known = fake_whereby.add_session(room="board", minutes_ago=10, summarised=True,
+                                     state="failed" if event == "transcription.failed" else "ready")
+    lies = {"roomName": "/<https://evil.example|Re-enter your password> <!channel>",
+            "error": "Call https://evil.example/support"}
+    for ids in ({"transcriptionId": "tr-nobody", "roomSessionId": "rs-nobody"},
+                {"transcriptionId": known["transcriptionId"], "roomSessionId": known["roomSessionId"],
+                 **({"roomName": known["roomName"]} if event.startswith("room.") else {})}):
+        envelope = fake_whereby.event(event, {**lies, **ids})
+        assert (await deliver(slack_user, result.connection, envelope, fake_whereby, secret=None)).status_code == 200
+    rows = await wait_until(lambda: _all_done(db))
+    assert "Whereby does not know this meeting" in rows[0].last_error
+    [post] = await wait_until(lambda: top_level(fake_slack))
+    assert "Meeting in board" in text_of(post)
+    posted = json.dumps([c.args for c in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "password" not in posted
 
 
 @pytest.mark.usefixtures("workers")
@@ -449,13 +485,12 @@ async def test_whereby_down_then_back(slack_user, whereby_connection, fake_where
 
 
 @pytest.mark.usefixtures("workers")
-async def test_a_transcription_that_is_gone_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
+async def test_a_transcription_whereby_keeps_failing_on_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
                                                                        db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
-    gone = fake_whereby.event("transcription.finished", {"roomName": "/gone", "roomSessionId": "s-gone",
-                                                         "transcriptionId": "tr-gone", "status": "ready"})
-    await deliver(slack_user, whereby_connection, gone, fake_whereby)
+    fake_whereby.fail_next(500, times=20, path="/transcriptions/tr_demo_launch")
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
     await wait_until(lambda: _dead(db), timeout=20)
     status = text_of(await slack_user.ask("status"))
     assert "1 webhook event failed" in status and "Whereby" in status
