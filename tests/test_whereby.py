@@ -30,7 +30,12 @@ from bot.providers.http import Pacer
 from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
 from bot.slack.errors import describe
 from bot.store.models import InboxEvent
+from bot.providers.downloads import DownloadPolicy
+from bot.slack.blocks.digest import minutes_modal
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
+
+# The stand-in serves transcript files on loopback, which only an explicit allow-list may reach.
+LOOPBACK = DownloadPolicy(private_hosts=frozenset({"127.0.0.1"}))
 
 
 async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
@@ -64,7 +69,7 @@ async def inbox_rows(db) -> list[InboxEvent]:
 
 @pytest.fixture
 async def whereby(fake_whereby):
-    provider = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05)
+    provider = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05, download_policy=LOOPBACK)
     yield provider
     await provider.aclose()
 
@@ -213,6 +218,103 @@ async def test_a_summary_is_started_once_and_polled_until_it_is_finished(fake_wh
     assert summary["template"] == "General Bulleted" and fake_whereby.polls(summary["summaryId"]) == 2
     assert fake_whereby.request_count("/summaries", "POST") == 1
     assert fake_whereby.file_downloads == [False]  # the storage link is fetched without the API key
+
+
+# ----------------------------------------------------------------------------- the transcript link
+
+
+@pytest.mark.parametrize("base, why", [
+    ("http://127.0.0.1:{port}", "not https"),
+    ("https://127.0.0.1:{port}", "private or local network address (127.0.0.1)"),
+    ("https://localhost:{port}", "private or local network address (localhost)"),
+    ("https://10.1.2.3", "private or local network address (10.1.2.3)"),
+    ("https://169.254.169.254", "private or local network address (169.254.169.254)"),
+    ("https://[::ffff:192.168.0.7]", "private or local network address"),
+    ("http://transcripts.whereby-storage.example", "not https"),
+])
+async def test_a_transcript_link_to_a_private_address_or_over_http_is_refused_and_said_in_the_modal(
+        fake_whereby, base, why):
+    """Without the private-hosts setting (the default), nothing but https to a public address is
+    fetched; the minutes modal says why there is no transcript."""
+    fake_whereby.link_base = base.format(port=httpx.URL(fake_whereby.url).port)
+    strict = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05)
+    try:
+        meeting = await ready_meeting(strict, "tr_demo_launch")
+    finally:
+        await strict.aclose()
+    assert meeting.transcript is None and "Key Points" in meeting.minutes  # the digest is not held up
+    assert fake_whereby.file_downloads == []  # refused before any connection
+    modal = json.dumps(minutes_modal(meeting, provider_name="Whereby"), ensure_ascii=False)
+    assert "The transcript was not fetched" in modal and why in modal
+
+
+@pytest.mark.parametrize("redirects, why", [
+    (["https://localhost:{port}/files/transcriptions/x.md"], "private or local network address (localhost)"),
+    (["http://files.whereby-storage.example/x.md"], "not https"),
+    (["https://10.0.0.9/latest/meta-data"], "private or local network address (10.0.0.9)"),
+    (["/files/transcriptions/{name}?again=1"] * 4, "redirected more than 3 times"),
+])
+async def test_each_redirect_of_the_transcript_link_is_checked_again(fake_whereby, whereby, redirects, why):
+    port = httpx.URL(fake_whereby.url).port
+    fake_whereby.file_redirects = [r.format(port=port, name="tr_demo_launch.md") for r in redirects]
+    meeting = await ready_meeting(whereby, "tr_demo_launch")
+    assert meeting.transcript is None and why in meeting.transcript_note
+    assert len(fake_whereby.file_downloads) == min(len(redirects), 4)
+
+
+async def test_a_transcript_over_5_mb_is_refused(fake_whereby, whereby):
+    fake_whereby.set_transcript("tr_demo_launch", "Maria: " + "la " * (2 * 1024 * 1024))
+    meeting = await ready_meeting(whereby, "tr_demo_launch")
+    assert meeting.transcript is None and "larger than 5 MB" in meeting.transcript_note
+
+
+async def test_a_public_host_is_fetched_from_the_address_that_was_checked():
+    """The name is resolved once, checked, and the connection goes to that address, with the
+    name kept for the Host header and the TLS certificate check: a second DNS answer cannot
+    swap in a private address."""
+    from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
+
+    seen = []
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text="Maria: hello")
+
+    async def public(host, port):
+        return ["93.184.216.34"]
+
+    async def rebinding(host, port):
+        return ["93.184.216.34", "127.0.0.1"]
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(storage)) as client:
+        url = "https://files.whereby-storage.example/t.md?sig=1"
+        assert await fetch_text(client, url, policy=DownloadPolicy(), resolve=public) == "Maria: hello"
+        with pytest.raises(RefusedDownload, match="private or local"):
+            await fetch_text(client, url, policy=DownloadPolicy(), resolve=rebinding)
+    [request] = seen
+    assert request.url.host == "93.184.216.34" and request.headers["host"] == "files.whereby-storage.example"
+    assert request.extensions["sni_hostname"] == "files.whereby-storage.example"
+
+
+async def test_a_body_without_a_length_is_cut_off_while_streaming():
+    from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
+
+    sent = []
+
+    async def endless():
+        for _ in range(1000):
+            sent.append(1)
+            yield b"x" * 1024
+
+    async def public(host, port):
+        return ["93.184.216.34"]
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(RefusedDownload, match="larger than 16 KB"):
+            await fetch_text(client, "https://files.example/t.md", policy=DownloadPolicy(max_bytes=16 * 1024),
+                             resolve=public)
+    assert len(sent) < 100  # stopped reading, not read whole and then measured
 
 
 async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby):

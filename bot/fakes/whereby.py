@@ -187,6 +187,10 @@ class FakeWhereby:
         self._plans: dict[str, dict] = {}  # transcription id → {"text", "fails"} for its summary
         self._polls: dict[str, int] = {}
         self._born: dict[str, float] = {}
+        # Where access links point (default: this server) and where the file answers with a
+        # redirect instead (a list of Location values, one per request): for the download rules.
+        self.link_base: str | None = None
+        self.file_redirects: list[str] = []
         self.app = _Front(Starlette(routes=[
             Route(API + "/meetings", self._meetings, methods=["GET", "POST"]),
             Route(API + "/meetings/{mid}", self._meeting, methods=["GET", "DELETE"]),
@@ -241,6 +245,10 @@ class FakeWhereby:
         for room, days in (("product-sync", 3), ("customer-acme", 2), ("design-review", 1)):
             self.add_session(room=room, minutes_ago=days * 24 * 60, summarised=True)
         self.add_session(room="launch-planning", minutes_ago=40, tid="tr_demo_launch")
+
+    def set_transcript(self, tid: str, text: str) -> None:
+        with self._lock:
+            self._texts[tid] = text
 
     def set_state(self, tid: str, state: str) -> None:
         with self._lock:
@@ -572,7 +580,8 @@ class FakeWhereby:
             return _empty(404)
         expires = int((time.time() + valid) * 1000)
         name = f"{tid}.md"
-        link = f"{self.url}/files/transcriptions/{name}?Expires={expires}&Signature={self._file_signature(name, expires)}"
+        base = self.link_base or self.url
+        link = f"{base}/files/transcriptions/{name}?Expires={expires}&Signature={self._file_signature(name, expires)}"
         return JSONResponse({"accessLink": link, "expires": expires})
 
     async def _file(self, request: Request) -> Response:
@@ -580,6 +589,8 @@ class FakeWhereby:
         name = request.path_params["name"]
         with self._lock:
             self.file_downloads.append("authorization" in request.headers)
+            if self.file_redirects:
+                return Response(status_code=302, headers={"Location": self.file_redirects.pop(0)})
         try:
             expires = int(request.query_params.get("Expires", "0"))
         except ValueError:

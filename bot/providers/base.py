@@ -69,6 +69,7 @@ class Meeting(MeetingSummary):
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
+    transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from bot.providers.base import (
     Topic,
     Unavailable,
 )
+from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
     JsonApi,
@@ -118,8 +119,10 @@ class WherebyProvider:
                  summary_template: str | None = DEFAULT_TEMPLATE, poll_seconds: float = 30.0,
                  fetch_transcript: bool = True, max_attempts: int = 3, deadline: float = 10.0,
                  backoff: float = 0.5, max_pacing_wait: float = 10.0,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 download_policy: DownloadPolicy | None = None) -> None:
         self._key = api_key.strip()
+        self.download_policy = download_policy or DownloadPolicy()  # no private hosts: see downloads.py
         self.summary_template = (summary_template or "").strip() or None
         self.poll_seconds = poll_seconds
         self.fetch_transcript = fetch_transcript
@@ -183,20 +186,20 @@ class WherebyProvider:
         except PermissionDenied:
             # Summaries are a closed beta: without them the digest still says when the meeting was
             # and carries the transcript.
-            return _meeting(transcription, transcript=await self._transcript(transcription),
+            return _meeting(transcription, fetched=await self._transcript(transcription),
                             note="Whereby summaries are not enabled for this organization (they are in beta), so "
                                  "there is only the transcript, behind Full minutes.")
         state = _state(summary)
         if state == FAILED:
             # Terminal. The meeting still gets its digest (so nothing polls or re-queues it), with
             # the transcript and a line saying the summary failed.
-            return _meeting(transcription, transcript=await self._transcript(transcription),
+            return _meeting(transcription, fetched=await self._transcript(transcription),
                             note="Whereby could not summarise this meeting. The transcript is behind Full minutes.")
         if state not in FINISHED:
             raise NotReady("Whereby is still writing this meeting's summary", provider="whereby",
                            code="summarising", retry_after=self.poll_seconds)
         return _meeting(transcription, minutes=summary_markdown(summary.get("summary")),
-                        transcript=await self._transcript(transcription))
+                        fetched=await self._transcript(transcription))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         """A room session (for the room.session.* notes: `hints` carry its room, which the insights
@@ -294,27 +297,28 @@ class WherebyProvider:
 
     # ------------------------------------------------------------------ transcript
 
-    async def _transcript(self, transcription: dict) -> str | None:
-        """The transcript file, if Whereby stores it. Optional: a failure here never blocks a digest."""
+    async def _transcript(self, transcription: dict) -> tuple[str | None, str | None]:
+        """(the transcript file, None), or (None, why not) for the minutes modal. Optional: a
+        failure here never blocks a digest. The file comes from a pre-signed storage link, fetched
+        without the API key (it must not leave for storage) and only from a public https host
+        (bot/providers/downloads.py)."""
         if not self.fetch_transcript:
-            return None
+            return None, None
         tid = _seg(str(transcription["transcriptionId"]))
         try:
             link = await self._get(f"/transcriptions/{tid}/access-link", params={"validForSeconds": 300})
             url = _text(link.get("accessLink")) if isinstance(link, dict) else None
-            if not url or not url.lower().startswith(("https://", "http://")):
-                return None
-            # A pre-signed storage URL: no Authorization header (the key must not leave for storage).
-            response = await self._client.get(url, timeout=self._timeout, follow_redirects=True)
+            if not url:
+                return None, None
+            return transcript_text(await fetch_text(self._client, url, policy=self.download_policy)), None
+        except RefusedDownload as refused:
+            log.warning("whereby: transcript of %s not fetched: %s", tid, refused.reason)
+            return None, f"The transcript was not fetched: {refused.reason}."
         except (ProviderError, httpx.HTTPError, TimeoutError) as exc:
             if isinstance(exc, (httpx.HTTPError, TimeoutError)):
                 exc = transport_error(exc, provider="whereby")
             log.info("whereby: transcript of %s skipped (%s)", tid, exc.code or type(exc).__name__)
-            return None
-        if response.status_code >= 400:
-            log.info("whereby: transcript download of %s answered %s", tid, response.status_code)
-            return None
-        return transcript_text(response.text)
+            return None, None
 
     # ------------------------------------------------------------------ HTTP
 
@@ -397,12 +401,14 @@ def _meeting_summary(t: dict) -> MeetingSummary:
                           started_at=start, duration_seconds=duration)
 
 
-def _meeting(t: dict, *, minutes: str | None = None, transcript: str | None = None,
+def _meeting(t: dict, *, minutes: str | None = None, fetched: tuple[str | None, str | None] = (None, None),
              note: str | None = None) -> Meeting:
+    """`fetched` is the transcript and, when it could not be fetched, the sentence saying why."""
     base = _meeting_summary(t)
     _start, end, _duration = _times(t)
+    transcript, transcript_note = fetched
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
-                   ended_at=end, recap=note, minutes=minutes, transcript=transcript)
+                   ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note)
 
 
 _SOAP_TITLES = {"chief_complaint": "Chief complaint", "subjective": "Subjective", "objective": "Objective",
