@@ -8,7 +8,6 @@ list cursor works), so parsing here is deliberately tolerant and every quirk is 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import quote
@@ -31,13 +30,11 @@ from bot.providers.base import (
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
     RETRYABLE,
-    Pacer,
+    JsonApi,
     RetryPolicy,
-    call_with_retries,
     error_for_status,
     fingerprint,
     get_pacer,
-    response_error,
 )
 
 log = logging.getLogger(__name__)
@@ -75,16 +72,23 @@ class HedyProvider:
         rate_burst: int | None = RATE_BURST,
     ) -> None:
         # Both "https://api.hedy.bot" and ".../v1" work, so the configured base is used as given.
-        self.base_url = base_url.rstrip("/")
         self._key = api_key.strip()  # pasted keys often carry a newline
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
-        self._timeout = timeout
-        self._max_pacing_wait = max_pacing_wait
-        self._policy = RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff)
-        # Shared by every HedyProvider for this key in the process: Hedy limits per key.
-        self._pacer: Pacer = get_pacer(fingerprint(self._key, "hedy"), rate=rate_limit, period=rate_period,
-                                       burst=rate_burst, name="hedy")
+        self._api = JsonApi(
+            provider="hedy", base_url=base_url, secret=self._key,
+            auth_headers={"Authorization": f"Bearer {self._key}"}, client=client,
+            # Shared by every HedyProvider for this key in the process: Hedy limits per key.
+            pacer=get_pacer(fingerprint(self._key, "hedy"), rate=rate_limit, period=rate_period, burst=rate_burst,
+                            name="hedy"),
+            policy=RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff),
+            timeout=timeout, max_pacing_wait=max_pacing_wait, logger=log, body_error=self._wrapped_error)
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    @property
+    def pacer(self):
+        return self._api.pacer
 
     def __repr__(self) -> str:
         return f"HedyProvider(base_url={self.base_url!r})"
@@ -120,8 +124,7 @@ class HedyProvider:
         return [t for t in (_topic(x) for x in _items(await self._get("/topics"), "topics")) if t]
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._api.aclose()
 
     # ------------------------------------------------------------------ extras
 
@@ -172,43 +175,20 @@ class HedyProvider:
 
     async def _request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                        retry_on: tuple[type[BaseException], ...] = RETRYABLE) -> Any:
-        url = self.base_url + path
+        return await self._api.request(method, path, params=params, json=json, retry_on=retry_on)
 
-        async def attempt(remaining: float) -> Any:
-            await self._pacer.acquire(max_wait=min(self._max_pacing_wait, remaining))
-            started = time.monotonic()
-            # Auth goes on each request, not the client: the client may be shared across keys.
-            response = await self._client.request(
-                method, url, params=params, json=json, timeout=self._timeout,
-                headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json"},
-            )
-            log.debug("hedy %s %s -> %s in %.0f ms", method, path, response.status_code,
-                      (time.monotonic() - started) * 1000)
-            return self._parse(response)
-
-        return await call_with_retries(attempt, policy=self._policy, provider="hedy", retry_on=retry_on,
-                                       logger=log, what=f"{method} {path}")
-
-    def _parse(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            raise response_error(response, provider="hedy", redact=(self._key,))
-        if not response.content:
+    def _wrapped_error(self, body: Any) -> ProviderError | None:
+        """Hedy sometimes answers 200 with `{success:false, error:{code,message}}`: the error its
+        code stands for (providers.md 1.7)."""
+        if not (isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict)):
             return None
-        try:
-            body = response.json()
-        except ValueError:
-            # A 2xx that is not JSON is a proxy or maintenance page, not Hedy: treat as an outage.
-            raise Unavailable("hedy: answered with something that is not JSON", provider="hedy",
-                              code="invalid_response", status=response.status_code) from None
-        if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict):
-            error = body["error"]
-            code = _text(error.get("code"))
-            status = _CODE_STATUS.get(code or "", 404 if (code or "").endswith("not_found") else 400)
-            message = _text(error.get("message")) or code
-            if message and self._key:
-                message = message.replace(self._key, "[redacted]")
-            raise error_for_status(status, provider="hedy", code=code, message=message)
-        return body
+        error = body["error"]
+        code = _text(error.get("code"))
+        status = _CODE_STATUS.get(code or "", 404 if (code or "").endswith("not_found") else 400)
+        message = _text(error.get("message")) or code
+        if message and self._key:
+            message = message.replace(self._key, "[redacted]")
+        return error_for_status(status, provider="hedy", code=code, message=message)
 
     def _bad_shape(self, what: str) -> ProviderError:
         return Unavailable(f"hedy: unexpected {what} response", provider="hedy", code="invalid_response")
