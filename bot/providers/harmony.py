@@ -59,7 +59,7 @@ from bot.providers.http import (
     get_server_budget,
     parse_reset,
 )
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import parse_iso
 
 log = logging.getLogger(__name__)
 

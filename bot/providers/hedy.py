@@ -8,11 +8,13 @@ list cursor works), so parsing here is deliberately tolerant and every quirk is 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
@@ -35,6 +37,15 @@ from bot.providers.http import (
     error_for_status,
     fingerprint,
     get_pacer,
+)
+from bot.providers.parsing import (
+    EpochOrIsoTime,
+    Id,
+    Lenient,
+    Number,
+    Text,
+    number,
+    text,
 )
 
 log = logging.getLogger(__name__)
@@ -97,8 +108,8 @@ class HedyProvider:
 
     async def check_key(self) -> Account:
         body = _unwrap(await self._get("/me"))
-        body = body if isinstance(body, dict) else {}
-        return Account(id=_text(body.get("id")), email=_text(body.get("email")), name=_text(body.get("name")))
+        account = _Account.read(body)
+        return Account(id=account.id, email=account.email, name=account.name)
 
     async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
         items, next_cursor = await self._list("/sessions", limit, cursor)
@@ -183,9 +194,9 @@ class HedyProvider:
         if not (isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict)):
             return None
         error = body["error"]
-        code = _text(error.get("code"))
+        code = text(error.get("code"))
         status = _CODE_STATUS.get(code or "", 404 if (code or "").endswith("not_found") else 400)
-        message = _text(error.get("message")) or code
+        message = text(error.get("message")) or code
         if message and self._key:
             message = message.replace(self._key, "[redacted]")
         return error_for_status(status, provider="hedy", code=code, message=message)
@@ -219,41 +230,62 @@ def _items(body: Any, inner: str) -> list:
     return []
 
 
-def _pick(d: dict, *names: str) -> Any:
-    """The first of several spellings that is present and not null."""
-    for name in names:
-        value = d.get(name)
-        if value is not None:
-            return value
-    return None
+def _spellings(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
 
 
-def _text(value: Any) -> str | None:
-    """Strings with content, else None: Hedy sends "" and null interchangeably."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+class _Account(Lenient):
+    id: Text = None
+    email: Text = None
+    name: Text = None
 
 
-def _time(value: Any) -> datetime | None:
-    """ISO 8601 (with Z) or epoch seconds/milliseconds; unparseable values become None."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+class _TopicFields(Lenient):
+    id: Text = _spellings("id", "topicId")
+    name: Text = _spellings("name", "topicName")
+    description: Text = None
+    session_count: Number = _spellings("sessionCount", "session_count")
+    last_session_at: EpochOrIsoTime = _spellings("lastSessionDate", "last_session_date")
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
+class _Session(Lenient):
+    """A session as GET /sessions/{id}, the list and the webhooks spell it (REST camelCase, the
+    Make app's snake_case)."""
+
+    id: Id = Field("", validation_alias=AliasChoices("sessionId", "id", "session_id"))
+    title: Text = None
+    start: EpochOrIsoTime = _spellings("startTime", "start_time", "createdAt")
+    end: EpochOrIsoTime = _spellings("endTime", "end_time")
+    duration: Any = None
+    topic: Any = _spellings("topic", "topicInfo")  # `{id,name}` (REST) or a bare name
+    topic_id: Text = _spellings("topicId", "topic_id")  # the Make app and webhooks
+    topic_name: Text = _spellings("topicName", "topic_name")
+    recap: Text = None
+    minutes: Text = _spellings("meeting_minutes", "meetingMinutes", "minutes")
+    highlights: Any = None
+    todos: Any = _spellings("user_todos", "userTodos", "todos")
+    url: Text = _spellings("url", "sessionUrl")
+
+
+class _Highlight(Lenient):
+    id: Id = Field("", validation_alias=AliasChoices("id", "highlightId", "highlight_id"))
+    title: Text = None
+    session_id: Text = _spellings("sessionId", "session_id")
+    cleaned_quote: Text = _spellings("cleanedQuote", "cleaned_quote")
+    raw_quote: Text = _spellings("rawQuote", "raw_quote")
+    main_idea: Text = _spellings("mainIdea", "main_idea")
+    insight: Any = _spellings("aiInsight", "aiInsights", "ai_insight")  # the plural spelling might be a list
+    time_index_ms: Number = _spellings("timeIndex", "time_index")  # position in the recording, in ms
+    timestamp: EpochOrIsoTime = None
+
+
+class _Todo(Lenient):
+    id: Id = Field("", validation_alias=AliasChoices("id", "todoId", "todo_id"))
+    text: Text = _spellings("text", "title", "description")
+    session_id: Text = _spellings("sessionId", "session_id")
+    due: Any = _spellings("dueDate", "due_date", "due")
+    completed: Any = _spellings("completed", "isCompleted", "done")
+    topic: Any = None
 
 
 def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) -> int | None:
@@ -262,7 +294,7 @@ def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) ->
     values above 360 are taken as seconds (no 6-hour meetings) and smaller ones as minutes."""
     if start and end and end >= start:
         return int((end - start).total_seconds())
-    value = _number(raw)
+    value = number(raw)
     if value is None or value < 0:
         return None
     return int(value) if value > 360 else int(value * 60)
@@ -270,87 +302,85 @@ def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) ->
 
 def _topic(raw: Any) -> Topic | None:
     if isinstance(raw, dict):
-        topic_id, name = _text(_pick(raw, "id", "topicId")), _text(_pick(raw, "name", "topicName"))
-        if not topic_id and not name:
+        fields = _TopicFields.read(raw)
+        if not fields.id and not fields.name:
             return None
-        count = _number(_pick(raw, "sessionCount", "session_count"))
-        return Topic(id=topic_id or name, name=name or topic_id, description=_text(raw.get("description")),
-                     session_count=int(count) if count is not None else None,
-                     last_session_at=_time(_pick(raw, "lastSessionDate", "last_session_date")))
+        topic_id, name = fields.id or fields.name, fields.name or fields.id
+        count = fields.session_count
+        return Topic(id=topic_id or "", name=name or "", description=fields.description,
+                     session_count=int(count) if count is not None else None, last_session_at=fields.last_session_at)
     if isinstance(raw, str) and raw.strip():
         return Topic(id=raw.strip(), name=raw.strip())
     return None
 
 
-def _session_topic(d: dict) -> Topic | None:
+def _session_topic(session: _Session) -> Topic | None:
     """`topic:{id,name}` (REST) or `topicId`/`topicName` (Make app, webhooks), or nothing."""
-    topic = _topic(_pick(d, "topic", "topicInfo"))
+    topic = _topic(session.topic)
     if topic:
         return topic
-    topic_id, name = _text(_pick(d, "topicId", "topic_id")), _text(_pick(d, "topicName", "topic_name"))
-    if topic_id or name:
-        return Topic(id=topic_id or name, name=name or topic_id)
+    if session.topic_id or session.topic_name:
+        return Topic(id=session.topic_id or session.topic_name or "", name=session.topic_name or session.topic_id or "")
     return None
 
 
-def _summary_fields(d: dict) -> dict:
-    start = _time(_pick(d, "startTime", "start_time", "createdAt"))
-    end = _time(_pick(d, "endTime", "end_time"))
+def _summary_fields(session: _Session) -> dict:
     return {
-        "id": str(_pick(d, "sessionId", "id", "session_id") or ""),
-        "title": _text(d.get("title")) or "Untitled meeting",
-        "started_at": start,
-        "duration_seconds": _duration_seconds(d.get("duration"), start, end),
-        "topic": _session_topic(d),
+        "id": session.id,
+        "title": session.title or "Untitled meeting",
+        "started_at": session.start,
+        "duration_seconds": _duration_seconds(session.duration, session.start, session.end),
+        "topic": _session_topic(session),
     }
 
 
 def _summary(d: dict) -> MeetingSummary:
-    return MeetingSummary(**_summary_fields(d))
+    return MeetingSummary(**_summary_fields(_Session.read(d)))
 
 
 def _meeting(d: dict) -> Meeting:
-    fields = _summary_fields(d)
+    session = _Session.read(d)
+    fields = _summary_fields(session)
     meeting_id = fields["id"]
-    highlights = _pick(d, "highlights") or []
-    todos = _pick(d, "user_todos", "userTodos", "todos") or []
+    highlights = session.highlights if isinstance(session.highlights, list) else []
+    todos = session.todos if isinstance(session.todos, list) else []
     return Meeting(
         **fields,
-        ended_at=_time(_pick(d, "endTime", "end_time")),
-        recap=_text(d.get("recap")),
-        minutes=_text(_pick(d, "meeting_minutes", "meetingMinutes", "minutes")),
+        ended_at=session.end,
+        recap=session.recap,
+        minutes=session.minutes,
         highlights=[_highlight(h, meeting_id) for h in highlights if isinstance(h, dict)],
         todos=[_todo(t, meeting_id, fields["topic"]) for t in todos if isinstance(t, dict)],
-        url=_text(_pick(d, "url", "sessionUrl")),
+        url=session.url,
     )
 
 
 def _highlight(d: dict, meeting_id: str | None = None) -> Highlight:
-    insight = _pick(d, "aiInsight", "aiInsights", "ai_insight")
-    if isinstance(insight, list):  # the plural spelling might be a list
+    h = _Highlight.read(d)
+    insight = h.insight
+    if isinstance(insight, list):
         insight = "\n".join(str(i) for i in insight if i)
-    offset_ms = _number(_pick(d, "timeIndex", "time_index"))
-    quote_text = _text(_pick(d, "cleanedQuote", "cleaned_quote")) or _text(_pick(d, "rawQuote", "raw_quote"))
-    main_idea = _text(_pick(d, "mainIdea", "main_idea"))
+    quote_text = h.cleaned_quote or h.raw_quote
+    offset_ms = h.time_index_ms
     return Highlight(
-        id=str(_pick(d, "id", "highlightId", "highlight_id") or ""),
-        title=_text(d.get("title")) or main_idea or quote_text or "Highlight",
-        meeting_id=_text(_pick(d, "sessionId", "session_id")) or meeting_id,
+        id=h.id,
+        title=h.title or h.main_idea or quote_text or "Highlight",
+        meeting_id=h.session_id or meeting_id,
         quote=quote_text,
-        main_idea=main_idea,
-        insight=_text(insight),
-        at=_time(d.get("timestamp")),
-        offset_seconds=int(offset_ms // 1000) if offset_ms is not None else None,  # timeIndex is in ms
+        main_idea=h.main_idea,
+        insight=text(insight),
+        at=h.timestamp,
+        offset_seconds=int(offset_ms // 1000) if offset_ms is not None else None,
     )
 
 
 def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) -> Todo:
-    due = _pick(d, "dueDate", "due_date", "due")
+    t = _Todo.read(d)
     return Todo(
-        id=str(_pick(d, "id", "todoId", "todo_id") or ""),
-        text=_text(_pick(d, "text", "title", "description")) or "",
-        meeting_id=_text(_pick(d, "sessionId", "session_id")) or meeting_id,
-        due=str(due) if due is not None and str(due).strip() else None,  # free text, kept as given
-        completed=bool(_pick(d, "completed", "isCompleted", "done")),
-        topic=_topic(d.get("topic")) or topic,
+        id=t.id,
+        text=t.text or "",
+        meeting_id=t.session_id or meeting_id,
+        due=str(t.due) if t.due is not None and str(t.due).strip() else None,  # free text, kept as given
+        completed=bool(t.completed),
+        topic=_topic(t.topic) or topic,
     )

@@ -46,7 +46,7 @@ from bot.providers.http import (
     get_pacer,
     get_server_budget,
 )
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import parse_iso
 
 log = logging.getLogger(__name__)
 

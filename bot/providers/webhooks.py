@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Mapping, Protocol
+
+from bot.providers.parsing import parse_iso  # noqa: F401  (its old home: keep importable from here)
 
 # Fields that change between deliveries of the same news (a double-clicked export, a retry).
 VOLATILE_FIELDS = frozenset({"exportedAt", "exported_at", "timestamp", "deliveredAt", "sentAt", "sent_at"})
@@ -80,13 +81,3 @@ def load_object(body: bytes) -> dict:
     if not isinstance(parsed, dict):
         raise BadWebhook("the body is not a JSON object")
     return parsed
-
-
-def parse_iso(value) -> datetime | None:
-    """An ISO 8601 timestamp as providers send it ("Z" or an offset); None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

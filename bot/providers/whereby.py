@@ -63,7 +63,7 @@ from bot.providers.http import (
     response_error,
     transport_error,
 )
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import parse_iso
 from bot.providers.whereby_webhooks import room_title
 
 log = logging.getLogger(__name__)
