@@ -27,11 +27,13 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
@@ -63,7 +65,8 @@ from bot.providers.http import (
     response_error,
     transport_error,
 )
-from bot.providers.parsing import parse_iso
+from bot.providers.parsing import Id, IsoTime, Lenient, Text
+from bot.providers.parsing import text as clean_text
 from bot.providers.whereby_webhooks import room_title
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,7 @@ NO_TODOS = ("Whereby has no todos: it makes meeting summaries, not lists of acti
             "Whereby writes are in each meeting's summary, in its digest.")
 
 # transcription id → summary id, per API key (fingerprinted), shared by every client in the process.
-_known_summaries: "OrderedDict[tuple[str, str], str]" = OrderedDict()
+_known_summaries: OrderedDict[tuple[str, str], str] = OrderedDict()
 _known_lock = threading.Lock()
 _KNOWN_MAX = 5000
 
@@ -178,7 +181,7 @@ class WherebyProvider:
         if state not in FINISHED:
             raise NotReady("Whereby is still transcribing this meeting", provider="whereby", code="transcribing",
                            retry_after=self.poll_seconds)
-        if (_text(transcription.get("storageType")) or "WHEREBY_HOSTED").upper() != "WHEREBY_HOSTED":
+        if (_Transcription.read(transcription).storage_type or "WHEREBY_HOSTED").upper() != "WHEREBY_HOSTED":
             return _meeting(transcription, note="This transcript is kept in your own storage, and Whereby only "
                                                 "summarises transcripts it stores, so there is no summary here.")
         try:
@@ -211,8 +214,9 @@ class WherebyProvider:
             found = next((r for r in _results(body) if str(r.get("roomSessionId")) == meeting_id), None)
             if found is None:
                 raise NotFound("whereby: no such room session", provider="whereby", code="not_found")
-            return MeetingStatus(id=meeting_id, title=room_title(_text(found.get("roomName"))) or "Whereby meeting",
-                                 started_at=parse_iso(found.get("startedAt")), ended_at=parse_iso(found.get("endedAt")))
+            session = _RoomSession.read(found)
+            return MeetingStatus(id=meeting_id, title=room_title(session.room_name) or "Whereby meeting",
+                                 started_at=session.started_at, ended_at=session.ended_at)
         transcription = await self._get(f"/transcriptions/{_seg(meeting_id)}")
         if not isinstance(transcription, dict) or not transcription.get("transcriptionId"):
             raise Unavailable("whereby: unexpected transcription response", provider="whereby",
@@ -258,7 +262,7 @@ class WherebyProvider:
             if found is None:
                 raise
             return found
-        summary_id = _text(created.get("summaryId")) if isinstance(created, dict) else None
+        summary_id = clean_text(created.get("summaryId")) if isinstance(created, dict) else None
         if not summary_id:
             raise Unavailable("whereby: creating the summary gave no summaryId", provider="whereby",
                               code="invalid_response")
@@ -276,7 +280,7 @@ class WherebyProvider:
         """Look the summary up by transcription in `GET /summaries`, newest sessions first; stop at
         sessions that started before this one (its summary cannot be further down)."""
         tid = str(transcription["transcriptionId"])
-        since = parse_iso(transcription.get("startDate"))
+        since = _Transcription.read(transcription).start
         cursor = None
         for _page in range(SUMMARY_SCAN_PAGES):
             params: dict[str, Any] = {"limit": PAGE_MAX, "sortBy": "startDate:desc"}
@@ -289,7 +293,7 @@ class WherebyProvider:
                     _remember(self._ident, tid, str(summary["summaryId"]))
                     return summary
             cursor = _cursor(body)
-            oldest = parse_iso(results[-1].get("startDate")) if results else None
+            oldest = _Transcription.read(results[-1]).start if results else None
             if cursor is None or (since and oldest and _aware(oldest) < _aware(since)):
                 return None
         log.warning("whereby: no summary found for %s in %d pages of summaries", tid, SUMMARY_SCAN_PAGES)
@@ -307,7 +311,7 @@ class WherebyProvider:
         tid = _seg(str(transcription["transcriptionId"]))
         try:
             link = await self._get(f"/transcriptions/{tid}/access-link", params={"validForSeconds": 300})
-            url = _text(link.get("accessLink")) if isinstance(link, dict) else None
+            url = clean_text(link.get("accessLink")) if isinstance(link, dict) else None
             if not url:
                 return None, None
             return transcript_text(await fetch_text(self._client, url, policy=self.download_policy)), None
@@ -333,7 +337,7 @@ class WherebyProvider:
             body = response.json()
         except ValueError:
             body = None
-        said = _text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        said = clean_text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
         if status == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"))
             data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
@@ -360,19 +364,31 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
+class _Transcription(Lenient):
+    """A transcription as W-OAS spells it (and a summary, which has the same dates and state)."""
+
+    empty_is_absent = True
+    id: Id = Field("", validation_alias="transcriptionId")
+    room_name: Text = Field(None, validation_alias="roomName")
+    start: IsoTime = Field(None, validation_alias="startDate")
+    end: IsoTime = Field(None, validation_alias="endDate")
+    duration: Any = Field(None, validation_alias="durationInSeconds")
+    state: Text = Field(None, validation_alias=AliasChoices("state", "status"))
+    storage_type: Text = Field(None, validation_alias="storageType")
+
+
+class _RoomSession(Lenient):
+    room_name: Text = Field(None, validation_alias="roomName")
+    started_at: IsoTime = Field(None, validation_alias="startedAt")
+    ended_at: IsoTime = Field(None, validation_alias="endedAt")
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _state(obj: Any) -> str:
-    return (_text(obj.get("state") or obj.get("status")) or "").lower() if isinstance(obj, dict) else ""
+    return (_Transcription.read(obj).state or "").lower()
 
 
 def _results(body: Any) -> list[dict]:
@@ -381,12 +397,12 @@ def _results(body: Any) -> list[dict]:
 
 
 def _cursor(body: Any) -> str | None:
-    return _text(body.get("cursor")) if isinstance(body, dict) else None
+    return clean_text(body.get("cursor")) if isinstance(body, dict) else None
 
 
 def _times(t: dict) -> tuple[datetime | None, datetime | None, int | None]:
-    start, end = parse_iso(t.get("startDate")), parse_iso(t.get("endDate"))
-    seconds = t.get("durationInSeconds")
+    fields = _Transcription.read(t)
+    start, end, seconds = fields.start, fields.end, fields.duration
     duration = int(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else None
     if duration is None and start and end and end >= start:
         duration = int((end - start).total_seconds())
@@ -397,7 +413,8 @@ def _times(t: dict) -> tuple[datetime | None, datetime | None, int | None]:
 
 def _meeting_summary(t: dict) -> MeetingSummary:
     start, _end, duration = _times(t)
-    return MeetingSummary(id=str(t["transcriptionId"]), title=room_title(_text(t.get("roomName"))) or "Whereby meeting",
+    return MeetingSummary(id=str(t["transcriptionId"]),
+                          title=room_title(_Transcription.read(t).room_name) or "Whereby meeting",
                           started_at=start, duration_seconds=duration)
 
 
@@ -423,13 +440,13 @@ def summary_markdown(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
     parts: list[str] = []
-    if text := _text(value.get("summary")):
+    if text := clean_text(value.get("summary")):
         parts.append(_headings(text))
     for key in ("SOAP", "extended_SOAP"):
         sections = value.get(key)
         if isinstance(sections, dict):
             for name, body in sections.items():
-                if body_text := _text(body):
+                if body_text := clean_text(body):
                     parts.append(f"## {_SOAP_TITLES.get(name, name.replace('_', ' ').capitalize())}\n{body_text}")
     return "\n\n".join(parts) or None
 
