@@ -19,9 +19,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, load_object, signed_dedupe_key
+from pydantic import AliasChoices, Field
+
+from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {
     "meeting.processed": Action.DIGEST,
@@ -55,6 +64,13 @@ def _signature_matches(given: str, digest: bytes) -> bool:
     return hmac.compare_digest(digest, decoded)
 
 
+class _Ids(WebhookIds):
+    meeting_id: WebhookId = Field(None, validation_alias=AliasChoices("meeting_id", "meetingId", "conversation_id",
+                                                                      "conversationId"))
+    own_id: WebhookId = Field(None, validation_alias="id")  # a flat meeting's own id
+    insight_id: WebhookId = Field(None, validation_alias=AliasChoices("insight_id", "insightId", "id"))
+
+
 class HarmonyWebhooks:
     actions = ACTIONS
 
@@ -81,18 +97,10 @@ class HarmonyWebhooks:
             if isinstance(data.get(inner), dict):
                 data = {**data[inner], **{k: v for k, v in data.items() if k != inner}}
 
-        def text(*keys: str) -> str | None:
-            for key in keys:
-                value = data.get(key)
-                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-                    return str(value).strip()[:255]
-            return None
-
+        ids = _Ids.read(data)
         is_insight = event_type.startswith("insight.")
-        meeting_id = text("meeting_id", "meetingId", "conversation_id", "conversationId")
-        if meeting_id is None and not is_insight:
-            meeting_id = text("id")
-        object_id = text("insight_id", "insightId", "id") if is_insight else None
+        meeting_id = ids.meeting_id or (None if is_insight else ids.own_id)
+        object_id = ids.insight_id if is_insight else None
         return WebhookEvent(
             event_type=event_type, meeting_id=meeting_id, object_id=object_id, data=data,
             dedupe_key=signed_dedupe_key(named.strip() if isinstance(named, str) else None,

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, load_object, signed_dedupe_key
+from pydantic import AliasChoices, Field
+
+from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {
     "session.created": Action.STARTED,
@@ -22,6 +31,12 @@ ACTIONS = {
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name) or headers.get(name.lower())
     return value.strip() if value else None
+
+
+class _Ids(WebhookIds):
+    session_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id", "id"))
+    meeting_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id"))
+    object_id: WebhookId = Field(None, validation_alias=AliasChoices("id", "highlightId", "todoId"))  # a highlight, a todo
 
 
 class HedyWebhooks:
@@ -48,17 +63,11 @@ class HedyWebhooks:
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
 
-        def text(*keys: str) -> str | None:
-            for key in keys:
-                value = data.get(key)
-                if isinstance(value, (str, int)) and str(value).strip():
-                    return str(value).strip()[:255]
-            return None
-
+        ids = _Ids.read(data)
         if event_type.startswith("session."):
-            meeting_id, object_id = text("sessionId", "session_id", "id"), None
+            meeting_id, object_id = ids.session_id, None
         else:
-            meeting_id, object_id = text("sessionId", "session_id"), text("id", "highlightId", "todoId")
+            meeting_id, object_id = ids.meeting_id, ids.object_id
         # The X-Hedy-Event header is not signed: only the body's own event name counts for the key.
         signed_name = named.strip() if isinstance(named, str) else None
         return WebhookEvent(

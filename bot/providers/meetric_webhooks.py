@@ -13,9 +13,15 @@ import hashlib
 import hmac
 import re
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, load_object, signed_dedupe_key
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {"conversation.completed": Action.DIGEST}
 TOLERANCE_SECONDS = 300  # the replay window (from the seed document; providers.md marks it unconfirmed)

@@ -65,7 +65,16 @@ def identifier(value: Any) -> str:
     return "" if value is None or value == "" or isinstance(value, (dict, list)) else str(value)
 
 
+def webhook_id(value: Any) -> str | None:
+    """An id from a webhook body: a non-blank string or an integer, at most 255 characters (the
+    inbox's column); anything else is no id."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        return None
+    return str(value).strip()[:255] or None
+
+
 Text = Annotated[str | None, BeforeValidator(text)]
+WebhookId = Annotated[str | None, BeforeValidator(webhook_id)]
 Number = Annotated[float | None, BeforeValidator(number)]
 Id = Annotated[str, BeforeValidator(identifier)]
 IsoTime = Annotated[datetime | None, BeforeValidator(parse_iso)]
@@ -84,10 +93,22 @@ class Lenient(BaseModel):
     def _drop_absent(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return {}
-        return {k: v for k, v in data.items()
-                if not (v is None or (cls.empty_is_absent and isinstance(v, str) and v == ""))}
+        return {k: v for k, v in data.items() if not cls._absent(v)}
+
+    @classmethod
+    def _absent(cls, value: Any) -> bool:
+        return value is None or (cls.empty_is_absent and isinstance(value, str) and value == "")
 
     @classmethod
     def read(cls, data: Any):
         """The model from any value: a non-object reads as an empty one."""
         return cls.model_validate(data if isinstance(data, dict) else {})
+
+
+class WebhookIds(Lenient):
+    """Base of the models reading ids out of webhook bodies: a value that is no id (an object, a
+    blank string, a boolean) counts as absent, so the next spelling is read."""
+
+    @classmethod
+    def _absent(cls, value: Any) -> bool:
+        return webhook_id(value) is None

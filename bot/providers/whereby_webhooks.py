@@ -21,9 +21,18 @@ import hashlib
 import hmac
 import re
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object
+from pydantic import Field
+
+from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    content_fingerprint,
+    load_object,
+)
 
 ACTIONS = {
     "transcription.finished": Action.DIGEST,
@@ -74,6 +83,13 @@ def sign(body: bytes, *, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+class _Ids(WebhookIds):
+    transcription: WebhookId = Field(None, validation_alias="transcriptionId")
+    room_session: WebhookId = Field(None, validation_alias="roomSessionId")
+    meeting: WebhookId = Field(None, validation_alias="meetingId")
+    room: WebhookId = Field(None, validation_alias="roomName")
+
+
 class WherebyWebhooks:
     actions = ACTIONS
 
@@ -103,24 +119,21 @@ class WherebyWebhooks:
         event_type = event_type.strip()[:64]
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
 
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return (str(value).strip()[:200] or None) if isinstance(value, (str, int)) else None
-
+        ids = _Ids.read(data)
         envelope_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None
-        room_session = text("roomSessionId")
+        room_session = ids.room_session
         hints: dict[str, str] = {}
         if event_type.startswith("transcription."):
-            meeting_id = text("transcriptionId")
+            meeting_id = ids.transcription
             subject = meeting_id
         elif event_type.startswith("room.session."):
-            meeting_id = room_session or text("meetingId")
+            meeting_id = room_session or ids.meeting
             subject = room_session  # without a session id, one room has many sessions: fall back below
-            room = text("roomName")
+            room = ids.room
             if room_session and room:  # the API finds a room session by room name and session id
                 hints = {"room_session": room_session, "room": room}
         else:
-            meeting_id = text("transcriptionId") or room_session or text("meetingId")
+            meeting_id = ids.transcription or room_session or ids.meeting
             subject = None
         # Everything here is inside the signed string (`t.` + body), so every key below is signed.
         if subject:
