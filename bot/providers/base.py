@@ -148,6 +148,8 @@ class QuotaExceeded(RateLimited):
 class Unavailable(ProviderError):
     """The provider is down, timing out or answering 5xx."""
 
+    retry_after: float | None = None  # a 503's Retry-After, when it sent one
+
 
 class BadRequest(ProviderError):
     """The provider rejected what we sent (400/409/422): a bug or an input it does not accept."""

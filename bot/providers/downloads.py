@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 import httpx
 
@@ -50,7 +50,7 @@ class DownloadPolicy:
     timeout: float = TIMEOUT_SECONDS
 
     @classmethod
-    def from_setting(cls, hosts: str | None, **kwargs) -> "DownloadPolicy":
+    def from_setting(cls, hosts: str | None, **kwargs) -> DownloadPolicy:
         """`hosts` as the setting has it: names separated by commas or spaces."""
         names = frozenset(h.strip().lower() for h in (hosts or "").replace(",", " ").split() if h.strip())
         return cls(private_hosts=names, **kwargs)

@@ -72,7 +72,7 @@ class _Ids(WebhookIds):
 
 
 class HarmonyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, signature_headers: tuple[str, ...] = SIGNATURE_HEADERS) -> None:
         self.signature_headers = signature_headers

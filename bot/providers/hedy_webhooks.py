@@ -40,7 +40,7 @@ class _Ids(WebhookIds):
 
 
 class HedyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         given = _header(headers, "X-Hedy-Signature")

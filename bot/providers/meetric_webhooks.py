@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 
+from bot.providers.parsing import as_object
 from bot.providers.webhooks import (
     Action,
     BadWebhook,
@@ -37,7 +38,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class MeetricWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, tolerance: float = TOLERANCE_SECONDS, clock=time.time) -> None:
         self.tolerance = tolerance
@@ -66,9 +67,9 @@ class MeetricWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else data
-        meta = payload.get("_meta") if isinstance(payload.get("_meta"), dict) else {}
+        data = as_object(payload.get("data"))
+        conversation = as_object(data.get("conversation")) or data
+        meta = as_object(payload.get("_meta"))
         meeting_id = str(conversation.get("id") or data.get("conversation_id") or "").strip()[:255] or None
         named = payload.get("event") or payload.get("type")
         flat = {**conversation, "subscription_id": meta.get("subscription_id"), "delivery_id": meta.get("delivery_id")}

@@ -20,7 +20,7 @@ def parse_iso(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)  # Python 3.11 reads "Z" and every ISO 8601 form providers send
     except ValueError:
         return None
 
@@ -39,6 +39,11 @@ def epoch_or_iso(value: Any) -> datetime | None:
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def as_object(value: Any) -> dict:
+    """`value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def text(value: Any) -> str | None:

@@ -65,7 +65,7 @@ from bot.providers.http import (
     response_error,
     transport_error,
 )
-from bot.providers.parsing import Id, IsoTime, Lenient, Text
+from bot.providers.parsing import Id, IsoTime, Lenient, Text, as_object
 from bot.providers.parsing import text as clean_text
 from bot.providers.whereby_webhooks import room_title
 
@@ -340,7 +340,7 @@ class WherebyProvider:
         said = clean_text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
         if status == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+            data = as_object(body.get("data")) if isinstance(body, dict) else {}
             if wait is None and isinstance(data.get("msLeft"), (int, float)):
                 wait = max(0.0, data["msLeft"] / 1000)
             return RateLimited("whereby: the organization's API points for this minute are used up",

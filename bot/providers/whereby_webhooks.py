@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 
 from pydantic import Field
 
-from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.parsing import WebhookId, WebhookIds, as_object
 from bot.providers.webhooks import (
     Action,
     BadWebhook,
@@ -91,7 +91,7 @@ class _Ids(WebhookIds):
 
 
 class WherebyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, tolerance: float | None = None, clock: Callable[[], float] = time.time) -> None:
         self.tolerance = tolerance  # None: the WHEREBY_SIGNATURE_TOLERANCE_SECONDS setting
@@ -117,7 +117,7 @@ class WherebyWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event type")
         event_type = event_type.strip()[:64]
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        data = as_object(payload.get("data"))
 
         ids = _Ids.read(data)
         envelope_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None

@@ -72,7 +72,7 @@ def error_for_status(status: int, *, provider: str, code: str | None, message: s
                      retry_after: float | None = None) -> ProviderError:
     """The typed error for an HTTP failure status."""
     text = f"{provider}: {message or f'HTTP {status}'}"
-    kwargs = {"provider": provider, "code": code, "status": status}
+    kwargs: dict[str, Any] = {"provider": provider, "code": code, "status": status}
     if status == 401:
         return AuthError(text, **kwargs)
     if status == 403:
@@ -107,7 +107,8 @@ def response_error(response: httpx.Response, *, provider: str, redact: tuple[str
     if retry_after is None and isinstance(body, dict):
         # Some APIs (Meetric) put it in the body: {"statusCode":429,"message":…,"retryAfter":60},
         # or {"code":"rate_limit_exceeded","details":{"retry_after_seconds":60}}.
-        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        details = body.get("details")
+        details = details if isinstance(details, dict) else {}
         retry_after = parse_retry_after(_str(body.get("retryAfter") or body.get("retry_after")
                                              or details.get("retry_after_seconds") or details.get("retryAfter")))
     return error_for_status(response.status_code, provider=provider, code=code, message=message,

@@ -130,7 +130,7 @@ def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(value)
         except ValueError:
             return None
     if when.tzinfo is None:
