@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.delivery import outbox
 from bot.providers.base import Meeting, MeetingStatus, NotFound
 from bot.providers.registry import provider_info
-from bot.providers.webhooks import Action
+from bot.providers.webhooks import Action, BadWebhook
 from bot.services import post_options
 from bot.services import todos as todo_service
 from bot.services.connections import open_provider
@@ -129,7 +129,10 @@ async def _status_from_api(deps, connection: Connection, event: InboxEvent, info
     inbox row instead when there is nothing to post."""
     if not event.meeting_id:
         return "the event names no meeting"
-    hints = info.webhooks.parse(headers={}, body=event.payload.encode()).hints  # look-up keys only
+    try:
+        hints = info.webhooks.parse(headers={}, body=(event.payload or "").encode()).hints  # look-up keys only
+    except BadWebhook:  # a row kept without its body: the meeting id alone has to do
+        hints = {}
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         return await provider.meeting_status(event.meeting_id, hints=hints)
