@@ -102,7 +102,9 @@ def _whereby() -> StandIn:
                 f"({fake.points_spent()} of the organization's API points used so far).")
 
     return StandIn("Whereby", fake.app, key,
-                   lambda url: {"whereby_api_url": url + "/v1", "whereby_summary_poll_seconds": 1.0},
+                   lambda url: {"whereby_api_url": url + "/v1", "whereby_summary_poll_seconds": 1.0,
+                                # the stand-in's transcript links point at itself, on loopback
+                                "whereby_transcript_private_hosts": httpx.URL(url).host},
                    ends, again, bind=bind, thread_replies=0, connect_options={"meeting_ended_notes": True},
                    after_digest=after_digest)
 

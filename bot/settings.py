@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     whereby_signature_tolerance_seconds: int = Field(default=300, ge=1)
     whereby_summary_template: str = "General Bulleted"
     whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
+    # Hosts (comma-separated) the transcript download may reach although they are private or
+    # plain http. Only for loopback stand-ins (tests, `meetings-bot demo`); empty in production,
+    # where a transcript link must be https to a public address (bot/providers/downloads.py).
+    whereby_transcript_private_hosts: str = ""
 
     # Retention (bot/jobs/retention.py): processed webhook events (dead ones are kept), reminder
     # DMs (their buttons answer "expired" after this), weekly recaps, the setup audit log.

@@ -323,6 +323,7 @@ def fake_whereby(settings):
     fake.seed_demo()
     settings.whereby_api_url = fake.api_url
     settings.whereby_summary_poll_seconds = 0.05
+    settings.whereby_transcript_private_hosts = "127.0.0.1"  # the stand-in serves transcripts on loopback
     yield fake
     server.stop()
     forget_summaries()

@@ -410,7 +410,7 @@ async def test_connection_refused_is_unavailable(make_provider):
 async def test_concurrent_callers_sharing_a_key_are_spaced(make_provider, hedy):
     tiny = {"rate_limit": 5, "rate_period": 1.0, "rate_burst": 1}
     a, b = make_provider(**tiny), make_provider(**tiny)
-    assert a._pacer is b._pacer  # one budget per key, across client instances
+    assert a.pacer is b.pacer  # one budget per key, across client instances
     await asyncio.gather(*(p.list_topics() for p in (a, b, a, b, a, b)))
     times = sorted(r.at for r in hedy.requests)
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
@@ -420,7 +420,7 @@ async def test_concurrent_callers_sharing_a_key_are_spaced(make_provider, hedy):
 
 async def test_other_keys_are_not_paced_together(make_provider, hedy):
     tiny = {"rate_limit": 5, "rate_period": 1.0, "rate_burst": 1}
-    assert make_provider(**tiny)._pacer is not make_provider("hedy_live_other", **tiny)._pacer
+    assert make_provider(**tiny).pacer is not make_provider("hedy_live_other", **tiny).pacer
 
 
 async def test_pacing_wait_beyond_max_wait_raises_without_calling_hedy(make_provider, hedy):

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.store.models import InboxEvent, SlackMessage
-from tests.conftest import CHANNEL, TEAM
+from tests.conftest import CHANNEL, TEAM, HedyWebhooks
 
 
 async def inbox_rows(db) -> list[InboxEvent]:
@@ -195,6 +195,8 @@ async def _done(db):
 @pytest.mark.usefixtures("workers")
 async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy, fake_slack, deps, signed_connection,
                                                         db):
+    for live in ("sess_live_1", "sess_live_2"):
+        fake_hedy.add_session(sessionId=live, title="Design crit", endTime=None)
     payload = {"sessionId": "sess_live_1", "title": "Design crit", "startTime": "2026-11-22T10:00:00Z"}
     await hedy_webhooks.send("session.created", payload)
     await wait_until(lambda: _done(db))
@@ -209,6 +211,58 @@ async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy
     await hedy_webhooks.send("session.created", dict(payload, sessionId="sess_live_2"))
     note = await wait_until(lambda: fake_slack.channel_messages(CHANNEL))
     assert "Design crit" in text_of(note[0]) and "started" in text_of(note[0])
+
+
+@pytest.mark.usefixtures("workers")
+@pytest.mark.parametrize("event", ["session.created", "session.ended", "session.exported", "highlight.created",
+                                   "todo.exported"])
+async def test_a_forged_event_posts_only_what_hedy_s_api_says(slack_user, fake_hedy, fake_slack, deps, db, event):
+    """Only the URL of a connection created without a signing secret (as Hedy's API creates them)."""
+    from bot.services.connections import connect
+    from tests.conftest import HEDY_KEY
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                           channel=CHANNEL, meeting_started_notes=True)
+    forged = HedyWebhooks(client=slack_user.client, fake=fake_hedy, token=result.connection.webhook_token, secret=None)
+    attacker = {"title": "<https://evil.example/login|Your Slack session expired> <!channel>",
+                "recap": "Log in again at https://evil.example", "text": "Pay https://evil.example/invoice",
+                "startTime": "2026-11-22T10:00:00Z"}
+    known = fake_hedy.add_session(title="Quarterly planning", endTime=None)["sessionId"]
+    for session_id in ("sess_nobody_knows", known):
+        ids = {"sessionId": session_id} if event.startswith("session.") else {"sessionId": session_id, "id": "x1"}
+        assert (await forged.send(event, {**attacker, **ids}, secret=None)).status_code == 200
+    rows = await wait_until(lambda: _done(db))
+    if event.startswith("session."):
+        assert "Hedy does not know this meeting" in rows[0].last_error
+    posted = json.dumps([c.args for c in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "session expired" not in posted
+    if event == "session.created":
+        [note] = await wait_until(lambda: fake_slack.channel_messages(CHANNEL))
+        assert "Quarterly planning" in text_of(note) and "started" in text_of(note)
+    elif event.startswith("session."):
+        [digest] = await wait_until(lambda: digests_in(fake_slack))
+        assert "Quarterly planning" in text_of(digest)
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_signed_body_replayed_with_other_headers_is_stored_and_fetched_once(hedy_webhooks, fake_hedy,
+                                                                                   fake_slack, db):
+    from bot.fakes.hedy import webhook_request
+    from tests.conftest import WEBHOOK_SECRET
+
+    body, headers = webhook_request("session.ended", fake_hedy.session_webhook_payload("sess_demo_12"),
+                                    secret=WEBHOOK_SECRET)
+    before = fake_hedy.request_count("/sessions/sess_demo_12")
+    for n in range(21):
+        replay = {**headers, "X-Hedy-Event": "session.exported" if n % 2 else "session.ended",
+                  "X-Hedy-Delivery": f"forged-{n}"}
+        answer = await hedy_webhooks.client.post(f"/webhooks/hedy/{hedy_webhooks.token}", content=body,
+                                                 headers=replay)
+        assert answer.json()["message"] == ("stored" if n == 0 else "duplicate")
+    await wait_until(lambda: digests_in(fake_slack))
+    await wait_until(lambda: _done(db))
+    assert len(await inbox_rows(db)) == 1 and len(digests_in(fake_slack)) == 1
+    assert fake_hedy.request_count("/sessions/sess_demo_12") - before == 1
 
 
 @pytest.mark.usefixtures("workers")
@@ -265,7 +319,7 @@ async def test_failing_events_are_dead_lettered_shown_and_retryable(hedy_webhook
                                                                    slack_user, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
-    fake_hedy.fail_next(404, times=10, path="/sessions/sess_gone")
+    fake_hedy.fail_next(500, times=10, path="/sessions/sess_gone")
     await hedy_webhooks.send("session.ended", {"sessionId": "sess_gone", "title": "Gone"})
     await wait_until(lambda: _status(db, "dead"), timeout=20)
     status = text_of(await slack_user.ask("status"))
