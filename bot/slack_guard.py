@@ -5,8 +5,8 @@ with a body it cannot read (not UTF-8, a form `payload=` that is not JSON, JSON 
 recursion limit) used to end in a 500 and a traceback, and a timestamp header like `abc` in
 "Something went wrong". Here, in order and without logging anything above INFO:
 
-1. headers: `X-Slack-Request-Timestamp` must be plain digits and `X-Slack-Signature` must be
-   present, or 401 before the body is read at all;
+1. headers: `X-Slack-Request-Timestamp` must be plain digits and `X-Slack-Signature` of the form
+   `v0=<64 hex digits>`, or 401 before the body is read at all;
 2. the body is read as a stream and refused with 413 past MAX_SLACK_BODY (the largest real
    payloads, view submissions, are far smaller), so an unsigned 64 MiB body never sits in memory;
 3. slack_sdk's SignatureVerifier (v0 scheme, 5-minute window, constant-time comparison) on the
@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import ClientDisconnect, Request
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY = 1024 * 1024
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would also take " 1", "١" or "1_0"
+# The only form Slack's v0 signature takes; anything else (non-ASCII above all, which makes
+# hmac.compare_digest raise) is refused before the comparison.
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
 
 def _refuse(status: int, message: str) -> Response:
@@ -45,7 +51,7 @@ def slack_events_endpoint(slack_app: AsyncApp, signing_secret: str) -> Callable[
     async def slack_events(request: Request) -> Response:
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
-        if not _TIMESTAMP.fullmatch(timestamp) or not signature:
+        if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
             return _refuse(401, "missing or malformed Slack signature headers")
         try:
             body = await read_body(request, MAX_SLACK_BODY)

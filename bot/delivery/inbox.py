@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, and_, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.providers.webhooks import WebhookEvent
 from bot.store.db import Database
@@ -91,10 +91,10 @@ def _row(*, connection_id: int, team_id: str, provider: str, event: WebhookEvent
     """The inbox row for an event; raises Unstorable for text the database cannot keep. An event the
     bot does not act on keeps its ids and type (what `inbox list` shows) but not its body: nothing
     will read it, and a sender of unknown events must not fill the disk."""
-    row = dict(connection_id=connection_id, team_id=team_id, provider=provider, event_type=event.event_type,
-               dedupe_key=event.dedupe_key, meeting_id=event.meeting_id,
-               payload=raw_body.decode("utf-8", "replace") if known else "",
-               status="pending" if known else "ignored", attempts=0, next_attempt_at=now, received_at=now)
+    row = {"connection_id": connection_id, "team_id": team_id, "provider": provider,
+           "event_type": event.event_type, "dedupe_key": event.dedupe_key, "meeting_id": event.meeting_id,
+           "payload": raw_body.decode("utf-8", "replace") if known else "",
+           "status": "pending" if known else "ignored", "attempts": 0, "next_attempt_at": now, "received_at": now}
     check_storable(row)
     return row
 
@@ -169,7 +169,7 @@ class InboxWriter:
             note = {row["connection_id"] for row, _ in batch if self._noted.get(row["connection_id"], -1e9) < now - 5}
             try:
                 ids = await _insert_rows(self.db, [row for row, _ in batch], note_webhook_for=note)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever failed, each caller must get an answer
                 if len(batch) > 1:
                     # One bad row fails the whole statement: never let it fail the other requests
                     # (other workspaces' among them). Each row alone, each caller its own answer.
@@ -188,7 +188,7 @@ class InboxWriter:
         for row, future in batch:
             try:
                 (inserted,) = await _insert_rows(self.db, [row], note_webhook_for=note & {row["connection_id"]})
-            except Exception as exc:  # this caller alone answers 4xx (its row) or 5xx (the database)
+            except Exception as exc:  # noqa: BLE001 - this caller alone answers 4xx (its row) or 5xx (the database)
                 if not future.done():
                     future.set_exception(_refusal(exc))
                 continue

@@ -20,9 +20,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.delivery.inbox import Unstorable
+from bot.metrics import WEBHOOKS
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
-from bot.metrics import WEBHOOKS
 from bot.store.models import Connection
 
 log = logging.getLogger(__name__)
