@@ -9,6 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -310,3 +313,40 @@ async def test_a_real_slack_body_just_under_the_limit_is_accepted(client):
     body, headers = slack_requests.url_verification(SIGNING_SECRET, challenge="c" * (1024 * 1024 - 200))
     response = await client.post("/slack/events", content=body, headers=headers)
     assert response.status_code == 200
+
+
+# ----------------------------------------------------------------------------- item 11: `inbox list`
+
+
+def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT"))}
+    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
+               ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
+    return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir)
+
+
+HOSTILE_IDS = {
+    "sess_[/bold]": "sess_[/bold]",  # rich markup that closes a tag never opened: crashed the table
+    "sess_[link=https://evil.example]x[/link]": "sess_[link=https://evil.example]x[/link]",
+    "sess_\x1b[2J\x1b[31mred": "sess_\\x1b[2J\\x1b[31mred",  # clear the screen, turn red
+    "sess_\u202etxt.exe": "sess_\\u202etxt.exe",  # right-to-left override
+    "sess_line\rcarriage": "sess_line\\rcarriage",
+}
+
+
+async def test_inbox_list_shows_ids_from_webhooks_literally(client, doors, settings, db):
+    for n, meeting_id in enumerate(HOSTILE_IDS):
+        for event in ("session.ended", f"[/bold]\x1b[1mevent{n}"):  # one stored pending, one ignored
+            body = json.dumps({"event": event, "sessionId": meeting_id}).encode()
+            assert (await client.post(doors["hedy"], content=body, headers=sign("hedy", body))).status_code == 200
+    result = run_inbox_list(settings)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    for shown in HOSTILE_IDS.values():
+        assert shown in result.stdout
+    assert "[/bold]\\x1b[1mevent0" in result.stdout
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\r" not in result.stdout
+    # An operator's own filter that looks like markup is printed as typed, too.
+    odd = run_inbox_list(settings, "--status", "[/red]")
+    assert odd.returncode == 0 and "No events with status [/red]." in odd.stdout
