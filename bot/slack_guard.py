@@ -70,6 +70,9 @@ def slack_events_endpoint(slack_app: AsyncApp, signing_secret: str) -> Callable[
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
             log.warning("a signed Slack request with a body Bolt cannot read: %s", type(exc).__name__)
             return _refuse(400, "the request body cannot be read")
+        if not isinstance(bolt_request.body, dict):  # JSON that is not an object: Bolt's middleware would crash
+            log.warning("a signed Slack request whose body is not an object: %s", type(bolt_request.body).__name__)
+            return _refuse(400, "the request body is not an object")
         return to_starlette_response(await slack_app.async_dispatch(bolt_request))
 
     return slack_events

@@ -323,7 +323,7 @@ def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
     env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
                ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
     return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir)
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir, check=False)
 
 
 HOSTILE_IDS = {
