@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import unicodedata
 from importlib import resources
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.settings import Settings, get_settings
 
@@ -180,6 +182,20 @@ def demo(provider: str = typer.Option("hedy", help="Which provider's flow to pla
     raise typer.Exit(run_demo(console, provider=provider))
 
 
+def literal(value: str) -> Text:
+    """Text from outside (webhook ids, event names, error messages) shown exactly as it is: never
+    read as rich markup (`[/bold]` would crash the table), and control characters (terminal escape
+    sequences, bidi overrides, newlines) shown as visible escapes instead of acting on the terminal."""
+    return Text("".join(_visible(ch) for ch in value))
+
+
+def _visible(ch: str) -> str:
+    # Control, format, separator, surrogate, private and unassigned code points: as \x1b, \u202e, …
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch
+
+
 inbox_cli = typer.Typer(help="The webhook inbox: see and retry events.", no_args_is_help=True)
 cli.add_typer(inbox_cli, name="inbox")
 
@@ -211,15 +227,15 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
     summary = ", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "empty"
     console.print(f"Inbox: {summary}.")
     if not events:
-        console.print("No events" + (f" with status {status}" if status else "") + ".")
+        console.print(Text("No events" + (f" with status {status}" if status else "") + "."))
         return
     table = Table()
     for column in ("id", "team", "event", "meeting", "status", "attempts", "received", "last error"):
         table.add_column(column)
     for event in events:
-        table.add_row(str(event.id), event.team_id, event.event_type, event.meeting_id or "-", event.status,
-                      str(event.attempts), event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      (event.last_error or "")[:80])
+        table.add_row(str(event.id), literal(event.team_id), literal(event.event_type), literal(event.meeting_id or "-"),
+                      literal(event.status), str(event.attempts), event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      literal((event.last_error or "")[:80]))
     console.print(table)
 
 

@@ -17,6 +17,7 @@ from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
 from bot.slack import install_pages
 from bot.slack.app import build_slack_app
+from bot.slack_guard import slack_events_endpoint
 from bot.deps import Deps
 from bot.store import migrate
 from bot.store.crypto import secret_box
@@ -39,8 +40,9 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
     slack_app = build_slack_app(deps)
     slack_handler = AsyncSlackRequestHandler(slack_app)
 
-    async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+    # Signature and size checked on the raw body before Bolt parses anything (bot/slack_guard.py).
+    assert settings.slack_signing_secret is not None  # build_slack_app refuses to build without it
+    slack_events = slack_events_endpoint(slack_app, settings.slack_signing_secret.get_secret_value())
 
     async def slack_install(request: Request) -> Response:
         """The install page and Slack's redirect back (multi-workspace mode); Bolt's OAuth flow."""
