@@ -37,7 +37,8 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
     from bot.store.crypto import EncryptionKeyError
 
     settings = get_settings()
-    logging_setup.configure(settings.log_level)
+    logging_setup.configure(settings.log_level, settings.log_format,
+                            secrets=logging_setup.settings_secrets(settings))
     try:
         app = create_app(settings)
     except (ConfigurationError, EncryptionKeyError) as exc:

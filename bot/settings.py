@@ -58,9 +58,19 @@ class Settings(BaseSettings):
     whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Serve /metrics on this port only (bound to the same host), off the public one; or require
+    # `Authorization: Bearer <METRICS_TOKEN>` on the public port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: SecretStr | None = None
     # How long an interactive command may wait for a slow provider before it answers
     # with "still busy, try again"; Slack keeps a response_url alive for 30 minutes.
     provider_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: str) -> str:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

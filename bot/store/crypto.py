@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.redaction import remember_secret
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,18 @@ class SecretBox:
         self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
+        remember_secret(plaintext)  # whatever is worth encrypting is never written to a log
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            plaintext = self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretBoxError(
                 "a stored secret could not be decrypted: ENCRYPTION_KEY does not hold the key it was saved with"
             ) from exc
+        remember_secret(plaintext)
+        return plaintext
 
     def rotate(self, token: str) -> str:
         """Re-encrypt with the current first key."""
