@@ -43,7 +43,25 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
         app = create_app(settings)
     except (ConfigurationError, EncryptionKeyError) as exc:
         fail(str(exc), 2)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+    if settings.metrics_port is None:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+        return
+    from bot.web import metrics_app
+
+    # Two servers in one event loop: the public app, and /metrics alone on METRICS_PORT.
+    public = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True,
+                                           proxy_headers=True))
+    private = uvicorn.Server(uvicorn.Config(metrics_app(app.state.deps), host=host, port=settings.metrics_port,
+                                            log_config=None, access_log=False, lifespan="off"))
+
+    async def both() -> None:
+        # Whichever server catches SIGTERM/SIGINT stops first; the other follows.
+        tasks = [asyncio.create_task(public.serve()), asyncio.create_task(private.serve())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        public.should_exit = private.should_exit = True
+        await asyncio.gather(*tasks)
+
+    asyncio.run(both())
 
 
 @cli.command()

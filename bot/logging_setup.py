@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO
 
 from bot.redaction import redact, remember_secret
@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
         if not hasattr(record, "context"):
             AddContext().filter(record)
         line = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
