@@ -5,7 +5,9 @@ DESIGN.md's "Settings" table is the contract; names here are the variable names.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +23,15 @@ def async_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -86,6 +97,26 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"PUBLIC_URL must be an absolute https URL like https://bot.example.com, not {value!r}")
+        if parts.scheme == "http" and not _is_local(parts.hostname):
+            raise ValueError(f"PUBLIC_URL must use https (Slack and the providers only call https URLs); "
+                             f"http is allowed for localhost only, not {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"PUBLIC_URL must not have a query or fragment: {value!r}")
+        return value
+
+    @property
+    def public_url_warning(self) -> str | None:
+        if urlsplit(self.public_url).scheme == "http":
+            return (f"PUBLIC_URL is {self.public_url} (http on this machine): fine for trying it out, but Slack "
+                    "and the providers cannot reach it; set an https URL before connecting them.")
+        return None
 
     def webhook_url(self, provider: str, token: str) -> str:
         return f"{self.public_url}/webhooks/{provider}/{token}"

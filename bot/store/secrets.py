@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
-from bot.store.crypto import SecretBox, SecretBoxError
+from bot.settings import Settings
+from bot.store.crypto import EncryptionKeyError, SecretBox, SecretBoxError, configured_keys, secret_box
 from bot.store.db import Database
 from bot.store.models import Connection, SlackInstallation
 
@@ -69,3 +71,30 @@ async def rotate(db: Database, box: SecretBox) -> int:
                     await connection.execute(update(model).where(key == row_id).values(**fresh))
                     count += len(fresh)
     return count
+
+
+async def stored_secret_count(db: Database) -> int:
+    """How many rows hold an encrypted secret (0 when the tables do not exist yet)."""
+    total = 0
+    try:
+        async with db.engine.connect() as connection:
+            for model, columns in ENCRYPTED:
+                condition = or_(*(getattr(model, c).is_not(None) for c in columns))
+                total += (await connection.execute(select(func.count()).where(condition))).scalar() or 0
+    except DBAPIError:
+        return 0  # not migrated yet: nothing stored
+    return total
+
+
+async def first_use_box(settings: Settings, db: Database) -> SecretBox:
+    """The SecretBox for `serve` and a first `connect`: generates the key file when there is no key
+    at all, but refuses when the database already holds secrets (a new key could not read them)."""
+    if configured_keys(settings) is None:
+        stored = await stored_secret_count(db)
+        if stored:
+            raise EncryptionKeyError(
+                f"ENCRYPTION_KEY is not set and there is no key file in DATA_DIR ({settings.data_dir}), but the "
+                f"database holds {stored} row(s) of encrypted secrets that a new key could not read. Set "
+                "ENCRYPTION_KEY to the key they were saved with (or restore the meetings-bot.key file); "
+                "nothing was generated.")
+    return secret_box(settings, may_generate=True)
