@@ -37,8 +37,11 @@ PERMANENT_ERRORS = frozenset({
 
 
 class Sender:
-    def __init__(self, deps, *, channel_interval: float = 1.0, max_in_flight: int = 50) -> None:
+    def __init__(self, deps, *, channel_interval: float = 1.0, max_in_flight: int = 50,
+                 lease: timedelta = outbox.LEASE) -> None:
         self.deps = deps
+        self.lease = lease
+        self.claimed: set[int] = set()  # messages being sent now: their claims are renewed (workers.py)
         self.channel_interval = channel_interval
         self.max_in_flight = max_in_flight
         self.wake = getattr(deps, "outbox_wakeup", None) or asyncio.Event()
@@ -120,10 +123,11 @@ class Sender:
             for message in await outbox.due(self.deps.db, skip_channels=self._blocked(now)):
                 if message.channel in started or message.channel in self._busy:
                     continue  # one at a time per channel: order and pace
-                claimed = await outbox.claim(self.deps.db, message.id)
+                claimed = await outbox.claim(self.deps.db, message.id, lease=self.lease)
                 if claimed is None:
                     continue  # another replica took it
                 started.add(claimed.channel)
+                self.claimed.add(claimed.id)
                 self._busy.add(claimed.channel)
                 task = asyncio.get_running_loop().create_task(self._send(claimed))
                 self._tasks.add(task)
@@ -187,6 +191,7 @@ class Sender:
             await outbox.retry_later(db, message, delay=backoff_delay(message.attempts),
                                      error=f"unexpected error: {type(exc).__name__}")
         finally:
+            self.claimed.discard(message.id)
             self._next_free[channel] = time.monotonic() + pause
             self._busy.discard(channel)
             self.wake.set()

@@ -41,7 +41,7 @@ class Workers:
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self.reconcile_every = reconcile_every
-        self.sender = Sender(deps, channel_interval=channel_interval)
+        self.sender = Sender(deps, channel_interval=channel_interval, lease=lease)
         self._running: set[asyncio.Task] = set()
         self._loops: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
@@ -112,11 +112,15 @@ class Workers:
                 await asyncio.wait_for(self._stopping.wait(), timeout=every)
             except TimeoutError:
                 pass
-            if self._held and not self._stopping.is_set():
-                try:
+            if self._stopping.is_set():
+                break
+            try:
+                if self._held:
                     await inbox.extend_claims(self.deps.db, sorted(self._held), lease=self.lease)
-                except Exception as exc:  # the next beat tries again; the lease has room for two misses
-                    log.warning("could not renew the inbox claims: %s", type(exc).__name__)
+                if self.sender.claimed:
+                    await outbox.extend_claims(self.deps.db, sorted(self.sender.claimed), lease=self.lease)
+            except Exception as exc:  # the next beat tries again; the lease has room for two misses
+                log.warning("could not renew the inbox and outbox claims: %s", type(exc).__name__)
 
     async def _process(self, event: InboxEvent) -> None:
         TEAM.set(event.team_id)  # this task's own context: every line it logs names the workspace
