@@ -172,8 +172,10 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
         for check in (team_check, channel_check):
             if check is not None and check.ok is False:
                 raise SlackCheckFailed(check.detail)
-            if check is not None and check.ok is None:
-                warn(check.detail)
+        if team_check.ok is None:
+            warn(team_check.detail)  # (then the channel could not be checked either)
+        elif channel_check is not None and channel_check.ok is None:
+            warn(channel_check.detail)
         result = await connect_service(db, box, factory, team_id=team, provider=provider,
                                        api_key=api_key, channel=channel, webhook_secret=webhook_secret,
                                        meeting_started_notes=meeting_started_notes,
