@@ -11,13 +11,12 @@ slash command's first word.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from datetime import timedelta
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func, select
@@ -47,27 +46,31 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     return uuid.uuid4().hex
 
 
+_FORM_TEAM = re.compile(rb"(?:^|&)team_id=([A-Z0-9]{1,32})(?:&|$)")
+_FORM_COMMAND = re.compile(rb"(?:^|&)command=([^&]{1,64})")
+_FORM_TEXT = re.compile(rb"(?:^|&)text=([^&]{0,200})")
+# Interactive payloads are URL-encoded JSON: the workspace of a view (app_installed_team_id) or of the
+# payload (team.id), found without parsing the whole body.
+_PAYLOAD_TEAM = re.compile(rb"%22(?:app_installed_team_id|team_id)%22%3A%22([A-Z0-9]{1,32})%22"
+                           rb"|%22team%22%3A%7B%22id%22%3A%22([A-Z0-9]{1,32})%22")
+
+
 def _slack_fields(body: bytes) -> tuple[str | None, str | None]:
-    """(team id, `/command subcommand`) of a Slack request body; either may be None."""
-    try:
-        form = parse_qs(body.decode("utf-8"), max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
-        return None, None
-    if "command" in form:
-        words = (form.get("text") or [""])[0].split()
+    """(team id, `/command subcommand`) of a Slack request body; either may be None. Regular
+    expressions over the raw bytes, not a parse: this runs on every request, in front of Bolt."""
+    command = _FORM_COMMAND.search(body)
+    if command:
+        team = _FORM_TEAM.search(body)
+        text = _FORM_TEXT.search(body)
+        words = unquote_plus(text.group(1).decode("latin-1")).split() if text else []
         first = words[0].lower() if words else "help"
-        return (form.get("team_id") or [None])[0], f"{form['command'][0][:32]} " + (
-            first if _SUBCOMMAND.fullmatch(first) else "?")
-    if "payload" in form:
-        try:
-            payload = json.loads(form["payload"][0])
-        except (ValueError, RecursionError):
-            return None, None
-        if isinstance(payload, dict):
-            view, team = payload.get("view"), payload.get("team")
-            team_id = ((view.get("app_installed_team_id") or view.get("team_id")) if isinstance(view, dict)
-                       else None) or (team.get("id") if isinstance(team, dict) else None)
-            return (team_id if isinstance(team_id, str) else None), None
+        name = unquote_plus(command.group(1).decode("latin-1"))[:32]
+        return (team.group(1).decode() if team else None), f"{name} " + (first if _SUBCOMMAND.fullmatch(first)
+                                                                          else "?")
+    if body.startswith(b"payload="):
+        found = _PAYLOAD_TEAM.search(body)
+        if found:
+            return (found.group(1) or found.group(2)).decode(), None
     return None, None
 
 

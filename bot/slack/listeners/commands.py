@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.answers import answer, instant
+from bot.slack.answers import ack_reply, answer, shared_question
 from bot.slack.commands import parse
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import sentence
@@ -19,7 +19,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         parsed = parse(command.get("text"))
         team_id = command["team_id"]
         COMMANDS.labels(subcommand=parsed.name).inc()
-        reply = instant(parsed)
+        reply = ack_reply(parsed, team_id=team_id, deps=deps)  # instant, cached, or "busy"
         if reply is not None:
             await ack(**reply.to_slack(), response_type="ephemeral")
             return
@@ -34,7 +34,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                     channel_id=command.get("channel_id") or "")
         else:
             work = answer(parsed, team_id=team_id, deps=deps, user_id=user_id)
-        deps.background.answer(work, response_url=command["response_url"], team_id=team_id)
+        deps.background.answer(work, response_url=command["response_url"], team_id=team_id,
+                               share=shared_question(parsed, team_id))
 
 
 async def switch_followups(deps: Deps, parsed, *, team_id: str, user_id: str, channel_id: str) -> Message:
