@@ -9,21 +9,17 @@ from importlib import resources
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.settings import Settings, get_settings
+from rich.markup import escape
+
+from bot.cli_common import (DatabaseUnavailable, checked_database, console, errors, fail, load_settings,
+                            require_database, warn)
+from bot.settings import Settings
 
 cli = typer.Typer(help="meetings-bot: meeting notes from Hedy and friends, in Slack.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    errors.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(code)
 
 
 @cli.command()
@@ -38,13 +34,47 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
 
     from bot.store.crypto import EncryptionKeyError
 
-    settings = get_settings()
-    logging_setup.configure(settings.log_level)
+    settings = load_settings()
+    logging_setup.configure(settings.log_level, settings.log_format,
+                            secrets=logging_setup.settings_secrets(settings))
+    require_database(settings)
+    if settings.public_url_warning:
+        warn(settings.public_url_warning)
     try:
+        asyncio.run(_first_use_key(settings))  # the key file, if there is no key at all yet
         app = create_app(settings)
     except (ConfigurationError, EncryptionKeyError) as exc:
         fail(str(exc), 2)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+    if settings.metrics_port is None:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+        return
+    from bot.web import metrics_app
+
+    # Two servers in one event loop: the public app, and /metrics alone on METRICS_PORT.
+    public = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True,
+                                           proxy_headers=True))
+    private = uvicorn.Server(uvicorn.Config(metrics_app(app.state.deps), host=host, port=settings.metrics_port,
+                                            log_config=None, access_log=False, lifespan="off"))
+
+    async def both() -> None:
+        # Whichever server catches SIGTERM/SIGINT stops first; the other follows.
+        tasks = [asyncio.create_task(public.serve()), asyncio.create_task(private.serve())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        public.should_exit = private.should_exit = True
+        await asyncio.gather(*tasks)
+
+    asyncio.run(both())
+
+
+async def _first_use_key(settings: Settings) -> None:
+    from bot.store.db import Database
+    from bot.store.secrets import first_use_box
+
+    db = Database(settings.database_url)
+    try:
+        await first_use_box(settings, db)
+    finally:
+        await db.dispose()
 
 
 @cli.command()
@@ -53,7 +83,8 @@ def migrate() -> None:
     from bot.store import migrate as migrations
     from bot.store.db import Database
 
-    settings = get_settings()
+    settings = load_settings()
+    require_database(settings)
 
     async def run() -> str | None:
         db = Database(settings.database_url)
@@ -88,7 +119,8 @@ def connect(
     from bot.providers.registry import UnknownProvider
     from bot.store.crypto import EncryptionKeyError
 
-    settings = get_settings()
+    settings = load_settings()
+    require_database(settings)
     try:
         result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
                                          channel=channel, webhook_secret=webhook_secret,
@@ -96,6 +128,8 @@ def connect(
                                          meeting_ended_notes=meeting_ended_notes))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
+    except SlackCheckFailed as exc:
+        fail(f"{exc}. Nothing was stored.")
     except AuthError as exc:
         fail(f"{provider} rejected the API key ({exc.code or exc.status}). Nothing was stored. "
              "Check that you copied the whole key and that it has not been revoked.")
@@ -115,6 +149,10 @@ def connect(
                       "every meeting from the API. Add one with --webhook-secret when the provider shows it.")
 
 
+class SlackCheckFailed(Exception):
+    """`--team` or `--channel` is not what Slack says."""
+
+
 async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
                       webhook_secret: str | None, meeting_started_notes: bool | None = None,
                       meeting_ended_notes: bool | None = None):
@@ -122,15 +160,25 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
     from bot.services import audit
     from bot.services.connections import connect as connect_service
     from bot.store import migrate as migrations
-    from bot.store.crypto import secret_box
+    from bot.slack.checks import check_team_and_channel
     from bot.store.db import Database
+    from bot.store.secrets import first_use_box
 
     provider_info(provider)  # unknown names fail before anything else happens
     db = Database(settings.database_url)
     factory = ProviderFactory(settings)
     try:
         await migrations.upgrade(db.engine)
-        result = await connect_service(db, secret_box(settings), factory, team_id=team, provider=provider,
+        box = await first_use_box(settings, db)
+        team_check, channel_check = await check_team_and_channel(settings, db, box, team, channel)
+        for check in (team_check, channel_check):
+            if check is not None and check.ok is False:
+                raise SlackCheckFailed(check.detail)
+        if team_check.ok is None:
+            warn(team_check.detail)  # (then the channel could not be checked either)
+        elif channel_check is not None and channel_check.ok is None:
+            warn(channel_check.detail)
+        result = await connect_service(db, box, factory, team_id=team, provider=provider,
                                        api_key=api_key, channel=channel, webhook_secret=webhook_secret,
                                        meeting_started_notes=meeting_started_notes,
                                        options=({"post_meeting_ended": meeting_ended_notes}
@@ -154,7 +202,7 @@ def manifest_text(public_url: str) -> str:
 @cli.command()
 def manifest() -> None:
     """Print the Slack app manifest with this server's PUBLIC_URL filled in."""
-    sys.stdout.write(manifest_text(get_settings().public_url))
+    sys.stdout.write(manifest_text(load_settings().public_url))
 
 
 @cli.command()
@@ -162,13 +210,14 @@ def doctor() -> None:
     """Check settings, database, Slack and every stored connection; exit 1 if anything is wrong."""
     from bot.doctor import run_checks
 
-    results = asyncio.run(run_checks(get_settings()))
+    results = asyncio.run(run_checks(load_settings()))
     table = Table(title="meetings-bot doctor")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail")
     for check in results:
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]problem[/]", check.detail)
+        verdict = "[red]problem[/]" if not check.ok else "[yellow]warning[/]" if check.warning else "[green]ok[/]"
+        table.add_row(escape(check.name), verdict, escape(check.detail))
     console.print(table)
     if not all(check.ok for check in results):
         raise typer.Exit(1)
@@ -201,12 +250,8 @@ cli.add_typer(inbox_cli, name="inbox")
 
 
 async def _with_db(work):
-    from bot.store import migrate as migrations
-    from bot.store.db import Database
-
-    db = Database(get_settings().database_url)
+    db = await checked_database(load_settings())
     try:
-        await migrations.upgrade(db.engine)
         return await work(db)
     finally:
         await db.dispose()
@@ -250,5 +295,27 @@ def inbox_retry(event_ids: Optional[list[int]] = typer.Argument(None, help="Even
                   else "No dead events to retry.")
 
 
+from bot import cli_admin  # noqa: E402  (its commands register on `cli`)
+
+cli_admin.register(cli)
+
+
 def main() -> None:
-    cli()
+    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback."""
+    from bot.store.db import describe_database_error
+
+    try:
+        cli()
+    except DatabaseUnavailable as exc:
+        errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+        sys.exit(1)
+    except Exception as exc:
+        try:
+            url = load_settings().database_url
+        except BaseException:
+            raise exc from None
+        sentence = describe_database_error(url, exc)
+        if sentence is None:
+            raise
+        errors.print(f"[bold red]Error:[/] {escape(sentence)}")
+        sys.exit(1)

@@ -178,6 +178,7 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
     signing_secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="meetings-bot-demo-") as folder:
         fake_slack = FakeSlack(bot_token=DEMO_TOKEN, team_id=DEMO_TEAM, team_name="Demo Team")
+        fake_slack.add_channel(DEMO_CHANNEL, "meetings")  # `connect` checks the channel with Slack
         with ThreadedServer(fake_slack.app) as slack_server, ThreadedServer(stand_in.app) as provider_server:
             fake_slack.set_base_url(slack_server.url)
             stand_in.bind(provider_server.url)

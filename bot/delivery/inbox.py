@@ -20,7 +20,6 @@ from sqlalchemy import String, and_, func, literal_column, or_, update
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlmodel import select
 
 from bot.providers.webhooks import WebhookEvent
 from bot.store.db import Database
@@ -28,7 +27,9 @@ from bot.store.models import Connection, InboxEvent, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# How long a claim holds without renewal: the worker renews it every third of this while it works
+# (bot/delivery/workers.py), so this is how long a crashed replica's events wait for another one.
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 # Attempt n waits BASE * FACTOR**(n-1): 10 s, 40 s, 2.7 min, 11 min, 43 min, 2.8 h, 3 h (capped).
 BACKOFF_BASE = 10.0
@@ -211,6 +212,15 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
     async with db.session() as session:
         result = await session.scalars(statement.execution_options(synchronize_session=False))
         return sorted(result.all(), key=lambda e: e.id or 0)  # stored rows: never 0
+
+
+async def extend_claims(db: Database, event_ids: list[int], *, lease: timedelta = LEASE) -> int:
+    """Renew the claims this process still works on; returns how many it still held."""
+    async with db.session() as session:
+        result = await session.exec(update(InboxEvent).where(InboxEvent.id.in_(event_ids),
+                                                             InboxEvent.status == "processing")
+                                    .values(locked_until=utcnow() + lease))
+        return result.rowcount or 0
 
 
 async def finish(db: Database, event_id: int, *, note: str | None = None) -> None:

@@ -19,7 +19,9 @@ from sqlalchemy.orm import aliased
 from bot.store.db import Database
 from bot.store.models import SlackMessage, utcnow
 
-LEASE = timedelta(seconds=60)
+# How long a claim holds without renewal; the server renews its claims every third of it while the
+# Slack call is under way (bot/delivery/workers.py), so a crashed replica holds messages that long.
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 
 
@@ -139,6 +141,15 @@ async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> S
                  .returning(SlackMessage))
     async with db.session() as session:
         return (await session.scalars(statement.execution_options(synchronize_session=False))).first()
+
+
+async def extend_claims(db: Database, message_ids: list[int], *, lease: timedelta = LEASE) -> int:
+    """Renew the claims of messages this process is still sending."""
+    async with db.session() as session:
+        result = await session.exec(update(SlackMessage).where(SlackMessage.id.in_(message_ids),
+                                                               SlackMessage.locked_until.is_not(None))
+                                    .values(locked_until=utcnow() + lease))
+        return result.rowcount or 0
 
 
 async def parent_ts(db: Database, message: SlackMessage) -> str | None:
