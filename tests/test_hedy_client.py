@@ -414,7 +414,7 @@ async def test_concurrent_callers_sharing_a_key_are_spaced(make_provider, hedy):
     await asyncio.gather(*(p.list_topics() for p in (a, b, a, b, a, b)))
     times = sorted(r.at for r in hedy.requests)
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert len(times) == 6 and min(gaps) > 0.15  # 1 s / 5, minus scheduling slack
+    assert len(times) == 6 and min(gaps) > 0.1  # 1 s / 5, minus the arrival jitter of a loaded machine
     assert times[-1] - times[0] >= 0.9
 
 
