@@ -183,3 +183,14 @@ async def test_full_minutes_whose_trigger_expired_says_to_press_again(slack_user
     answer = (await slack_user.replies(url))[-1]["text"]
     assert "only 3 seconds" in answer and "try again" in answer
     assert fake_slack.calls_to("views.update") == []
+
+
+async def test_the_app_home_set_up_button_with_an_expired_trigger_says_to_try_again(slack_user, fake_slack):
+    fake_slack.fail_next("views.open", status=200, error="expired_trigger_id")
+    body, headers = slack_requests.block_action(
+        SIGNING_SECRET, team_id=TEAM, user_id=ADMIN, channel_id=None, action_id=ActionId.OPEN_SETUP, value="setup",
+        response_url=None, container={"type": "view", "view_id": "V0HOME"}, trigger_id=fake_slack.new_trigger_id())
+    assert (await slack_user.client.post("/slack/events", content=body, headers=headers)).status_code == 200
+    [dm] = await fake_slack.wait_for_call_async("chat.postMessage", timeout=15,
+                                                predicate=lambda c: c.args.get("channel") == ADMIN)
+    assert "only 3 seconds" in dm.args["text"] and "try again" in dm.args["text"]
