@@ -194,3 +194,41 @@ async def test_the_app_home_set_up_button_with_an_expired_trigger_says_to_try_ag
     [dm] = await fake_slack.wait_for_call_async("chat.postMessage", timeout=15,
                                                 predicate=lambda c: c.args.get("channel") == ADMIN)
     assert "only 3 seconds" in dm.args["text"] and "try again" in dm.args["text"]
+
+
+# ----------------------------------------------------------------------------- Slack behind a broken proxy
+
+
+@pytest.fixture
+def broken_slack(settings):
+    """What SLACK_API_URL answers when a proxy or an outage page stands in front of Slack."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from bot.fakes.server import ThreadedServer
+
+    answer: dict = {}
+
+    async def api(request):
+        return Response(answer["body"], status_code=answer["status"], media_type=answer["type"])
+
+    server = ThreadedServer(Starlette(routes=[Route("/api/{method}", api, methods=["GET", "POST"])])).start()
+    settings.slack_api_url = server.url + "/api/"
+    yield answer
+    server.stop()
+
+
+@pytest.mark.parametrize(("status", "media_type", "body"), [
+    (502, "text/html", "<html><h1>502 Bad Gateway</h1></html>"),
+    (200, "text/html", "<html>Service is down for maintenance</html>"),
+    (500, "application/json", "oops, not json"),
+], ids=["html-502", "html-200", "json-type-not-json"])
+async def test_slack_answering_without_its_json_is_an_outage_sentence_and_a_warning(
+        slack_user, fake_slack, broken_slack, caplog, status, media_type, body):
+    broken_slack.update(status=status, type=media_type, body=body)
+    with caplog.at_level(logging.INFO):
+        answer = await setup_answer(slack_user, fake_slack)
+    assert "Slack isn't answering properly right now" in answer
+    assert problems(caplog) == []
+    assert any(r.levelno == logging.WARNING and "Slack" in r.getMessage() for r in caplog.records)
