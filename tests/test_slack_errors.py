@@ -232,3 +232,14 @@ async def test_slack_answering_without_its_json_is_an_outage_sentence_and_a_warn
     assert "Slack isn't answering properly right now" in answer
     assert problems(caplog) == []
     assert any(r.levelno == logging.WARNING and "Slack" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.usefixtures("connected")
+async def test_slack_down_for_the_answer_itself_is_one_warning(slack_user, fake_slack, caplog):
+    fake_slack.fail_next("response_url", status=503, times=5)
+    with caplog.at_level(logging.INFO):
+        response, _url = await slack_user.command("list 2")
+        assert response.status_code == 200
+        line = await wait_for_log(caplog, "delivering an answer to Slack failed")
+    assert line.levelno == logging.WARNING
+    assert problems(caplog) == []
