@@ -47,13 +47,13 @@ def problems(caplog) -> list[logging.LogRecord]:
 
 
 @pytest.mark.parametrize(("fault", "expected"), [
-    (dict(status=200, error="missing_scope", extra={"needed": "users:read", "provided": "commands,chat:write"}),
+    ({"status": 200, "error": "missing_scope", "extra": {"needed": "users:read", "provided": "commands,chat:write"}},
      ["`users:read`", "OAuth & Permissions", "reinstall the app"]),
-    (dict(status=200, error="invalid_auth"), ["no longer accepts this app's token", "install the app again"]),
-    (dict(status=200, error="account_inactive"), ["no longer accepts this app's token"]),
-    (dict(status=429, retry_after=1, times=3), ["Slack is limiting how fast", "Try again in about 2 seconds"]),
-    (dict(status=500, times=2), ["Slack isn't answering properly", "Try again in a few minutes"]),
-    (dict(status=200, error="some_new_error"), ["`some_new_error`"]),
+    ({"status": 200, "error": "invalid_auth"}, ["no longer accepts this app's token", "install the app again"]),
+    ({"status": 200, "error": "account_inactive"}, ["no longer accepts this app's token"]),
+    ({"status": 429, "retry_after": 1, "times": 3}, ["Slack is limiting how fast", "Try again in about 2 seconds"]),
+    ({"status": 500, "times": 2}, ["Slack isn't answering properly", "Try again in a few minutes"]),
+    ({"status": 200, "error": "some_new_error"}, ["`some_new_error`"]),
 ], ids=["missing_scope", "invalid_auth", "account_inactive", "ratelimited", "500-plain-text", "unknown-code"])
 async def test_a_slack_error_in_a_command_says_what_to_do(slack_user, fake_slack, caplog, fault, expected):
     fake_slack.fail_next("users.info", **fault)
