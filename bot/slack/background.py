@@ -93,9 +93,9 @@ class Background:
         try:
             async with self._sending:
                 await self.responder.send(response_url, message)
-        except Exception:
+        except Exception as exc:
             # The response_url may have expired (30 minutes) or Slack may be down; nothing to tell the user.
-            log.warning("could not deliver an answer to Slack (team %s)", team_id, exc_info=True)
+            log_failure(exc, what="delivering an answer to Slack", team_id=team_id)
 
     def run(self, work: Awaitable[object], *, what: str) -> asyncio.Task:
         """Run `work` after the ack; a failure is logged (the work itself tells the user)."""

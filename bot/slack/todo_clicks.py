@@ -39,7 +39,7 @@ class Where:
     ephemeral: bool
 
     @classmethod
-    def of(cls, body: dict) -> "Where":
+    def of(cls, body: dict) -> Where:
         container: dict = body["container"] if isinstance(body.get("container"), dict) else {}
         channel: dict = body["channel"] if isinstance(body.get("channel"), dict) else {}
         return cls(response_url=body.get("response_url") or None,
