@@ -16,7 +16,7 @@ transcription's summary, which the bot has to ask for:
 3. `GET /summaries/{id}`: `in_progress` → NotReady; `ready` or `completed` (the docs disagree)
    → the digest; `failed` → the digest without a summary, saying so, with the transcript.
 4. The transcript file, through `/transcriptions/{id}/access-link`: a pre-signed storage URL,
-   fetched without the API key.
+   fetched without the API key, and only over https from a public address (bot/providers/downloads.py).
 
 Whereby has no todos, highlights or topics: those commands answer with NotSupported.
 """
