@@ -42,6 +42,14 @@ class RefusedDownload(Exception):
         self.reason = reason
 
 
+class DownloadFailed(Exception):
+    """The file server answered with an error status (an expired link, a missing file)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
 @dataclass(frozen=True)
 class DownloadPolicy:
     private_hosts: frozenset[str] = field(default_factory=frozenset)
@@ -72,8 +80,9 @@ def is_public(address: str) -> bool:
 
 async def fetch_text(client: httpx.AsyncClient, url: str, *, policy: DownloadPolicy,
                      resolve: Resolver = system_resolver) -> str:
-    """The body at `url` as text, under the rules above; RefusedDownload when a rule says no,
-    httpx errors and TimeoutError for network trouble (the caller words those)."""
+    """The body at `url` as text, under the rules above. RefusedDownload when a rule says no
+    (its reason is for the user), DownloadFailed for an error status, httpx errors and
+    TimeoutError for network trouble."""
     async with asyncio.timeout(policy.timeout):
         target = _parse(url)
         for _hop in range(policy.max_redirects + 1):
@@ -85,7 +94,7 @@ async def fetch_text(client: httpx.AsyncClient, url: str, *, policy: DownloadPol
                     target = target.join(response.headers["location"])
                     continue
                 if response.status_code >= 400:
-                    raise RefusedDownload(f"the file server answered HTTP {response.status_code}")
+                    raise DownloadFailed(response.status_code)
                 return await _read_capped(response, policy.max_bytes)
             finally:
                 await response.aclose()

@@ -16,7 +16,7 @@ transcription's summary, which the bot has to ask for:
 3. `GET /summaries/{id}`: `in_progress` → NotReady; `ready` or `completed` (the docs disagree)
    → the digest; `failed` → the digest without a summary, saying so, with the transcript.
 4. The transcript file, through `/transcriptions/{id}/access-link`: a pre-signed storage URL,
-   fetched without the API key.
+   fetched without the API key, and only over https from a public address (bot/providers/downloads.py).
 
 Whereby has no todos, highlights or topics: those commands answer with NotSupported.
 """
@@ -53,7 +53,12 @@ from bot.providers.base import (
     Topic,
     Unavailable,
 )
-from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
+from bot.providers.downloads import (
+    DownloadFailed,
+    DownloadPolicy,
+    RefusedDownload,
+    fetch_text,
+)
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
     JsonApi,
@@ -318,6 +323,9 @@ class WherebyProvider:
         except RefusedDownload as refused:
             log.warning("whereby: transcript of %s not fetched: %s", tid, refused.reason)
             return None, f"The transcript was not fetched: {refused.reason}."
+        except DownloadFailed as failed:
+            log.info("whereby: transcript download of %s answered %s", tid, failed.status)
+            return None, None
         except (ProviderError, httpx.HTTPError, TimeoutError) as exc:
             if isinstance(exc, (httpx.HTTPError, TimeoutError)):
                 exc = transport_error(exc, provider="whereby")
