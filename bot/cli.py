@@ -278,9 +278,9 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
     for column in ("id", "team", "event", "meeting", "status", "attempts", "received", "last error"):
         table.add_column(column)
     for event in events:
-        table.add_row(str(event.id), literal(event.team_id), literal(event.event_type), literal(event.meeting_id or "-"),
-                      literal(event.status), str(event.attempts), event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      literal((event.last_error or "")[:80]))
+        table.add_row(str(event.id), literal(event.team_id), literal(event.event_type),
+                      literal(event.meeting_id or "-"), literal(event.status), str(event.attempts),
+                      event.received_at.strftime("%Y-%m-%d %H:%M:%S"), literal((event.last_error or "")[:80]))
     console.print(table)
 
 

@@ -1,9 +1,9 @@
 """`POST /slack/events`: Slack's signature checked on the raw bytes before anything parses them.
 
-Bolt decodes and parses a request's body before its own signature check, so an unsigned request
-with a body it cannot read (not UTF-8, a form `payload=` that is not JSON, JSON nested past the
-recursion limit) used to end in a 500 and a traceback, and a timestamp header like `abc` in
-"Something went wrong". Here, in order and without logging anything above INFO:
+Bolt decodes and parses a request's body before its own signature check, so in front of Bolt alone
+an unsigned request with a body it cannot read (not UTF-8, a form `payload=` that is not JSON, JSON
+nested past the recursion limit) ends in a 500 and a traceback, and a timestamp header like `abc`
+in "Something went wrong". Here, in order and without logging anything above INFO:
 
 1. headers: `X-Slack-Request-Timestamp` must be plain digits and `X-Slack-Signature` of the form
    `v0=<64 hex digits>`, or 401 before the body is read at all;
@@ -70,7 +70,7 @@ def slack_events_endpoint(slack_app: AsyncApp, signing_secret: str) -> Callable[
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
             log.warning("a signed Slack request with a body Bolt cannot read: %s", type(exc).__name__)
             return _refuse(400, "the request body cannot be read")
-        if not isinstance(bolt_request.body, dict):  # JSON that is not an object: Bolt's middleware would crash
+        if not isinstance(bolt_request.body, dict):  # JSON that is not an object: Bolt's middleware crashes
             log.warning("a signed Slack request whose body is not an object: %s", type(bolt_request.body).__name__)
             return _refuse(400, "the request body is not an object")
         return to_starlette_response(await slack_app.async_dispatch(bolt_request))

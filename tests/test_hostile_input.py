@@ -157,7 +157,8 @@ async def doors(deps, fake_harmony, fake_whereby, settings):
 DEEP_BODIES = {
     "arrays": b"[" * 100_000,
     "objects": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
-    "inside a real event": b'{"event":"session.ended","sessionId":"s","extra":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "inside a real event": (b'{"event":"session.ended","sessionId":"s","extra":'
+                            + b"[" * 100_000 + b"]" * 100_000 + b"}"),
 }
 
 

@@ -57,7 +57,8 @@ class Unstorable(ValueError):
 # as UTF-8 by either driver. The same rule on both databases, so a webhook's fate never depends
 # on which one an operator runs.
 _UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-_COLUMN_LENGTHS = {column.name: column.type.length for column in InboxEvent.__table__.columns  # type: ignore[attr-defined]
+_INBOX_COLUMNS = InboxEvent.__table__.columns  # type: ignore[attr-defined]
+_COLUMN_LENGTHS = {column.name: column.type.length for column in _INBOX_COLUMNS
                    if isinstance(column.type, String) and column.type.length}
 
 
