@@ -81,7 +81,7 @@ def describe_database_error(database_url: str, exc: BaseException) -> str | None
     try:
         url = make_url(database_url)
     except Exception:
-        return "DATABASE_URL is not a database URL the bot understands; see the README's settings table."
+        return "DATABASE_URL is not a database URL the bot understands; see the settings table in docs/operating.md."
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "").expanduser().resolve() if url.database else None
         if "readonly" in text or "read-only" in text:
