@@ -242,6 +242,7 @@ def main() -> int:
         print(f"  replica {victim.number} killed with SIGKILL at {killed_at - started:.1f} s, started again "
               f"{restarted_at - killed_at:.1f} s later; claims held at the kill: {len(stuck)} "
               f"(inbox and outbox, all replicas); the longest stayed stuck {longest:.1f} s after the kill "
+              f"(all digests out {all_posted - (killed_at - started):.1f} s after the kill) "
               f"(lease {inbox.LEASE.total_seconds():.0f} s, renewed every {inbox.LEASE.total_seconds() / 3:.0f} s "
               "while the replica lives)")
     print(f"  tracebacks in the replicas' logs: {logs.count('Traceback')}")
