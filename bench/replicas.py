@@ -38,11 +38,19 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _harness import (BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack, digests_by_meeting,  # noqa: E402
-                      hedy_key, signed_session_ended, stop)
+from _harness import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    WEBHOOK_SECRET,
+    Stack,
+    digests_by_meeting,
+    hedy_key,
+    signed_session_ended,
+    stop,
+)
 
-from bot.delivery import inbox  # noqa: E402
-from bot.fakes.server import free_port  # noqa: E402
+from bot.delivery import inbox
+from bot.fakes.server import free_port
 
 
 def recreate_database(url: str) -> str:
@@ -119,7 +127,7 @@ async def send_webhooks(replicas: list[Replica], paths: list[str], count: int, r
                         if response.status == 200:
                             answered[number] = time.monotonic()
                             return
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 await asyncio.sleep(0.05)
 
@@ -234,6 +242,7 @@ def main() -> int:
         print(f"  replica {victim.number} killed with SIGKILL at {killed_at - started:.1f} s, started again "
               f"{restarted_at - killed_at:.1f} s later; claims held at the kill: {len(stuck)} "
               f"(inbox and outbox, all replicas); the longest stayed stuck {longest:.1f} s after the kill "
+              f"(all digests out {all_posted - (killed_at - started):.1f} s after the kill) "
               f"(lease {inbox.LEASE.total_seconds():.0f} s, renewed every {inbox.LEASE.total_seconds() / 3:.0f} s "
               "while the replica lives)")
     print(f"  tracebacks in the replicas' logs: {logs.count('Traceback')}")

@@ -26,8 +26,17 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+from _harness import (
+    ROOT,
+    SIGNING_SECRET,
+    TEAM,
+    Stack,
+    percentile,
+    start,
+    stop,
+    wait_until_up,
+)
 
-from _harness import ROOT, SIGNING_SECRET, TEAM, Stack, percentile, start, stop, wait_until_up
 from bot.fakes import slack_requests
 from bot.fakes.server import free_port
 
@@ -70,7 +79,7 @@ async def open_loop(url: str, requests: list[tuple[bytes, dict]], *, rate: float
                 async with session.post(url + "/slack/events", data=body, headers=headers) as response:
                     content = await response.read()
                     ok = response.status == 200
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 ok, content = False, b""
             done = time.perf_counter()
             if due < measure_from:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -57,7 +56,7 @@ def rotate_key() -> None:
 
 
 @connections_cli.command("list")
-def connections_list(team: Optional[str] = typer.Option(None, help="Only this workspace.")) -> None:
+def connections_list(team: str | None = typer.Option(None, help="Only this workspace.")) -> None:
     """Every connection: workspace, provider, status, digest channel, the key's last characters."""
     from bot.services.connections import list_connections
 

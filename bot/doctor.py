@@ -26,7 +26,12 @@ async def run_checks(settings: Settings) -> list[Check]:
     from bot.slack.checks import check_team_and_channel
     from bot.slack.errors import SlackRefusal
     from bot.store import migrate
-    from bot.store.crypto import EncryptionKeyError, SecretBoxError, configured_keys, secret_box
+    from bot.store.crypto import (
+        EncryptionKeyError,
+        SecretBoxError,
+        configured_keys,
+        secret_box,
+    )
     from bot.store.db import Database, database_problem
     from bot.store.secrets import stored_secret_count, undecryptable
 

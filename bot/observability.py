@@ -139,18 +139,19 @@ OLDEST_PENDING = Gauge("meetings_bot_oldest_pending_seconds", "Age of the oldest
 
 async def refresh_gauges(db) -> None:
     """Four small indexed queries, run when /metrics is scraped rather than on a timer."""
+    inbox, messages = InboxEvent.__table__.c, SlackMessage.__table__.c  # type: ignore[attr-defined]
     async with db.engine.connect() as connection:
-        by_status = dict((await connection.execute(
-            select(InboxEvent.status, func.count()).where(InboxEvent.status.in_(("pending", "processing", "dead")))
-            .group_by(InboxEvent.status))).all())
-        oldest = (await connection.execute(select(func.min(InboxEvent.received_at)).where(
-            InboxEvent.status.in_(("pending", "processing"))))).scalar()
-        by_state = dict((await connection.execute(
-            select(SlackMessage.state, func.count()).where(
-                (SlackMessage.state == "dead")
-                | ((SlackMessage.state == "active")
-                   & ((SlackMessage.sent_hash.is_(None)) | (SlackMessage.sent_hash != SlackMessage.content_hash))))
-            .group_by(SlackMessage.state))).all())
+        by_status = dict((await connection.execute(  # type: ignore[arg-type]
+            select(inbox.status, func.count()).where(inbox.status.in_(("pending", "processing", "dead")))
+            .group_by(inbox.status))).all())
+        oldest = (await connection.execute(select(func.min(inbox.received_at)).where(
+            inbox.status.in_(("pending", "processing"))))).scalar()
+        by_state = dict((await connection.execute(  # type: ignore[arg-type]
+            select(messages.state, func.count()).where(
+                (messages.state == "dead")
+                | ((messages.state == "active")
+                   & ((messages.sent_hash.is_(None)) | (messages.sent_hash != messages.content_hash))))
+            .group_by(messages.state))).all())
     INBOX_BACKLOG.set(by_status.get("pending", 0) + by_status.get("processing", 0))
     DEAD_EVENTS.set(by_status.get("dead", 0))
     OUTBOX_BACKLOG.set(by_state.get("active", 0))

@@ -18,6 +18,7 @@ MASK = "[redacted]"
 MIN_KNOWN_LENGTH = 6  # shorter "secrets" would blank out ordinary words
 
 _MASK_GROUP1 = r"\1" + MASK
+_KEY_WORDS = ("key", "secret", "passw", "token", "signature", "authorization", "code")
 # (rule, replacement, a cheap test that must pass before the rule runs: most log lines need none)
 _ALWAYS = [
     # Fernet tokens: version byte 0x80 makes every one start with "gAAAAA".
@@ -37,7 +38,6 @@ _ALWAYS = [
                 r"|(?<![\w-])code)[\"']?\s*[:=]\s*[\"']?)([^\"'\s,&;)}\]]+)"), _MASK_GROUP1,
      lambda t, low: ("=" in t or ":" in t) and any(word in low for word in _KEY_WORDS)),
 ]
-_KEY_WORDS = ("key", "secret", "passw", "token", "signature", "authorization", "code")
 
 # Anything else long and random-looking: 24+ url-safe characters with upper case, lower case and a
 # digit, dash or underscore (webhook URL tokens in SQL parameters, provider keys of unknown shape).

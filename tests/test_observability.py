@@ -147,7 +147,7 @@ async def test_metrics_show_the_ack_histogram_and_the_backlog_gauges(slack_user,
     assert "meetings_bot_inbox_backlog 1.0" in text
     assert "meetings_bot_dead_events 1.0" in text
     assert "meetings_bot_outbox_backlog 0.0" in text
-    age = float(re.search(r"^meetings_bot_oldest_pending_seconds (\S+)$", text, re.M).group(1))
+    age = float(re.search(r"^meetings_bot_oldest_pending_seconds (\S+)$", text, re.MULTILINE).group(1))
     assert 0 < age < 60
     assert "meetings_bot_slash_ack_seconds_bucket" in text and "meetings_bot_webhook_ingest_seconds_bucket" in text
 

@@ -6,6 +6,7 @@ secrets no longer decrypt."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -207,3 +208,30 @@ async def test_connections_list_and_remove(settings, db, connected_via_cli):
     assert removed.returncode == 0 and f"Removed Hedy for workspace {TEAM}" in removed.stdout
     assert await ciphertexts(db) == []
     assert "No connections" in run(settings, "connections", "list").stdout
+
+
+def test_serve_with_a_metrics_port_keeps_metrics_off_the_public_port(settings, db):
+    port, metrics_port = free_port(), free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=cli_env(settings, slack=True, METRICS_PORT=str(metrics_port)),
+                               cwd=settings.data_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "serve did not come up"
+            time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404
+        private = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert private.status_code == 200 and "meetings_bot_inbox_backlog" in private.text
+        assert httpx.get(f"http://127.0.0.1:{metrics_port}/readyz").status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output and "Traceback" not in output
+    assert f"metrics on port {metrics_port}" in output

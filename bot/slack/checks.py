@@ -43,11 +43,11 @@ async def _token_for(settings: Settings, db: Database, box: SecretBox, team: str
                                            f"({auth.get('team')}), not {team}: use --team {auth.get('team_id')}")
         return token, SlackCheck(True, f"workspace {team} ({auth.get('team')}) is the bot token's")
     if settings.slack_client_id and settings.slack_client_secret:
-        token = await SqlInstallationStore(db, box).bot_token(team)
-        if token is None:
+        installed = await SqlInstallationStore(db, box).bot_token(team)
+        if installed is None:
             return None, SlackCheck(False, f"workspace {team} has not installed the app: install it from "
                                            f"{settings.public_url}/slack/install first")
-        return token, SlackCheck(True, f"workspace {team} has installed the app")
+        return installed, SlackCheck(True, f"workspace {team} has installed the app")
     return None, SlackCheck(None, "not checked: neither SLACK_BOT_TOKEN nor SLACK_CLIENT_ID and "
                                   "SLACK_CLIENT_SECRET are set")
 

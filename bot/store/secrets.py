@@ -13,7 +13,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings
-from bot.store.crypto import EncryptionKeyError, SecretBox, SecretBoxError, configured_keys, secret_box
+from bot.store.crypto import (
+    EncryptionKeyError,
+    SecretBox,
+    SecretBoxError,
+    configured_keys,
+    secret_box,
+)
 from bot.store.db import Database
 from bot.store.models import Connection, SlackInstallation
 
