@@ -325,7 +325,8 @@ async def test_the_migration_applies_backfills_and_reverts(db, connected):
         indexes = await connection.run_sync(lambda c: {
             table: {i["name"] for i in inspect(c).get_indexes(table)}
             for table in ("slack_messages", "todo_states", "inbox_events", "member_zones")})
-    assert {"ix_slack_messages_unsent", "ix_slack_messages_team_kind_sent"} <= indexes["slack_messages"]
+    assert {"ix_slack_messages_unsent", "ix_slack_messages_team_kind_sent", "ix_slack_messages_followups",
+            "ix_slack_messages_parent_id"} <= indexes["slack_messages"]
     assert "ix_slack_messages_due" not in indexes["slack_messages"]
     assert "ix_todo_states_open_owned" in indexes["todo_states"]
     assert {"ix_inbox_events_dead", "ix_inbox_events_processed"} <= indexes["inbox_events"]

@@ -87,13 +87,18 @@ def _unsent():
                 or_(SlackMessage.sent_hash.is_(None), SlackMessage.sent_hash != SlackMessage.content_hash))
 
 
-def _due_condition(now):
+def _parent_ready():
+    # A thread reply waits until its parent (the digest) has a ts to thread under. Written as "no
+    # parent without a ts" so PostgreSQL answers it from the small partial index of unposted
+    # rows (ix_slack_messages_unposted) instead of hashing every message ever sent.
     parent = aliased(SlackMessage)
+    return ~select(parent.id).where(parent.id == SlackMessage.parent_id,
+                                    parent.ts.is_(None)).exists()
+
+
+def _due_condition(now):
     unlocked = or_(SlackMessage.locked_until.is_(None), SlackMessage.locked_until < now)
-    # A thread reply waits until its parent (the digest) has a ts to thread under.
-    parent_ready = or_(SlackMessage.parent_id.is_(None),
-                       select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
-    return and_(_unsent(), unlocked, SlackMessage.next_attempt_at <= now, parent_ready)
+    return and_(_unsent(), unlocked, SlackMessage.next_attempt_at <= now, _parent_ready())
 
 
 async def due(db: Database, *, limit: int = 200, skip_channels: set[str] = frozenset()) -> list[SlackMessage]:
@@ -111,13 +116,10 @@ async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset()) ->
     """When the earliest message that could be sent comes due (its retry time, or the end of
     another worker's claim), leaving out channels the sender is pacing or busy with; None when
     nothing waits. The sender sleeps until then, or until something wakes it."""
-    parent = aliased(SlackMessage)
-    parent_ready = or_(SlackMessage.parent_id.is_(None),
-                       select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
     lease_end = func.coalesce(SlackMessage.locked_until, SlackMessage.next_attempt_at)
     later = (func.greatest if db.engine.dialect.name == "postgresql" else func.max)(
         SlackMessage.next_attempt_at, lease_end)
-    query = select(func.min(later)).where(_unsent(), parent_ready)
+    query = select(func.min(later)).where(_unsent(), _parent_ready())
     if skip_channels:
         query = query.where(SlackMessage.channel.not_in(skip_channels))
     async with db.session() as session:

@@ -26,7 +26,13 @@ from bot.services.due_dates import parse_due
 from bot.slack import members
 from bot.slack.blocks.followups import reminder_message
 from bot.store.db import Database
-from bot.store.models import Connection, MemberPrefs, MemberZone, SlackMessage, TodoState
+from bot.store.models import (
+    Connection,
+    MemberPrefs,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+)
 
 log = logging.getLogger(__name__)
 
