@@ -112,18 +112,26 @@ async def due(db: Database, *, limit: int = 200, skip_channels: set[str] = froze
         return list((await session.exec(query)).all())
 
 
-async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset()) -> datetime | None:
+async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset(),
+                      look_at: int = 1000) -> datetime | None:
     """When the earliest message that could be sent comes due (its retry time, or the end of
     another worker's claim), leaving out channels the sender is pacing or busy with; None when
-    nothing waits. The sender sleeps until then, or until something wakes it."""
+    nothing waits. The sender sleeps until then, or until something wakes it.
+
+    Only the first `look_at` unsent messages (in sending order) are looked at: read in the
+    order of the partial index, the query costs what is waiting, never a scan of every message
+    (PostgreSQL cannot tell how few rows `sent_hash <> content_hash` leaves, and without the
+    order and limit it reads the whole table). With more than that waiting the sender is busy
+    anyway, and each finished send wakes it."""
     lease_end = func.coalesce(SlackMessage.locked_until, SlackMessage.next_attempt_at)
     later = (func.greatest if db.engine.dialect.name == "postgresql" else func.max)(
         SlackMessage.next_attempt_at, lease_end)
-    query = select(func.min(later)).where(_unsent(), _parent_ready())
+    waiting = select(later.label("due_at")).where(_unsent(), _parent_ready())
     if skip_channels:
-        query = query.where(SlackMessage.channel.not_in(skip_channels))
+        waiting = waiting.where(SlackMessage.channel.not_in(skip_channels))
+    waiting = waiting.order_by(SlackMessage.priority, SlackMessage.id).limit(look_at).subquery()
     async with db.session() as session:
-        value = (await session.exec(query)).first()
+        value = (await session.exec(select(func.min(waiting.c.due_at)))).first()
     if value is None:
         return None
     if isinstance(value, str):
