@@ -65,12 +65,13 @@ async def handle_click(deps: Deps, body: dict, *, target: str | None, action: st
     container = body.get("container") or {}
     reminder = None
     if container.get("message_ts") and not container.get("is_ephemeral"):
-        reminder = await reminders.find_reminder(deps.db, team_id=team_id, channel=container.get("channel_id") or "",
-                                                 ts=container["message_ts"])
-        if reminder is None and (container.get("channel_id") or "").startswith("D"):
-            # A todo button in a DM is a reminder's; its row is gone once the retention job expired it.
+        clicked = await reminders.find_posted(deps.db, team_id=team_id, channel=container.get("channel_id") or "",
+                                              ts=container["message_ts"])
+        if clicked is None and (container.get("channel_id") or "").startswith("D"):
+            # A DM with todo buttons the bot no longer knows: a reminder the retention job expired.
             await _tell(deps, body, team_id, user_id, EXPIRED)
             return
+        reminder = clicked if clicked is not None and clicked.kind == reminders.KIND else None
     try:
         if ref is None or action not in todo_service.ACTIONS:
             raise todo_service.TodoGone(target)  # a value this version never made
