@@ -62,14 +62,17 @@ async def find(db: Database, *, connection_id: int, meeting_id: str, channel: st
             SlackMessage.channel == channel, SlackMessage.kind == kind))).first()
 
 
-async def digested(db: Database, *, connection_id: int, meeting_ids: list[str]) -> set[str]:
-    """Which of these meetings have a digest: one query for a whole provider listing."""
+async def digested_pairs(db: Database, listings: dict[int, list[str]]) -> set[tuple[int, str]]:
+    """Which (connection, meeting) of these providers' listings have a digest: one query for
+    many connections' listings (reconcile)."""
+    meeting_ids = sorted({m for ids in listings.values() for m in ids})
     if not meeting_ids:
         return set()
     async with db.session() as session:
-        return set((await session.exec(select(SlackMessage.meeting_id).where(
-            SlackMessage.connection_id == connection_id, SlackMessage.meeting_id.in_(meeting_ids),
-            SlackMessage.kind == "digest"))).all())
+        rows = (await session.exec(select(SlackMessage.connection_id, SlackMessage.meeting_id).where(
+            SlackMessage.connection_id.in_(sorted(listings)), SlackMessage.meeting_id.in_(meeting_ids),
+            SlackMessage.kind == "digest"))).all()
+    return {(c, m) for c, m in rows if m in listings.get(c, ())}
 
 
 async def has_digest(db: Database, *, connection_id: int, meeting_id: str) -> bool:
