@@ -22,7 +22,14 @@ from bot.services import todos as todo_service
 from bot.slack import members
 from bot.slack.blocks.followups import RecapMeeting, recap_message
 from bot.store.db import Database
-from bot.store.models import ChannelPrefs, Connection, MemberZone, SlackMessage, TodoState, Workspace
+from bot.store.models import (
+    ChannelPrefs,
+    Connection,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+    Workspace,
+)
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,13 @@ from bot.services.due_dates import parse_due
 from bot.slack import members
 from bot.slack.blocks.followups import reminder_message
 from bot.store.db import Database
-from bot.store.models import Connection, MemberPrefs, MemberZone, SlackMessage, TodoState
+from bot.store.models import (
+    Connection,
+    MemberPrefs,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +109,12 @@ async def run_reminders(deps, now: datetime) -> int:
     return queued
 
 
-async def find_reminder(db: Database, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
-    """The team's reminder DM Slack knows as (channel, ts); None for another message, or a
-    reminder the retention job has expired."""
+async def find_posted(db: Database, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
+    """The team's message Slack knows as (channel, ts), whatever its kind; None for a message the
+    bot does not know, or a reminder the retention job has expired."""
     async with db.session() as session:
         return (await session.exec(select(SlackMessage).where(
-            SlackMessage.team_id == team_id, SlackMessage.kind == KIND, SlackMessage.ts == ts,
+            SlackMessage.team_id == team_id, SlackMessage.ts == ts,
             or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
 
 

@@ -50,12 +50,13 @@ class Where:
 async def clicked(deps: Deps, click: Click, where: Where) -> None:
     reminder = None
     if where.message_ts and not where.ephemeral:
-        reminder = await reminders.find_reminder(deps.db, team_id=click.team_id, channel=where.channel_id or "",
-                                                 ts=where.message_ts)
-        if reminder is None and (where.channel_id or "").startswith("D"):
-            # A todo button in a DM is a reminder's; its row is gone once the retention job expired it.
+        posted = await reminders.find_posted(deps.db, team_id=click.team_id, channel=where.channel_id or "",
+                                             ts=where.message_ts)
+        if posted is None and (where.channel_id or "").startswith("D"):
+            # A DM with todo buttons the bot no longer knows: a reminder the retention job expired.
             await tell(deps, click, where, EXPIRED)
             return
+        reminder = posted if posted is not None and posted.kind == reminders.KIND else None
     try:
         change = await handle_click(deps.db, click,
                                     zone=lambda: member_zone(deps, click.team_id, click.user_id))
