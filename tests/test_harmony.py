@@ -9,7 +9,6 @@ payload, the `X-RateLimit-*` headers, and the `conversations` style's paging and
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -17,7 +16,6 @@ import logging
 import time
 
 import pytest
-from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.fakes.harmony import FakeHarmony
@@ -37,8 +35,8 @@ from bot.providers.harmony_webhooks import HarmonyWebhooks
 from bot.providers.http import PacingLimited, ServerBudget, parse_reset
 from bot.slack.blocks.digest import meeting_failed_message, minutes_modal
 from bot.slack.errors import describe
-from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL, HARMONY_KEY, HARMONY_SECRET, TEAM
+from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
 
 FAST = {"backoff": 0.01, "deadline": 5.0}
 
@@ -71,10 +69,6 @@ async def client_for(harmony_server):
     yield make
     for provider in made:
         await provider.aclose()
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
 
 
 # ----------------------------------------------------------------------------- the client
@@ -249,31 +243,6 @@ async def deliver(slack_user, connection, body: bytes, headers: dict, provider: 
                                         headers=headers)
 
 
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
-
-
-async def wait_until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def digests_in(fake_slack) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if not m.get("thread_ts")]
-
-
-def replies_to(fake_slack, ts: str) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if m.get("thread_ts") == ts and m["ts"] != ts]
-
-
 def signed(fake_harmony, event: str, mid: str, *, secret: str | None = HARMONY_SECRET, **kwargs):
     options = {k: kwargs.pop(k) for k in ("insight_id", "reason") if k in kwargs}
     return fake_harmony.webhook_request(event, fake_harmony.event_payload(event, mid, **options), secret=secret,
@@ -373,9 +342,8 @@ async def test_a_new_insight_updates_the_thread_and_not_the_channel(slack_user, 
 
 
 @assumption("meeting.failed carries the reason as data.error")
-@pytest.mark.usefixtures("workers")
 async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_user, harmony_connection, fake_harmony,
-                                                                       fake_slack, db):
+                                                                       fake_slack, db, workers):
     fake_harmony.add_meeting(title="Board sync", mid="mtg_broken", status="failed")
     calls = fake_harmony.request_count()
     body, headers = signed(fake_harmony, "meeting.failed", "mtg_broken", reason="The recording had no audio.")
@@ -383,7 +351,7 @@ async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_us
     [notice] = await wait_until(lambda: fake_slack.channel_messages(CHANNEL))
     assert "Harmony could not process *Board sync*" in text_of(notice) and "no audio" in text_of(notice)
     assert fake_harmony.request_count() == calls  # the notice needs nothing from the API
-    await asyncio.sleep(0.3)
+    await workers.idle()
     assert len(fake_slack.channel_messages(CHANNEL)) == 1
 
 

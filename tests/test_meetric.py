@@ -8,7 +8,6 @@ resets at midnight UTC when Meetric does not say when."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -22,6 +21,7 @@ from bot.providers.meetric import MeetricProvider
 from bot.services.connections import connect
 from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL, TEAM
+from tests.helpers import wait_until
 
 TOKEN = "mt_test_token_0123456789"
 LIMITED = "mt_no_insights_000000000"
@@ -106,6 +106,10 @@ async def inbox(db) -> list[InboxEvent]:
         return list((await session.exec(select(InboxEvent))).all())
 
 
+async def dead_rows(db) -> list[InboxEvent]:
+    return [r for r in await inbox(db) if r.status == "dead"]
+
+
 async def test_signatures_timestamps_and_delivery_ids(slack_user, meetric_connection, fake_meetric, db):
     body, headers = fake_meetric.webhook_request("conv_demo_1", secret=SECRET, delivery_id="d-1")
     assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
@@ -126,11 +130,8 @@ async def test_a_completed_conversation_gets_its_digest_and_todos(slack_user, me
                                                                   fake_slack):
     body, headers = fake_meetric.webhook_request("conv_demo_1", secret=SECRET)
     assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
-    for _ in range(200):
-        posts = fake_slack.calls_to("chat.postMessage", ok=True)
-        if len(posts) >= 3:
-            break
-        await asyncio.sleep(0.05)
+    posts = await wait_until(lambda: len(fake_slack.calls_to("chat.postMessage", ok=True)) >= 3
+                             and fake_slack.calls_to("chat.postMessage", ok=True))
     digest = next(p for p in posts if not p.args.get("thread_ts"))
     assert "Discovery call — Acme" in digest.args["text"] and "Meetric" in json.dumps(digest.args["blocks"])
     thread = json.dumps([p.args for p in posts if p.args.get("thread_ts")], ensure_ascii=False)
@@ -322,10 +323,8 @@ async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetr
     fake_meetric.fail_next(503, times=6, path="/conversations/conv_demo_2", retry_after=None)
     body, headers = fake_meetric.webhook_request("conv_demo_2", secret=SECRET)
     assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
-    for _ in range(600):
-        if [p for p in fake_slack.calls_to("chat.postMessage", ok=True) if not p.args.get("thread_ts")]:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: [p for p in fake_slack.calls_to("chat.postMessage", ok=True)
+                              if not p.args.get("thread_ts")], timeout=30)
     [row] = await inbox(db)
     assert row.status == "done" and row.attempts >= 2
 
@@ -341,10 +340,7 @@ async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user
     body, headers = fake_meetric.webhook_request("conv_gone", secret=SECRET)
     del fake_meetric.conversations["conv_gone"]
     await deliver(slack_user, meetric_connection, body, headers)
-    for _ in range(400):
-        if [r for r in await inbox(db) if r.status == "dead"]:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: dead_rows(db))
     [row] = await inbox(db)
     assert row.status == "dead" and "Conversation not found" in row.last_error
     assert "1 webhook event failed" in json.dumps(await slack_user.ask("status"))

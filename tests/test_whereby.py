@@ -20,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.fakes.server import ThreadedServer
@@ -29,20 +28,8 @@ from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, Perm
 from bot.providers.http import Pacer
 from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
 from bot.slack.errors import describe
-from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
-
-
-async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not met in time")
+from tests.helpers import inbox_rows, text_of, wait_until
 
 
 def top_level(fake_slack) -> list[dict]:
@@ -51,15 +38,6 @@ def top_level(fake_slack) -> list[dict]:
 
 def digests_in(fake_slack) -> list[dict]:
     return [m for m in top_level(fake_slack) if m.get("text", "").startswith("Meeting notes:")]
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
-
-
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
 
 
 @pytest.fixture
@@ -344,9 +322,8 @@ async def test_replays_and_duplicates_are_stored_once(slack_user, whereby_connec
 # ----------------------------------------------------------------------------- digests out
 
 
-@pytest.mark.usefixtures("workers")
 async def test_transcription_finished_posts_the_digest_once_the_summary_is_ready(
-        slack_user, whereby_connection, fake_whereby, fake_slack, db):
+        slack_user, whereby_connection, fake_whereby, fake_slack, db, workers):
     finished = fake_whereby.transcription_event("tr_demo_launch")
     assert (await deliver(slack_user, whereby_connection, finished, fake_whereby)).status_code == 200
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
@@ -357,7 +334,7 @@ async def test_transcription_finished_posts_the_digest_once_the_summary_is_ready
     [row] = await wait_until(lambda: _all_done(db))
     assert row.attempts == 1  # waiting for the summary used up no attempts
     await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1 and len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
     assert fake_whereby.request_count("/summaries", "POST") == 1
 
@@ -367,9 +344,8 @@ async def _all_done(db):
     return rows if rows and all(r.status in ("done", "ignored") for r in rows) else None
 
 
-@pytest.mark.usefixtures("workers")
 async def test_out_of_order_events_give_one_digest_and_the_ended_note(
-        slack_user, fake_whereby, fake_slack, deps, db):
+        slack_user, fake_whereby, fake_slack, deps, db, workers):
     from bot.services.connections import connect
 
     connection = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby",
@@ -382,13 +358,13 @@ async def test_out_of_order_events_give_one_digest_and_the_ended_note(
         assert (await deliver(slack_user, connection, event, fake_whereby)).status_code == 200
     ended = await wait_until(lambda: [m for m in top_level(fake_slack) if "🏁" in text_of(m)])
     assert "Meeting in retro" in text_of(ended[0]) and "ended" in text_of(ended[0])
-    await asyncio.sleep(0.3)
+    await workers.idle()  # the finished event was looked at, and put off
     assert digests_in(fake_slack) == []  # the API is the truth: not transcribed yet
     fake_whereby.set_state(tid, "ready")
     await wait_until(lambda: digests_in(fake_slack))
     for event in events:  # and everything once more, in order
         await deliver(slack_user, connection, event, fake_whereby)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1 and len(top_level(fake_slack)) == 2
 
 
@@ -424,9 +400,8 @@ async def test_a_failed_transcription_gets_a_short_notice(slack_user, whereby_co
     assert fake_whereby.request_count("/summaries") == 0
 
 
-@pytest.mark.usefixtures("workers")
 async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, whereby_connection, fake_whereby,
-                                                                  fake_slack, deps):
+                                                                  fake_slack, deps, workers):
     from bot.jobs.reconcile import reconcile_all
 
     tid = fake_whereby.add_session(room="crosstalk", summary_fails=True)["transcriptionId"]
@@ -434,7 +409,7 @@ async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, wh
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "could not summarise" in text_of(digest) and "Full minutes" in text_of(digest)
     assert await reconcile_all(deps) == 0  # it has its digest: nothing polls or re-queues it
-    await asyncio.sleep(0.3)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1
 
 

@@ -45,6 +45,7 @@ class Sender:
         self._next_free: dict[str, float] = {}  # channel → monotonic time it may be posted to again
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._ticking = False  # reading the outbox and claiming: a claimed message has no task yet
         self._stopping = False
 
     def stop(self) -> None:
@@ -54,15 +55,22 @@ class Sender:
     async def run(self) -> None:
         while not self._stopping:
             try:
+                self._ticking = True
                 pause = await self.tick()
             except Exception:
                 log.exception("the Slack sender failed to read the outbox; trying again shortly")
                 pause = 2.0
+            finally:
+                self._ticking = False
             if self._stopping:
                 break
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
+
+    def busy(self) -> bool:
+        """Reading the outbox or sending a message right now."""
+        return self._ticking or bool(self._tasks)
 
     def _blocked(self, now: float) -> set[str]:
         return self._busy | {channel for channel, free in self._next_free.items() if free > now}
