@@ -18,25 +18,11 @@ from bot.fakes.meetric import FakeMeetric
 from bot.fakes.server import ThreadedServer
 from bot.providers.base import NotSupported, PermissionDenied
 from bot.providers.meetric import MeetricProvider
-from bot.services.connections import connect
 from bot.store.models import InboxEvent
-from tests.conftest import CHANNEL, TEAM
+from tests.conftest import MEETRIC_LIMITED, MEETRIC_SECRET, MEETRIC_TOKEN
 from tests.helpers import wait_until
 
-TOKEN = "mt_test_token_0123456789"
-LIMITED = "mt_no_insights_000000000"
-SECRET = "meetric-webhook-secret"
-
-
-@pytest.fixture
-def fake_meetric(settings):
-    fake = FakeMeetric(tokens={TOKEN: {"conversations", "insights"}, LIMITED: {"users"}})
-    fake.seed_demo()
-    server = ThreadedServer(fake.app).start()
-    fake.url = server.url
-    settings.meetric_api_url = server.url  # without /api/v1/rest: the client adds it
-    yield fake
-    server.stop()
+TOKEN, LIMITED, SECRET = MEETRIC_TOKEN, MEETRIC_LIMITED, MEETRIC_SECRET
 
 
 @pytest.fixture
@@ -87,13 +73,6 @@ async def test_a_429s_retry_after_is_honoured(meetric, fake_meetric):
 async def test_todos_and_topics_say_meetric_has_none(meetric):
     with pytest.raises(NotSupported):
         await meetric.list_todos()
-
-
-@pytest.fixture
-async def meetric_connection(deps, fake_meetric):
-    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="meetric", api_key=TOKEN,
-                           channel=CHANNEL, webhook_secret=SECRET)
-    return result.connection
 
 
 async def deliver(slack_user, connection, body: bytes, headers: dict):
@@ -316,20 +295,6 @@ def test_the_fake_delivers_like_meetric_retrying_with_one_delivery_id_and_fresh_
 
 
 @pytest.mark.usefixtures("workers")
-async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetric, fake_slack, db, monkeypatch):
-    from bot.delivery import inbox as inbox_module
-
-    monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.2)
-    fake_meetric.fail_next(503, times=6, path="/conversations/conv_demo_2", retry_after=None)
-    body, headers = fake_meetric.webhook_request("conv_demo_2", secret=SECRET)
-    assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
-    await wait_until(lambda: [p for p in fake_slack.calls_to("chat.postMessage", ok=True)
-                              if not p.args.get("thread_ts")], timeout=30)
-    [row] = await inbox(db)
-    assert row.status == "done" and row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
 async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user, meetric_connection, fake_meetric,
                                                                      db, monkeypatch):
     from bot.delivery import inbox as inbox_module
@@ -344,26 +309,3 @@ async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user
     [row] = await inbox(db)
     assert row.status == "dead" and "Conversation not found" in row.last_error
     assert "1 webhook event failed" in json.dumps(await slack_user.ask("status"))
-
-
-def test_connect_from_the_command_line(settings, fake_meetric, db):
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEETRIC_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), MEETINGS_BOT_API_KEY=TOKEN,
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), MEETRIC_API_URL=fake_meetric.url,
-               PUBLIC_URL=settings.public_url, MEETINGS_BOT_WEBHOOK_SECRET=SECRET)
-
-    def connect_cli(key):
-        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "meetric",
-                               "--channel", CHANNEL], env={**env, "MEETINGS_BOT_API_KEY": key}, capture_output=True,
-                              text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir)
-
-    result = connect_cli(TOKEN)
-    assert result.returncode == 0, result.stderr
-    assert "Connected workspace T0001 to meetric as Acme" in result.stdout and "/webhooks/meetric/" in result.stdout
-    assert TOKEN not in result.stdout + result.stderr
-    refused = connect_cli(LIMITED)
-    assert refused.returncode == 1 and "`conversations` scope" in refused.stderr

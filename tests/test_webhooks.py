@@ -209,16 +209,6 @@ async def test_huge_meeting_fits_slack(hedy_webhooks, fake_hedy, fake_slack):
 # ----------------------------------------------------------------------------- failures
 
 
-@pytest.mark.usefixtures("workers")
-async def test_hedy_down_then_back(hedy_webhooks, fake_hedy, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_hedy.fail_next(500, times=9, path="/sessions/sess_demo_12")  # three tries of three attempts
-    await hedy_webhooks.session_event("sess_demo_12")
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    row = (await inbox_rows(db))[0]
-    assert row.status == "done" and row.attempts >= 2
-
-
 async def test_slack_429_and_500_then_fine(hedy_webhooks, fake_slack, monkeypatch, workers):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)

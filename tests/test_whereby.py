@@ -414,17 +414,6 @@ async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, wh
 
 
 @pytest.mark.usefixtures("workers")
-async def test_whereby_down_then_back(slack_user, whereby_connection, fake_whereby, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_whereby.fail_next(503, times=7, path="/transcriptions/tr_demo_launch")  # two tries of three, and one
-    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    [row] = await inbox_rows(db)
-    assert row.status == "done" and row.attempts >= 2
-    assert fake_whereby.request_count("/summaries", "POST") == 1
-
-
-@pytest.mark.usefixtures("workers")
 async def test_a_transcription_that_is_gone_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
                                                                        db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
@@ -469,24 +458,6 @@ async def test_slash_commands_and_todos_say_whereby_has_none(slack_user, whereby
     design = next(t for t, s in fake_whereby.transcriptions.items() if s["roomName"] == "/design-review")
     shown = text_of(await slack_user.ask(f"show {design}"))
     assert "Meeting in design-review" in shown and "Launch plan" in shown
-
-
-def test_connect_from_the_command_line(settings, db, fake_whereby):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHEREBY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), WHEREBY_API_URL=fake_whereby.api_url,
-               COLUMNS="200")
-
-    def connect(key: str, *extra: str):
-        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "whereby",
-                               "--channel", CHANNEL, *extra], env={**env, "MEETINGS_BOT_API_KEY": key},
-                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-    refused = connect("wrong-key")
-    assert refused.returncode == 1 and "rejected the API key" in refused.stderr + refused.stdout
-    done = connect(WHEREBY_KEY, "--webhook-secret", WHEREBY_SECRET, "--meeting-ended-notes")
-    assert done.returncode == 0, done.stderr
-    assert "/webhooks/whereby/" in done.stdout and WHEREBY_KEY not in done.stdout + done.stderr
 
 
 def test_the_demo_plays_whereby(tmp_path):
