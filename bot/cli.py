@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.settings import Settings, get_settings
+from bot.settings import get_settings
 
 cli = typer.Typer(help="meetings-bot: meeting notes from Hedy and friends, in Slack.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -84,14 +84,15 @@ def connect(
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
     from bot.providers.registry import UnknownProvider
+    from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
     settings = get_settings()
     try:
-        result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
-                                         channel=channel, webhook_secret=webhook_secret,
-                                         meeting_started_notes=meeting_started_notes,
-                                         meeting_ended_notes=meeting_ended_notes))
+        result = asyncio.run(connect_standalone(settings, team=team, provider=provider, api_key=api_key,
+                                                channel=channel, webhook_secret=webhook_secret,
+                                                meeting_started_notes=meeting_started_notes,
+                                                meeting_ended_notes=meeting_ended_notes))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
     except AuthError as exc:
@@ -111,37 +112,6 @@ def connect(
     if not connection.webhook_secret_encrypted:
         console.print("  No webhook signing secret stored: the bot relies on the secret URL and re-fetches "
                       "every meeting from the API. Add one with --webhook-secret when the provider shows it.")
-
-
-async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
-                      webhook_secret: str | None, meeting_started_notes: bool | None = None,
-                      meeting_ended_notes: bool | None = None):
-    from bot.providers.registry import ProviderFactory, provider_info
-    from bot.services import audit
-    from bot.services.connections import connect as connect_service
-    from bot.store import migrate as migrations
-    from bot.store.crypto import secret_box
-    from bot.store.db import Database
-
-    provider_info(provider)  # unknown names fail before anything else happens
-    db = Database(settings.database_url)
-    factory = ProviderFactory(settings)
-    try:
-        await migrations.upgrade(db.engine)
-        result = await connect_service(db, secret_box(settings), factory, team_id=team, provider=provider,
-                                       api_key=api_key, channel=channel, webhook_secret=webhook_secret,
-                                       meeting_started_notes=meeting_started_notes,
-                                       options=({"post_meeting_ended": meeting_ended_notes}
-                                                if meeting_ended_notes is not None else None))
-        name = provider_info(provider).display_name
-        await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
-                           detail=f"{name} via meetings-bot connect"
-                                  + (f", digests to <#{channel}>" if channel else ""))
-    finally:
-        await factory.aclose()
-        await db.dispose()
-    url = settings.webhook_url(result.connection.provider, result.connection.webhook_token)
-    return result.connection, result.account, result.created, url
 
 
 def manifest_text(public_url: str) -> str:

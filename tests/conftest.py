@@ -45,13 +45,11 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
-def fresh_pacing_budget():
+def fresh_pacing_budget(monkeypatch):
     """Each test starts with a full provider rate budget, as a fresh server would."""
-    from bot.providers.http import reset_pacers
+    from bot.providers import http
 
-    reset_pacers()
-    yield
-    reset_pacers()
+    monkeypatch.setattr(http, "PACERS", http.Pacers())
 
 
 @pytest.fixture

@@ -62,9 +62,8 @@ OUTAGES = [
 ]
 
 
-@pytest.mark.usefixtures("workers")
 @pytest.mark.parametrize("outage", OUTAGES, ids=lambda o: o.provider)
-async def test_down_then_back(outage: Outage, request, slack_user, fake_slack, deps, db, monkeypatch):
+async def test_down_then_back(outage: Outage, request, slack_user, fake_slack, deps, db, monkeypatch, workers):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
     fake = request.getfixturevalue(f"fake_{outage.provider}")  # (async fixtures cannot be asked for like this)
     connection = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider=outage.provider,
@@ -75,6 +74,7 @@ async def test_down_then_back(outage: Outage, request, slack_user, fake_slack, d
                                             headers=headers)
     assert response.status_code == 200
     await wait_until(lambda: digests_in(fake_slack), timeout=30)
+    await workers.idle()  # the event is marked done just after its digest is stored
     [row] = await inbox_rows(db)
     assert row.status == "done" and row.attempts >= 2
     if outage.provider == "whereby":
