@@ -15,7 +15,7 @@ from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02) -> Any:
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
     """The predicate's first truthy value (it may be async); fails the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
