@@ -117,15 +117,17 @@ def connect(
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
     from bot.providers.registry import UnknownProvider
+    from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
     settings = load_settings()
     require_database(settings)
     try:
-        result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
-                                         channel=channel, webhook_secret=webhook_secret,
-                                         meeting_started_notes=meeting_started_notes,
-                                         meeting_ended_notes=meeting_ended_notes))
+        result = asyncio.run(connect_standalone(settings, team=team, provider=provider, api_key=api_key,
+                                                channel=channel, webhook_secret=webhook_secret,
+                                                meeting_started_notes=meeting_started_notes,
+                                                meeting_ended_notes=meeting_ended_notes,
+                                                vet=slack_vetting(settings, team=team, channel=channel)))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
     except SlackCheckFailed as exc:
@@ -153,23 +155,13 @@ class SlackCheckFailed(Exception):
     """`--team` or `--channel` is not what Slack says."""
 
 
-async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
-                      webhook_secret: str | None, meeting_started_notes: bool | None = None,
-                      meeting_ended_notes: bool | None = None):
-    from bot.providers.registry import ProviderFactory, provider_info
-    from bot.services import audit
-    from bot.services.connections import connect as connect_service
-    from bot.store import migrate as migrations
-    from bot.slack.checks import check_team_and_channel
-    from bot.store.db import Database
-    from bot.store.secrets import first_use_box
+def slack_vetting(settings: Settings, *, team: str, channel: str | None):
+    """What `connect` checks with Slack before it stores anything: the team is the bot token's
+    (or an installed workspace), the channel exists. A check Slack cannot answer is a warning."""
 
-    provider_info(provider)  # unknown names fail before anything else happens
-    db = Database(settings.database_url)
-    factory = ProviderFactory(settings)
-    try:
-        await migrations.upgrade(db.engine)
-        box = await first_use_box(settings, db)
+    async def vet(db, box) -> None:
+        from bot.slack.checks import check_team_and_channel
+
         team_check, channel_check = await check_team_and_channel(settings, db, box, team, channel)
         for check in (team_check, channel_check):
             if check is not None and check.ok is False:
@@ -178,20 +170,8 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
             warn(team_check.detail)  # (then the channel could not be checked either)
         elif channel_check is not None and channel_check.ok is None:
             warn(channel_check.detail)
-        result = await connect_service(db, box, factory, team_id=team, provider=provider,
-                                       api_key=api_key, channel=channel, webhook_secret=webhook_secret,
-                                       meeting_started_notes=meeting_started_notes,
-                                       options=({"post_meeting_ended": meeting_ended_notes}
-                                                if meeting_ended_notes is not None else None))
-        name = provider_info(provider).display_name
-        await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
-                           detail=f"{name} via meetings-bot connect"
-                                  + (f", digests to <#{channel}>" if channel else ""))
-    finally:
-        await factory.aclose()
-        await db.dispose()
-    url = settings.webhook_url(result.connection.provider, result.connection.webhook_token)
-    return result.connection, result.account, result.created, url
+
+    return vet
 
 
 def manifest_text(public_url: str) -> str:

@@ -47,10 +47,6 @@ class StandIn:
     after_digest: Callable[[], str | None] = lambda: None
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    return httpx.post(url, content=body, headers=headers, timeout=10).status_code
-
-
 def _hedy() -> StandIn:
     from bot.fakes.hedy import FakeHedy, send_webhook
 
@@ -155,11 +151,11 @@ STAND_INS: dict[str, Callable[[], StandIn] | None] = {
 
 
 def run_demo(console: Console, *, provider: str = "hedy") -> int:
-    from bot.cli import run_connect
     from bot.fakes import slack_requests
     from bot.fakes.render import print_message
     from bot.fakes.server import ThreadedServer
     from bot.fakes.slack import FakeSlack
+    from bot.services.connections import connect_standalone
     from bot.settings import Settings
     from bot.web import create_app
 
@@ -200,7 +196,7 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
             console.print(f"[bold]1. An admin connects {shown}[/] (meetings-bot connect --team T0DEMO "
                           f"--provider {name} --api-key … --channel C0MEETINGS)")
             webhook_secret = secrets.token_hex(16)
-            connection, account, _created, url = asyncio.run(run_connect(
+            connection, account, _created, url = asyncio.run(connect_standalone(
                 settings, team=DEMO_TEAM, provider=name, api_key=stand_in.api_key, channel=DEMO_CHANNEL,
                 webhook_secret=webhook_secret, **stand_in.connect_options))
             who = account.email or account.name or "the key's account"
@@ -269,7 +265,8 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
                 count = len([m for m in channel() if _is_digest(m)])
                 console.print(f"HTTP {again}, and the channel still has {count} digest (stored once).\n")
             console.print(Rule("[bold green]demo finished"))
-            console.print("Next: run the tests (see README), or connect a real Slack workspace with manifest.yml.")
+            console.print("Next: run the tests (see README), or connect a real Slack workspace with the app "
+                          "manifest that `meetings-bot manifest` prints.")
     return 0
 
 

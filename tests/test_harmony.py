@@ -9,7 +9,6 @@ payload, the `X-RateLimit-*` headers, and the `conversations` style's paging and
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -17,7 +16,6 @@ import logging
 import time
 
 import pytest
-from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.fakes.harmony import FakeHarmony
@@ -37,8 +35,8 @@ from bot.providers.harmony_webhooks import HarmonyWebhooks
 from bot.providers.http import PacingLimited, ServerBudget, parse_reset
 from bot.slack.blocks.digest import meeting_failed_message, minutes_modal
 from bot.slack.errors import describe
-from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL, HARMONY_KEY, HARMONY_SECRET, TEAM
+from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
 
 FAST = {"backoff": 0.01, "deadline": 5.0}
 
@@ -71,10 +69,6 @@ async def client_for(harmony_server):
     yield make
     for provider in made:
         await provider.aclose()
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
 
 
 # ----------------------------------------------------------------------------- the client
@@ -249,31 +243,6 @@ async def deliver(slack_user, connection, body: bytes, headers: dict, provider: 
                                         headers=headers)
 
 
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
-
-
-async def wait_until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def digests_in(fake_slack) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if not m.get("thread_ts")]
-
-
-def replies_to(fake_slack, ts: str) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if m.get("thread_ts") == ts and m["ts"] != ts]
-
-
 def signed(fake_harmony, event: str, mid: str, *, secret: str | None = HARMONY_SECRET, **kwargs):
     options = {k: kwargs.pop(k) for k in ("insight_id", "reason") if k in kwargs}
     return fake_harmony.webhook_request(event, fake_harmony.event_payload(event, mid, **options), secret=secret,
@@ -375,7 +344,6 @@ async def test_a_new_insight_updates_the_thread_and_not_the_channel(slack_user, 
 
 
 @assumption("meeting.failed carries the reason as data.error")
-@pytest.mark.usefixtures("workers")
 async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_user, harmony_connection, fake_harmony,
                                                                        fake_slack, db):
     fake_harmony.add_meeting(title="Board sync", mid="mtg_broken", status="failed",
@@ -492,17 +460,6 @@ async def test_processed_while_still_processing_waits_then_posts(slack_user, har
 
 
 @pytest.mark.usefixtures("workers")
-async def test_harmony_down_then_back(slack_user, harmony_connection, fake_harmony, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_harmony.fail_next(500, times=9, path="/meetings/mtg_demo_3")  # three tries of three attempts
-    body, headers = signed(fake_harmony, "meeting.processed", "mtg_demo_3")
-    await deliver(slack_user, harmony_connection, body, headers)
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    [row] = await inbox_rows(db)
-    assert row.status == "done" and row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
 async def test_failing_events_are_dead_lettered_and_shown(slack_user, harmony_connection, fake_harmony, fake_slack,
                                                           db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
@@ -587,25 +544,3 @@ async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, harmony_
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "Sales Call - Acme Corp" in text_of(digest)
     assert await reconcile_all(deps) == 0
-
-
-def test_connect_from_the_command_line(settings, fake_harmony, db):
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HARMONY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), MEETINGS_BOT_API_KEY=HARMONY_KEY,
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), HARMONY_API_URL=fake_harmony.url,
-               PUBLIC_URL=settings.public_url)
-    result = subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "harmony",
-                             "--channel", CHANNEL], env=env, capture_output=True, text=True, timeout=60,
-                            stdin=subprocess.DEVNULL, cwd=settings.data_dir)
-    assert result.returncode == 0, result.stderr
-    assert "Connected workspace T0001 to harmony" in result.stdout and "/webhooks/harmony/" in result.stdout
-    assert HARMONY_KEY not in result.stdout + result.stderr
-    env["MEETINGS_BOT_API_KEY"] = "lk_" + "0" * 64
-    refused = subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "harmony"],
-                             env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                             cwd=settings.data_dir)
-    assert refused.returncode == 1 and "rejected the API key" in refused.stderr

@@ -32,18 +32,10 @@ from bot.providers.base import (
     Unavailable,
 )
 from bot.providers.hedy import HedyProvider
-from bot.providers.http import Pacer, PacingLimited, reset_pacers
+from bot.providers.http import Pacer, PacingLimited
 
 KEY = "hedy_live_client_test_key_5f2a9c"
 FAST = {"backoff": 0.01, "deadline": 5.0}  # keeps retry tests quick
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pacers():
-    # Pacers are process-wide by design; one test's traffic must not pace the next.
-    reset_pacers()
-    yield
-    reset_pacers()
 
 
 class _Switch:

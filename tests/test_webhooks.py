@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 from sqlalchemy import func
@@ -13,35 +12,7 @@ from sqlmodel import select
 from bot.delivery import inbox
 from bot.store.models import InboxEvent, SlackMessage
 from tests.conftest import CHANNEL, TEAM, HedyWebhooks
-
-
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
-
-
-async def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def digests_in(fake_slack, channel=CHANNEL) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(channel) if not m.get("thread_ts")]
-
-
-def replies_to(fake_slack, ts: str, channel=CHANNEL) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(channel) if m.get("thread_ts") == ts and m["ts"] != ts]
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
 
 
 # ----------------------------------------------------------------------------- receiving
@@ -265,14 +236,13 @@ async def test_a_signed_body_replayed_with_other_headers_is_stored_and_fetched_o
     assert fake_hedy.request_count("/sessions/sess_demo_12") - before == 1
 
 
-@pytest.mark.usefixtures("workers")
-async def test_many_meetings_each_posted_exactly_once(hedy_webhooks, fake_hedy, fake_slack):
+async def test_many_meetings_each_posted_exactly_once(hedy_webhooks, fake_hedy, fake_slack, workers):
     ids = fake_hedy.newest_session_ids(12)
     for session_id in ids:
         await hedy_webhooks.session_event(session_id)
         await hedy_webhooks.session_event(session_id)  # Hedy retried
     await wait_until(lambda: len(digests_in(fake_slack)) == 12, timeout=30)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 12
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == len(fake_slack.channel_messages(CHANNEL))
 
@@ -293,24 +263,13 @@ async def test_huge_meeting_fits_slack(hedy_webhooks, fake_hedy, fake_slack):
 # ----------------------------------------------------------------------------- failures
 
 
-@pytest.mark.usefixtures("workers")
-async def test_hedy_down_then_back(hedy_webhooks, fake_hedy, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_hedy.fail_next(500, times=9, path="/sessions/sess_demo_12")  # three tries of three attempts
-    await hedy_webhooks.session_event("sess_demo_12")
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    [row] = await wait_until(lambda: _done(db))  # the digest can reach Slack before the row is marked done
-    assert row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
-async def test_slack_429_and_500_then_fine(hedy_webhooks, fake_slack, monkeypatch):
+async def test_slack_429_and_500_then_fine(hedy_webhooks, fake_slack, monkeypatch, workers):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
     fake_slack.fail_next("chat.postMessage", status=500)
     await hedy_webhooks.session_event("sess_demo_12")
     await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    await asyncio.sleep(0.3)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1
 
 

@@ -41,10 +41,6 @@ PRIORITY_THREAD = 10  # todos pages count up from here; highlights come after th
 ENDED_NOTE_MAX_AGE = timedelta(minutes=30)
 
 
-class Skip(Exception):
-    """Nothing to do for this event; the message says why (kept on the inbox row)."""
-
-
 async def process(event: InboxEvent, deps) -> str | None:
     """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
     async with deps.db.session() as session:

@@ -199,12 +199,22 @@ class InboxWriter:
                 future.set_result(inserted)
 
 
+def _due(now: datetime):
+    """Pending and due, or claimed by a process whose lease ran out."""
+    return or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
+               and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
+
+
+async def has_due(db: Database) -> bool:
+    """Whether an event is waiting for a worker right now."""
+    async with db.session() as session:
+        return (await session.exec(select(col(InboxEvent.id)).where(_due(utcnow())).limit(1))).first() is not None
+
+
 async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> list[InboxEvent]:
     """Take up to `limit` due events (pending and due, or claimed by a process whose lease ran out)."""
     now = utcnow()
-    due = or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
-              and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
-    candidates = select(col(InboxEvent.id)).where(due).order_by(col(InboxEvent.id)).limit(limit)
+    candidates = select(col(InboxEvent.id)).where(_due(now)).order_by(col(InboxEvent.id)).limit(limit)
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (update(InboxEvent).where(col(InboxEvent.id).in_(candidates.scalar_subquery()))

@@ -146,6 +146,13 @@ async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset(),
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+async def has_due(db: Database) -> bool:
+    """Whether a message is waiting to be sent right now."""
+    async with db.session() as session:
+        query = select(col(SlackMessage.id)).where(_due_condition(utcnow())).limit(1)
+        return (await session.exec(query)).first() is not None
+
+
 async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> SlackMessage | None:
     """Take one message for sending, unless another worker or replica already has it."""
     now = utcnow()

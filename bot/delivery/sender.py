@@ -55,6 +55,7 @@ class Sender:
         self._next_free: dict[str, float] = {}  # channel → monotonic time it may be posted to again
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._ticking = False  # reading the outbox and claiming: a claimed message has no task yet
         self._stopping = False
         # (connection id, meeting id) → (provider, when its webhook arrived), from this process's inbox
         # worker: the webhook-to-digest latency of the digest this sender then posts. Another replica's
@@ -109,14 +110,21 @@ class Sender:
             # Cleared before the outbox is read, so a wake-up that comes during the read is kept.
             self.wake.clear()
             try:
+                self._ticking = True
                 pause = await self.tick()
             except Exception:
                 log.exception("the Slack sender failed to read the outbox; trying again shortly")
                 pause = 2.0
+            finally:
+                self._ticking = False
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
+
+    def busy(self) -> bool:
+        """Reading the outbox or sending a message right now."""
+        return self._ticking or bool(self._tasks)
 
     def _blocked(self, now: float) -> set[str]:
         return self._busy | {channel for channel, free in self._next_free.items() if free > now}

@@ -44,6 +44,7 @@ class Workers:
         self.reconcile_every = reconcile_every
         self.sender = Sender(deps, channel_interval=channel_interval, lease=lease)
         self._running: set[asyncio.Task] = set()
+        self._claiming = False  # between the claim and the tasks for what it took
         self._loops: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
@@ -77,10 +78,26 @@ class Workers:
                 task.cancel()
             await asyncio.gather(*self._loops, return_exceptions=True)
 
+    async def idle(self, *, interval: float = 0.02) -> None:
+        """Return once there is nothing to do right now: no webhook event due or being processed, no
+        Slack message due or being sent. Work scheduled for later (a retry after a backoff, notes
+        that are not ready yet) does not count. Lets a test assert that nothing else happens."""
+        while not await self._idle_now():
+            await asyncio.sleep(interval)
+
+    def _busy(self) -> bool:
+        return self._claiming or bool(self._running) or self.sender.busy()
+
+    async def _idle_now(self) -> bool:
+        if self._busy() or await inbox.has_due(self.deps.db) or await outbox.has_due(self.deps.db):
+            return False
+        return not self._busy()  # nothing started while the database was asked
+
     async def _inbox_loop(self) -> None:
         wake = self.deps.inbox_wakeup
         while not self._stopping.is_set():
             try:
+                self._claiming = True
                 free = self.concurrency - len(self._running)
                 events = await inbox.claim(self.deps.db, limit=free, lease=self.lease) if free > 0 else []
                 for event in events:
@@ -90,6 +107,8 @@ class Workers:
             except Exception:
                 log.exception("the inbox worker could not read the inbox; trying again shortly")
                 events = []
+            finally:
+                self._claiming = False
             if events and len(self._running) < self.concurrency and not self._stopping.is_set():
                 continue  # more may be due right away
             wake.clear()

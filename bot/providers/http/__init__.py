@@ -19,12 +19,13 @@ from bot.providers.http.pacing import (
     get_pacer,
     get_server_budget,
     parse_reset,
-    reset_pacers,
+    PACERS,
+    Pacers,
 )
 from bot.providers.http.retries import RETRYABLE, RetryPolicy, call_with_retries
 
 __all__ = [
     "DEFAULT_TIMEOUT", "RETRYABLE", "JsonApi", "Pacer", "PacingLimited", "RetryPolicy", "ServerBudget",
     "call_with_retries", "error_for_status", "extract_error", "fingerprint", "get_pacer", "get_server_budget",
-    "parse_reset", "parse_retry_after", "reset_pacers", "response_error", "transport_error",
+    "PACERS", "Pacers", "parse_reset", "parse_retry_after", "response_error", "transport_error",
 ]

@@ -81,29 +81,10 @@ class Pacer:
         return self._tat <= self._clock()
 
 
-_pacers: dict[tuple[str, int, float, int | None], Pacer] = {}
-_pacers_lock = threading.Lock()
-
-
 def get_pacer(key: str, *, rate: int, period: float = 60.0, burst: int | None = None, name: str = "") -> Pacer:
     """The process-wide pacer for `key` (e.g. a `fingerprint` of an API key), so every client
     instance using the same key shares one budget."""
-    with _pacers_lock:
-        ident = (key, rate, period, burst)
-        pacer = _pacers.get(ident)
-        if pacer is None:
-            if len(_pacers) > 1000:  # many keys over a long uptime: drop the ones that are idle
-                for k in [k for k, p in _pacers.items() if p.idle]:
-                    del _pacers[k]
-            pacer = _pacers[ident] = Pacer(rate, period, burst=burst, name=name)
-        return pacer
-
-
-def reset_pacers() -> None:
-    """Forget all pacing state (tests: one test's traffic should not slow the next)."""
-    with _pacers_lock:
-        _pacers.clear()
-        _budgets.clear()
+    return PACERS.pacer(key, rate=rate, period=period, burst=burst, name=name)
 
 
 def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
@@ -184,10 +165,6 @@ class ServerBudget:
             if retry_after is not None and retry_after > 0:
                 self._hold_until = max(self._hold_until, now + retry_after)
 
-    def hold(self, seconds: float) -> None:
-        with self._lock:
-            self._hold_until = max(self._hold_until, self._clock() + max(0.0, seconds))
-
     def reserve(self, max_wait: float | None = None) -> float:
         """Take a request from the budget; return how long to wait first. Raises PacingLimited
         (taking nothing) when that would be longer than `max_wait`."""
@@ -229,20 +206,45 @@ class ServerBudget:
             await asyncio.sleep(wait)
 
 
-_budgets: dict[str, ServerBudget] = {}
-
-
 def get_server_budget(key: str, *, name: str = "", low_water: int = 5) -> ServerBudget:
     """The process-wide server budget for `key` (a `fingerprint` of an API key)."""
-    with _pacers_lock:
-        budget = _budgets.get(key)
-        if budget is None:
-            if len(_budgets) > 1000:
-                now = time.time()
-                for k in [k for k, b in _budgets.items() if (b.reset_at or 0) < now and b._hold_until < now]:
-                    del _budgets[k]
-            budget = _budgets[key] = ServerBudget(name=name, low_water=low_water)
-        return budget
+    return PACERS.server_budget(key, name=name, low_water=low_water)
+
+
+class Pacers:
+    """The pacers and server budgets, by credential, of everything that uses `PACERS`: every client
+    instance using the same key shares one budget. A test makes its own, so that one test's traffic
+    does not pace the next."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pacers: dict[tuple[str, int, float, int | None], Pacer] = {}
+        self._budgets: dict[str, ServerBudget] = {}
+
+    def pacer(self, key: str, *, rate: int, period: float = 60.0, burst: int | None = None, name: str = "") -> Pacer:
+        with self._lock:
+            ident = (key, rate, period, burst)
+            pacer = self._pacers.get(ident)
+            if pacer is None:
+                if len(self._pacers) > 1000:  # many keys over a long uptime: drop the ones that are idle
+                    for k in [k for k, p in self._pacers.items() if p.idle]:
+                        del self._pacers[k]
+                pacer = self._pacers[ident] = Pacer(rate, period, burst=burst, name=name)
+            return pacer
+
+    def server_budget(self, key: str, *, name: str = "", low_water: int = 5) -> ServerBudget:
+        with self._lock:
+            budget = self._budgets.get(key)
+            if budget is None:
+                if len(self._budgets) > 1000:
+                    now = time.time()
+                    for k in [k for k, b in self._budgets.items() if (b.reset_at or 0) < now and b._hold_until < now]:
+                        del self._budgets[k]
+                budget = self._budgets[key] = ServerBudget(name=name, low_water=low_water)
+            return budget
+
+
+PACERS = Pacers()  # the process's own
 
 
 def _int(value: Any) -> int | None:
