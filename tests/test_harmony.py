@@ -345,7 +345,7 @@ async def test_a_new_insight_updates_the_thread_and_not_the_channel(slack_user, 
 
 @assumption("meeting.failed carries the reason as data.error")
 async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_user, harmony_connection, fake_harmony,
-                                                                       fake_slack, db):
+                                                                       fake_slack, db, workers):
     fake_harmony.add_meeting(title="Board sync", mid="mtg_broken", status="failed",
                              error_message="The recording had no audio.")
     body, headers = signed(fake_harmony, "meeting.failed", "mtg_broken", reason="Whatever the body claims.")
@@ -354,7 +354,7 @@ async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_us
     # Title and reason are the API's: the body only said which meeting to look up.
     assert "Harmony could not process *Board sync*" in text_of(notice) and "no audio" in text_of(notice)
     assert "Whatever the body claims" not in text_of(notice)
-    await wait_until(lambda: _all_done(db))
+    await workers.idle()
     assert len(fake_slack.channel_messages(CHANNEL)) == 1
 
 

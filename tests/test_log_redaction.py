@@ -88,7 +88,6 @@ async def test_a_full_flow_at_debug_writes_no_secret_to_the_log(captured_log, se
 
     log_text = captured_log.getvalue()
     # The log did record the flow (so an empty log cannot pass) ...
-    assert "Invalid request signature detected" in log_text
     assert "slack_bolt" in log_text and "slack_sdk" in log_text and "oauth.v2.access" in log_text
     # ... and none of the secrets it used.
     secrets = {

@@ -81,10 +81,10 @@ async def test_a_command_logs_one_line_and_its_background_work_carries_the_reque
     response = await slack_user.client.post("/slack/events", content=body,
                                             headers={**headers, "X-Request-ID": "cmd-req-1"})
     assert response.status_code == 200 and response.headers["x-request-id"] == "cmd-req-1"
-    records = await wait_until(lambda: (r := captured_log()) and lines(r, "could not deliver an answer") and r)
+    records = await wait_until(lambda: (r := captured_log()) and lines(r, "delivering an answer to Slack failed") and r)
     [handled] = lines(records, r"^/meetings list: acked 200 in [\d.]+ ms$", "INFO")
     assert handled["team"] == TEAM and handled["request_id"] == "cmd-req-1"
-    [undelivered] = lines(records, "could not deliver an answer", "WARNING")
+    [undelivered] = lines(records, "delivering an answer to Slack failed", "WARNING")
     assert undelivered["request_id"] == "cmd-req-1" and undelivered["team"] == TEAM  # from the background task
 
 

@@ -31,7 +31,7 @@ from bot.slack.errors import describe
 from bot.providers.downloads import DownloadPolicy
 from bot.slack.blocks.digest import minutes_modal
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
-from tests.helpers import digests_in, inbox_rows, text_of, wait_until
+from tests.helpers import inbox_rows, text_of, wait_until
 
 # The stand-in serves transcript files on loopback, which only an explicit allow-list may reach.
 LOOPBACK = DownloadPolicy(private_hosts=frozenset({"127.0.0.1"}))
@@ -39,6 +39,11 @@ LOOPBACK = DownloadPolicy(private_hosts=frozenset({"127.0.0.1"}))
 
 def top_level(fake_slack) -> list[dict]:
     return [m for m in fake_slack.channel_messages(CHANNEL) if not m.get("thread_ts")]
+
+
+def digests_in(fake_slack) -> list[dict]:
+    """The channel's digests (not the started/ended notes)."""
+    return [m for m in top_level(fake_slack) if m.get("text", "").startswith("Meeting notes:")]
 
 
 @pytest.fixture
