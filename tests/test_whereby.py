@@ -26,7 +26,8 @@ from bot.fakes.server import ThreadedServer
 from bot.fakes.whereby import FakeWhereby
 from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
 from bot.providers.http import Pacer
-from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
+from bot.providers import whereby as whereby_module
+from bot.providers.whereby import SummaryIds, WherebyProvider, summary_markdown
 from bot.slack.errors import describe
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
 from tests.helpers import inbox_rows, text_of, wait_until
@@ -193,7 +194,7 @@ async def test_a_summary_is_started_once_and_polled_until_it_is_finished(fake_wh
     assert fake_whereby.file_downloads == [False]  # the storage link is fetched without the API key
 
 
-async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby):
+async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby, monkeypatch):
     """[duplicate] A summary made elsewhere is found, not made again; two workers racing both end
     up with the one Whereby kept."""
     tid = fake_whereby.add_session(room="race")["transcriptionId"]
@@ -202,7 +203,7 @@ async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_worke
         results = await asyncio.gather(*[p.get_meeting(tid) for p in providers], return_exceptions=True)
         assert all(isinstance(r, NotReady) for r in results), results
         assert len(fake_whereby.summaries_of(tid)) == 1
-        forget_summaries()  # a restart: nothing remembered in memory
+        monkeypatch.setattr(whereby_module, "SUMMARY_IDS", SummaryIds())  # a restart: nothing remembered
         posts = fake_whereby.request_count("/summaries", "POST")
         meeting = await ready_meeting(providers[0], tid)
         assert "Launch plan" in meeting.minutes
