@@ -360,12 +360,13 @@ WHEREBY_SECRET = "whereby-webhook-secret-for-tests"
 
 
 @pytest.fixture
-def fake_whereby(settings):
-    """The Whereby stand-in (API under /v1), with summaries polled every 50 ms instead of 30 s."""
+def fake_whereby(settings, monkeypatch):
+    """The Whereby stand-in (API under /v1), with summaries polled every 50 ms instead of 30 s, and
+    the provider remembering no summary ids from earlier tests."""
     from bot.fakes.whereby import FakeWhereby
-    from bot.providers.whereby import forget_summaries
+    from bot.providers import whereby
 
-    forget_summaries()
+    monkeypatch.setattr(whereby, "SUMMARY_IDS", whereby.SummaryIds())
     fake = FakeWhereby(api_keys=[WHEREBY_KEY])
     server = ThreadedServer(fake.app).start()
     fake.url = server.url
@@ -375,7 +376,6 @@ def fake_whereby(settings):
     settings.whereby_transcript_private_hosts = "127.0.0.1"  # the stand-in serves transcripts on loopback
     yield fake
     server.stop(wait=False)
-    forget_summaries()
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from bot.fakes.server import ThreadedServer
 from bot.fakes.whereby import FakeWhereby
 from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
 from bot.providers.http import Pacer
-from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
+from bot.providers import whereby as whereby_module
+from bot.providers.whereby import SummaryIds, WherebyProvider, summary_markdown
 from bot.slack.errors import describe
 from bot.providers.downloads import DownloadPolicy
 from bot.slack.blocks.digest import minutes_modal
@@ -296,7 +297,7 @@ async def test_a_body_without_a_length_is_cut_off_while_streaming():
     assert len(sent) < 100  # stopped reading, not read whole and then measured
 
 
-async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby):
+async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby, monkeypatch):
     """[duplicate] A summary made elsewhere is found, not made again; two workers racing both end
     up with the one Whereby kept."""
     tid = fake_whereby.add_session(room="race")["transcriptionId"]
@@ -305,7 +306,7 @@ async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_worke
         results = await asyncio.gather(*[p.get_meeting(tid) for p in providers], return_exceptions=True)
         assert all(isinstance(r, NotReady) for r in results), results
         assert len(fake_whereby.summaries_of(tid)) == 1
-        forget_summaries()  # a restart: nothing remembered in memory
+        monkeypatch.setattr(whereby_module, "SUMMARY_IDS", SummaryIds())  # a restart: nothing remembered
         posts = fake_whereby.request_count("/summaries", "POST")
         meeting = await ready_meeting(providers[0], tid)
         assert "Launch plan" in meeting.minutes

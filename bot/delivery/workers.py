@@ -78,12 +78,14 @@ class Workers:
                 task.cancel()
             await asyncio.gather(*self._loops, return_exceptions=True)
 
-    async def idle(self, *, interval: float = 0.02) -> None:
+    async def idle(self, *, timeout: float = 30.0, interval: float = 0.02) -> None:
         """Return once there is nothing to do right now: no webhook event due or being processed, no
         Slack message due or being sent. Work scheduled for later (a retry after a backoff, notes
-        that are not ready yet) does not count. Lets a test assert that nothing else happens."""
-        while not await self._idle_now():
-            await asyncio.sleep(interval)
+        that are not ready yet) does not count. Lets a test assert that nothing else happens.
+        Raises TimeoutError if the work never stops within `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while not await self._idle_now():
+                await asyncio.sleep(interval)
 
     def _busy(self) -> bool:
         return self._claiming or bool(self._running) or self.sender.busy()

@@ -87,34 +87,33 @@ TRANSCRIPT_MAX_CHARS = 200_000
 NO_TODOS = ("Whereby has no todos: it makes meeting summaries, not lists of action items. The action items "
             "Whereby writes are in each meeting's summary, in its digest.")
 
-# transcription id → summary id, per API key (fingerprinted), shared by every client in the process.
-_known_summaries: OrderedDict[tuple[str, str], str] = OrderedDict()
-_known_lock = threading.Lock()
-_KNOWN_MAX = 5000
+class SummaryIds:
+    """Transcription id → summary id, per API key (fingerprinted), shared by every client that uses
+    `SUMMARY_IDS`. A new one knows nothing, like a restarted process."""
+
+    MAX = 5000
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, ident: str, transcription_id: str, summary_id: str) -> None:
+        with self._lock:
+            self._ids[(ident, transcription_id)] = summary_id
+            self._ids.move_to_end((ident, transcription_id))
+            while len(self._ids) > self.MAX:
+                self._ids.popitem(last=False)
+
+    def recall(self, ident: str, transcription_id: str) -> str | None:
+        with self._lock:
+            return self._ids.get((ident, transcription_id))
+
+    def forget(self, ident: str, transcription_id: str) -> None:
+        with self._lock:
+            self._ids.pop((ident, transcription_id), None)
 
 
-def _remember(ident: str, transcription_id: str, summary_id: str) -> None:
-    with _known_lock:
-        _known_summaries[(ident, transcription_id)] = summary_id
-        _known_summaries.move_to_end((ident, transcription_id))
-        while len(_known_summaries) > _KNOWN_MAX:
-            _known_summaries.popitem(last=False)
-
-
-def _recall(ident: str, transcription_id: str) -> str | None:
-    with _known_lock:
-        return _known_summaries.get((ident, transcription_id))
-
-
-def _forget(ident: str, transcription_id: str) -> None:
-    with _known_lock:
-        _known_summaries.pop((ident, transcription_id), None)
-
-
-def forget_summaries() -> None:
-    """Drop what this process remembers (tests: a restart)."""
-    with _known_lock:
-        _known_summaries.clear()
+SUMMARY_IDS = SummaryIds()  # the process's own
 
 
 class WherebyProvider:
@@ -247,12 +246,12 @@ class WherebyProvider:
     async def _summary_for(self, transcription: dict) -> dict:
         """The transcription's summary, created if it has none; never a second one."""
         tid = str(transcription["transcriptionId"])
-        known = _recall(self._ident, tid)
+        known = SUMMARY_IDS.recall(self._ident, tid)
         if known:
             try:
                 return await self._get(f"/summaries/{_seg(known)}")
             except NotFound:
-                _forget(self._ident, tid)  # deleted in Whereby since: look again
+                SUMMARY_IDS.forget(self._ident, tid)  # deleted in Whereby since: look again
         found = await self._find_summary(transcription)
         if found is not None:
             return found
@@ -272,7 +271,7 @@ class WherebyProvider:
             raise Unavailable("whereby: creating the summary gave no summaryId", provider="whereby",
                               code="invalid_response")
         log.info("whereby: summary %s started for transcription %s", summary_id, tid)
-        _remember(self._ident, tid, summary_id)
+        SUMMARY_IDS.remember(self._ident, tid, summary_id)
         return {"summaryId": summary_id, "transcriptionId": tid, "state": "in_progress"}
 
     def _create_body(self, transcription_id: str) -> dict:
@@ -295,7 +294,7 @@ class WherebyProvider:
             results = _results(body)
             for summary in results:
                 if str(summary.get("transcriptionId")) == tid and summary.get("summaryId"):
-                    _remember(self._ident, tid, str(summary["summaryId"]))
+                    SUMMARY_IDS.remember(self._ident, tid, str(summary["summaryId"]))
                     return summary
             cursor = _cursor(body)
             oldest = _Transcription.read(results[-1]).start if results else None
