@@ -39,7 +39,8 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
     digest = content_hash(payload)
     body = json.dumps(payload)
     now = utcnow()
-    kept = dict(title=title and title[:500], todo_refs=None if todo_refs is None else json.dumps(todo_refs))
+    kept = {k: v for k, v in (("title", title and title[:500]),
+                              ("todo_refs", None if todo_refs is None else json.dumps(todo_refs))) if v is not None}
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     identity = dict(connection_id=connection_id, meeting_id=meeting_id, channel=channel, kind=kind)
     async with db.session() as session:
