@@ -127,6 +127,12 @@ def test_readyz_says_when_stored_secrets_do_not_decrypt(settings, connected_via_
         assert ready.status_code == 503
         assert "1 of 1 stored secrets cannot be decrypted" in ready.json()["secrets"]
         assert "rotate-key" in ready.json()["secrets"]
+        # The operator removes the connection it was about: ready again, without a restart.
+        assert run(settings, "connections", "remove", "--team", TEAM, "--yes").returncode == 0
+        deadline = time.monotonic() + 15
+        while httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline, "still not ready after the connection was removed"
+            time.sleep(0.2)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]
