@@ -54,7 +54,9 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
     public = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True,
                                            proxy_headers=True))
     private = uvicorn.Server(uvicorn.Config(metrics_app(app.state.deps), host=host, port=settings.metrics_port,
-                                            log_config=None, access_log=False, lifespan="off"))
+                                            # access_log=False would silence uvicorn.access for both
+                                            # servers (uvicorn sets it on the shared logger).
+                                            log_config=None, access_log=True, lifespan="off"))
 
     async def both() -> None:
         # Whichever server catches SIGTERM/SIGINT stops first; the other follows.

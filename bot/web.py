@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from contextlib import asynccontextmanager
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -36,7 +37,7 @@ def build_deps(settings: Settings) -> Deps:
                 factory=ProviderFactory(settings))
 
 
-async def stored_secrets_problem(deps: Deps) -> str | None:
+async def stored_secrets_problem(deps: Deps, *, quiet: bool = False) -> str | None:
     """At start-up: a sentence when stored secrets do not decrypt with ENCRYPTION_KEY (then /readyz
     says it instead of every webhook failing for hours), else None."""
     try:
@@ -46,7 +47,8 @@ async def stored_secrets_problem(deps: Deps) -> str | None:
         return None
     if report.ok:
         return None
-    log.error("%s", report.sentence())
+    if not quiet:
+        log.error("%s", report.sentence())
     return report.sentence()
 
 
@@ -78,6 +80,11 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
 
     async def readyz(_request: Request) -> Response:
         secrets_problem = getattr(app.state, "secrets_problem", None)
+        if secrets_problem and time.monotonic() - app.state.secrets_checked_at >= 1.0:
+            # Checked again (at most once a second) until it is fixed: the operator may have removed
+            # the connections it was about, or restored their rows.
+            app.state.secrets_problem = secrets_problem = await stored_secrets_problem(deps, quiet=True)
+            app.state.secrets_checked_at = time.monotonic()
         if secrets_problem:
             return JSONResponse({"status": "unavailable", "secrets": secrets_problem}, status_code=503)
         try:
@@ -104,6 +111,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
         if run_migrations:
             await migrate.upgrade(deps.db.engine)
         app.state.secrets_problem = await stored_secrets_problem(deps)
+        app.state.secrets_checked_at = time.monotonic()
         if start_workers:
             await workers.start()
         # What start-up built (the app, the routes, the imported modules) lives as long as the process:

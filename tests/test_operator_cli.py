@@ -5,6 +5,7 @@ secrets no longer decrypt."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -127,6 +128,12 @@ def test_readyz_says_when_stored_secrets_do_not_decrypt(settings, connected_via_
         assert ready.status_code == 503
         assert "1 of 1 stored secrets cannot be decrypted" in ready.json()["secrets"]
         assert "rotate-key" in ready.json()["secrets"]
+        # The operator removes the connection it was about: ready again, without a restart.
+        assert run(settings, "connections", "remove", "--team", TEAM, "--yes").returncode == 0
+        deadline = time.monotonic() + 15
+        while httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline, "still not ready after the connection was removed"
+            time.sleep(0.2)
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]
@@ -213,7 +220,7 @@ async def test_connections_list_and_remove(settings, db, connected_via_cli):
 def test_serve_with_a_metrics_port_keeps_metrics_off_the_public_port(settings, db):
     port, metrics_port = free_port(), free_port()
     process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=cli_env(settings, slack=True, METRICS_PORT=str(metrics_port)),
+                               env=cli_env(settings, slack=True, METRICS_PORT=str(metrics_port), LOG_FORMAT="json"),
                                cwd=settings.data_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -225,7 +232,8 @@ def test_serve_with_a_metrics_port_keeps_metrics_off_the_public_port(settings, d
                 pass
             assert time.monotonic() < deadline and process.poll() is None, "serve did not come up"
             time.sleep(0.1)
-        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404
+        hidden = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"X-Request-ID": "probe-7"})
+        assert hidden.status_code == 404 and hidden.headers["x-request-id"] == "probe-7"
         private = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert private.status_code == 200 and "meetings_bot_inbox_backlog" in private.text
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/readyz").status_code == 404
@@ -233,5 +241,10 @@ def test_serve_with_a_metrics_port_keeps_metrics_off_the_public_port(settings, d
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
     assert process.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete" in output and "Traceback" not in output
-    assert f"metrics on port {metrics_port}" in output
+    # LOG_FORMAT=json: every line one JSON object, the access line of the probe with its request id.
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert {"timestamp", "level", "logger", "message", "team", "request_id"} <= set(lines[0])
+    assert any(line["message"].startswith("Application shutdown complete") for line in lines)
+    assert any(f"metrics on port {metrics_port}" in line["message"] for line in lines)
+    assert any(line["request_id"] == "probe-7" and "/metrics" in line["message"] for line in lines)
+    assert not any("Traceback" in line.get("exception", "") for line in lines)
