@@ -141,12 +141,12 @@ async def refresh_gauges(db) -> None:
     """Four small indexed queries, run when /metrics is scraped rather than on a timer."""
     inbox, messages = InboxEvent.__table__.c, SlackMessage.__table__.c  # type: ignore[attr-defined]
     async with db.engine.connect() as connection:
-        by_status = dict((await connection.execute(  # type: ignore[arg-type]
+        by_status = dict((await connection.execute(
             select(inbox.status, func.count()).where(inbox.status.in_(("pending", "processing", "dead")))
             .group_by(inbox.status))).all())
         oldest = (await connection.execute(select(func.min(inbox.received_at)).where(
             inbox.status.in_(("pending", "processing"))))).scalar()
-        by_state = dict((await connection.execute(  # type: ignore[arg-type]
+        by_state = dict((await connection.execute(
             select(messages.state, func.count()).where(
                 (messages.state == "dead")
                 | ((messages.state == "active")

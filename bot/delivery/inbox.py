@@ -228,8 +228,8 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
 async def extend_claims(db: Database, event_ids: list[int], *, lease: timedelta = LEASE) -> int:
     """Renew the claims this process still works on; returns how many it still held."""
     async with db.session() as session:
-        result = await session.exec(update(InboxEvent).where(InboxEvent.id.in_(event_ids),
-                                                             InboxEvent.status == "processing")
+        result = await session.exec(update(InboxEvent).where(col(InboxEvent.id).in_(event_ids),
+                                                             col(InboxEvent.status) == "processing")
                                     .values(locked_until=utcnow() + lease))
         return result.rowcount or 0
 

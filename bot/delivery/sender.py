@@ -142,6 +142,7 @@ class Sender:
                 if claimed is None:
                     continue  # another replica took it
                 started.add(claimed.channel)
+                assert claimed.id is not None, "read from the outbox"
                 self.claimed.add(claimed.id)
                 self._busy.add(claimed.channel)
                 task = asyncio.get_running_loop().create_task(self._send(claimed))

@@ -119,6 +119,7 @@ class Workers:
 
     @asynccontextmanager
     async def _heartbeat(self, event: InboxEvent) -> AsyncIterator[None]:
+        assert event.id is not None, "claimed from the inbox"
         self._held.add(event.id)
         try:
             yield

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, exists, literal_column, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.delivery import outbox
 from bot.delivery.digests import todo_view
@@ -54,13 +54,15 @@ def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
 
 async def _open_todos_in(db: Database, zones: list[str]) -> list[tuple[TodoState, str]]:
     """Open todos of the people in these zones who want reminders, in active connections."""
-    muted = exists().where(MemberPrefs.team_id == TodoState.team_id, MemberPrefs.user_id == TodoState.assignee,
-                           MemberPrefs.reminders.is_(False))
-    query = (select(TodoState, MemberZone.zone)
-             .join(MemberZone, and_(MemberZone.team_id == TodoState.team_id, MemberZone.user_id == TodoState.assignee))
-             .join(Connection, Connection.id == TodoState.connection_id)
+    muted = exists().where(col(MemberPrefs.team_id) == col(TodoState.team_id),
+                           col(MemberPrefs.user_id) == col(TodoState.assignee),
+                           col(MemberPrefs.reminders).is_(False))
+    query = (select(TodoState, col(MemberZone.zone))
+             .join(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
+                                    col(MemberZone.user_id) == col(TodoState.assignee)))
+             .join(Connection, col(Connection.id) == col(TodoState.connection_id))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(TodoState.status == literal_column("'open'"), MemberZone.zone.in_(zones),
+             .where(col(TodoState.status) == literal_column("'open'"), col(MemberZone.zone).in_(zones),
                     Connection.status == "active", ~muted))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
@@ -115,7 +117,7 @@ async def find_posted(db: Database, *, team_id: str, channel: str, ts: str) -> S
     async with db.session() as session:
         return (await session.exec(select(SlackMessage).where(
             SlackMessage.team_id == team_id, SlackMessage.ts == ts,
-            or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
+            or_(col(SlackMessage.sent_channel) == channel, col(SlackMessage.channel) == channel)))).first()
 
 
 async def refresh_reminder(deps, message: SlackMessage) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.store.db import Database
 from bot.store.models import FollowupRun, SlackMessage, utcnow
@@ -32,4 +32,4 @@ async def claim_run(db: Database, *, kind: str, team_id: str, subject: str, peri
 
 async def mark_queued(db: Database, run: FollowupRun, message: SlackMessage) -> None:
     async with db.session() as session:
-        await session.exec(update(FollowupRun).where(FollowupRun.id == run.id).values(message_id=message.id))
+        await session.exec(update(FollowupRun).where(col(FollowupRun.id) == run.id).values(message_id=message.id))

@@ -36,7 +36,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 class _Ids(WebhookIds):
     session_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id", "id"))
     meeting_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id"))
-    object_id: WebhookId = Field(None, validation_alias=AliasChoices("id", "highlightId", "todoId"))  # a highlight, a todo
+    # A highlight, a todo.
+    object_id: WebhookId = Field(None, validation_alias=AliasChoices("id", "highlightId", "todoId"))
 
 
 class HedyWebhooks:
