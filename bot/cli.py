@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.cli_routes import routes_cli
 from bot.settings import Settings, get_settings
 
 cli = typer.Typer(help="meetings-bot: meeting notes from Hedy and friends, in Slack.", no_args_is_help=True,
@@ -182,6 +183,7 @@ def demo(provider: str = typer.Option("hedy", help="Which provider's flow to pla
 
 inbox_cli = typer.Typer(help="The webhook inbox: see and retry events.", no_args_is_help=True)
 cli.add_typer(inbox_cli, name="inbox")
+cli.add_typer(routes_cli, name="routes")
 
 
 async def _with_db(work):

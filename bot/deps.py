@@ -53,6 +53,8 @@ class Deps:
     connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
     # Slack users' time zones, for reminders at 9:00 their time (users.info, read a few times a day).
     user_zones: ReadCache = field(default_factory=lambda: ReadCache(ttl=6 * 3600))
+    # (team, user) → the channels a member is in (users.conversations), for who may see a meeting.
+    user_channels: ReadCache = field(default_factory=lambda: ReadCache(ttl=300))
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a message needs posting or editing now (a todo click), so the sender does not wait.

@@ -509,7 +509,7 @@ class FakeSlack:
         "api.test", "auth.test", "auth.revoke",
         "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete",
         "views.open", "views.update", "views.push", "views.publish",
-        "users.info", "conversations.info", "conversations.list", "conversations.join",
+        "users.info", "users.lookupByEmail", "users.list", "users.conversations", "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
     )
     _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -559,6 +559,8 @@ class FakeSlack:
         self.warnings: list[FakeWarning] = []
         self.users: dict[str, dict] = {}
         self.channels: dict[str, dict] = {}
+        #: channel id -> the user ids in it (users.conversations)
+        self.channel_members: dict[str, set[str]] = defaultdict(set)
         #: (channel, ts) -> message as stored after post/update
         self.messages: dict[tuple[str, str], dict] = {}
         #: view id -> view; home tabs also in home_views[user_id]
@@ -726,6 +728,11 @@ class FakeSlack:
         with self._lock:
             self.channels[channel_id] = channel
         return channel
+
+    def add_member(self, channel_id: str, *user_ids: str) -> None:
+        """Put users in a channel (what users.conversations answers)."""
+        with self._lock:
+            self.channel_members[channel_id].update(user_ids)
 
     def new_response_url(
         self, *, channel: str | None = None, message_ts: str | None = None, user_id: str | None = None
@@ -1296,6 +1303,35 @@ class FakeSlack:
         if user is None:
             return self._fail("user_not_found")
         return {"ok": True, "user": copy.deepcopy(user)}, []
+
+    def _m_users_lookupByEmail(self, args, ws, token, basic):
+        wanted = str(args.get("email") or "").strip().lower()
+        for user in self.users.values():
+            if wanted and (user["profile"].get("email") or "").lower() == wanted and not user["deleted"]:
+                return {"ok": True, "user": copy.deepcopy(user)}, []
+        return self._fail("users_not_found")
+
+    def _m_users_list(self, args, ws, token, basic):
+        members = [copy.deepcopy(u) for u in self.users.values() if u["team_id"] == ws.team_id]
+        limit = int(args.get("limit") or 200)
+        start = int(args.get("cursor") or 0)
+        cursor = str(start + limit) if start + limit < len(members) else ""
+        return {"ok": True, "members": members[start:start + limit], "response_metadata": {"next_cursor": cursor}}, []
+
+    def _m_users_conversations(self, args, ws, token, basic):
+        user = str(args.get("user") or self.bot_user_id)
+        types = set(str(args.get("types") or "public_channel").split(","))
+        mine = []
+        for channel_id, ch in self.channels.items():
+            member = user in self.channel_members.get(channel_id, set()) or (user == self.bot_user_id
+                                                                              and ch["is_member"])
+            kind = "private_channel" if ch["is_private"] else "public_channel"
+            if member and kind in types:
+                mine.append(copy.deepcopy(ch))
+        limit = int(args.get("limit") or 100)
+        start = int(args.get("cursor") or 0)
+        cursor = str(start + limit) if start + limit < len(mine) else ""
+        return {"ok": True, "channels": mine[start:start + limit], "response_metadata": {"next_cursor": cursor}}, []
 
     def _m_conversations_info(self, args, ws, token, basic):
         channel = self.channels.get(args.get("channel", ""))

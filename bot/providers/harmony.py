@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.providers.base import (
+    Participant,
     Account,
     Highlight,
     Meeting,
@@ -178,7 +179,8 @@ class HarmonyProvider:
         return Meeting(id=base.id, title=base.title, started_at=base.started_at,
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript))
+                       url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript),
+                       **routing_facts(detail))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Harmony has no action-item list in its API; todos come with each meeting's digest.",
@@ -439,3 +441,13 @@ def transcript_text(body: Any) -> str | None:
         if size > TRANSCRIPT_MAX_CHARS:
             break
     return "\n".join(lines)[:TRANSCRIPT_MAX_CHARS] or None
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(detail: dict) -> dict:
+    """Harmony's participants where the meeting lists them, and its team as the category."""
+    people = detail.get("participants")
+    team = detail.get("team") if isinstance(detail.get("team"), dict) else None
+    return {"participants": tuple(Participant(name=_text(p.get("name")), email=_text(p.get("email")))
+                                  for p in people if isinstance(p, dict)) if isinstance(people, list) else None,
+            "categories": tuple(c for c in (_text(team.get("name")),) if c) if team else None}

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.providers.base import (
+    Participant,
     Account,
     Highlight,
     Meeting,
@@ -145,7 +146,8 @@ class MeetricProvider:
                        ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript))
+                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript),
+                       **routing_facts(data))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Meetric has no action-item list in its API; todos come with each meeting's digest.",
@@ -349,3 +351,17 @@ def _summary(data: dict) -> MeetingSummary:
         duration_seconds=int(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(data: dict) -> dict:
+    """Who took part (the conversation's user and its participants), the category (department and
+    conversation type) and the meeting's own person, for routing rules."""
+    user = data.get("user") if isinstance(data.get("user"), dict) else {}
+    people = [user] if user else []
+    people += [p for p in data.get("participants") or [] if isinstance(p, dict)]
+    department = data.get("department") if isinstance(data.get("department"), dict) else {}
+    categories = tuple(c for c in (_text(department.get("name")), _text(data.get("conversation_type"))) if c)
+    return {"participants": tuple(Participant(name=_text(p.get("name")), email=_text(p.get("email")))
+                                  for p in people) if "participants" in data or user else None,
+            "categories": categories, "host_email": _text(user.get("email"))}

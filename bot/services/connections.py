@@ -45,11 +45,14 @@ async def connect(
     webhook_secret: str | None = None,
     meeting_started_notes: bool | None = None,
     options: dict | None = None,
+    owner_id: str | None = None,
+    personal: bool = False,
 ) -> ConnectResult:
     """Check the key live, then store it encrypted. A rejected key raises and stores nothing.
 
-    Re-connecting the same workspace and provider replaces the key but keeps the webhook token,
-    so the webhook URL already pasted into the provider keeps working.
+    A connection is unique per (workspace, provider, provider account): connecting the same
+    account again replaces the key but keeps the webhook token, so the webhook URL already pasted
+    into the provider keeps working; another account makes a second connection with its own URL.
     """
     info = provider_info(provider)
     api_key = api_key.strip()
@@ -63,9 +66,15 @@ async def connect(
         if await session.get(Workspace, team_id) is None:
             session.add(Workspace(team_id=team_id))
             await session.flush()
-        existing = await _connection_for(session, team_id, info.name)
+        account_key = provider_account_key(account, owner_id=owner_id if personal else None)
+        existing = await _connection_for(session, team_id, info.name, account_key)
         created = existing is None
         connection = existing or Connection(team_id=team_id, provider=info.name, api_key_encrypted="", api_key_hint="")
+        connection.provider_account = account_key
+        if owner_id and (created or not connection.owner_id or personal):
+            connection.owner_id = owner_id
+        if created:
+            connection.personal = personal
         connection.api_key_encrypted = box.encrypt(api_key)
         connection.api_key_hint = key_hint(api_key)
         if webhook_secret is not None:
@@ -85,11 +94,24 @@ async def connect(
     return ConnectResult(connection=connection, account=account, created=created)
 
 
-async def _connection_for(session: AsyncSession, team_id: str, provider: str) -> Connection | None:
-    result = await session.exec(
-        select(Connection).where(Connection.team_id == team_id, Connection.provider == provider)
-    )
-    return result.first()
+def provider_account_key(account: Account, *, owner_id: str | None = None) -> str:
+    """Whose account a key opens, as the provider says (its id, else its email). Providers that do
+    not say (Harmony, Whereby) get "" for the workspace's connection and the owner for a member's."""
+    if account.id or account.email:
+        return str(account.id or account.email)[:255]
+    return f"owner:{owner_id}" if owner_id else ""
+
+
+async def _connection_for(session: AsyncSession, team_id: str, provider: str, account_key: str) -> Connection | None:
+    same = (await session.exec(select(Connection).where(
+        Connection.team_id == team_id, Connection.provider == provider,
+        Connection.provider_account == account_key))).first()
+    if same is not None:
+        return same
+    # A connection made before accounts were recorded ("") is this account's: adopt it.
+    return (await session.exec(select(Connection).where(
+        Connection.team_id == team_id, Connection.provider == provider,
+        Connection.provider_account == ""))).first() if account_key and not account_key.startswith("owner:") else None
 
 
 async def active_connection(db: Database, team_id: str) -> Connection:

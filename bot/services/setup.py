@@ -18,7 +18,7 @@ from bot.providers.base import AuthError, PermissionDenied, ProviderError, Regis
 from bot.providers.registry import provider_info
 from bot.services import audit, post_options
 from bot.services.connections import connect, open_provider
-from bot.store.models import Connection, InboxEvent, SlackMessage, TodoState
+from bot.store.models import Connection, InboxEvent, RouteRule, RoutingDecision, SlackMessage, TodoState
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,8 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> Disconnected:
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id))
             await session.exec(delete(InboxEvent).where(InboxEvent.connection_id == connection.id))
             await session.exec(delete(TodoState).where(TodoState.connection_id == connection.id))
+            await session.exec(delete(RoutingDecision).where(RoutingDecision.connection_id == connection.id))
+            await session.exec(delete(RouteRule).where(RouteRule.connection_id == connection.id))
             await session.exec(delete(Connection).where(Connection.id == connection.id,
                                                         Connection.team_id == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",

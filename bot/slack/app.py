@@ -20,7 +20,7 @@ from bot.slack import install_pages
 from bot.deps import Deps
 from bot.slack.installations import SqlStateStore
 from bot.slack.errors import describe
-from bot.slack.listeners import actions, commands, home, lifecycle, setup, todos
+from bot.slack.listeners import actions, commands, home, lifecycle, routing, setup, todos
 from bot.metrics import ERRORS
 
 log = logging.getLogger(__name__)
@@ -108,4 +108,5 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     home.register(app, deps)
     lifecycle.register(app, deps)
     todos.register(app, deps)
+    routing.register(app, deps)
     return app

@@ -30,11 +30,18 @@ class ActionId(StrEnum):
     TODO_ASSIGN = "todo_assign"  # users_select; the todo id is in its block_id
     TODO_ASSIGN_ME = "todo_assign_me"
     TODO_MORE = "todo_more"  # overflow: snooze until tomorrow, for a week, remove the owner
+    # a held meeting's approval DM; values carry "d1.<routing decision id>"
+    ROUTE_APPROVE = "route_approve"
+    ROUTE_POST_TO = "route_post_to"  # opens a modal with a channel picker
+    ROUTE_KEEP_PRIVATE = "route_keep_private"
+    ROUTE_SKIP = "route_skip"
+    ROUTE_POST_TO_CHANNEL = "route_post_to_channel"  # the picker inside that modal
 
 
 class CallbackId(StrEnum):
     MINUTES_MODAL = "digest_minutes_modal"
     SETUP_MODAL = "setup_modal"
+    ROUTE_POST_TO_MODAL = "route_post_to_modal"  # private_metadata: the decision ref
 
 
 class BlockId(StrEnum):
@@ -46,3 +53,5 @@ class BlockId(StrEnum):
     SETUP_WEBHOOK_SECRET = "setup_webhook_secret_block"
     SETUP_POSTS = "setup_posts_block"
     SETUP_REGISTER_WEBHOOK = "setup_register_webhook_block"
+    ROUTE_ACTIONS = "route_actions"
+    ROUTE_POST_TO_CHANNEL = "route_post_to_channel_block"
