@@ -17,17 +17,19 @@ import asyncio
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from bot.settings import get_settings
 
 routes_cli = typer.Typer(help="Routing rules: where each meeting goes.", no_args_is_help=True)
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False)
+
+
+def _say(line: str) -> None:
+    # Plain lines (tabs kept, no wrapping): scripts read this output.
+    typer.echo(line)
 
 
 def _fail(message: str, code: int = 1) -> None:
-    errors.print(f"Error: {message}", markup=False)
+    typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -62,8 +64,8 @@ def list_routes(team: str = typer.Option(..., help="Slack team (workspace) id, l
     for row in rows:
         scope = f" [connection {row.connection_id}]" if row.connection_id is not None else ""
         state = "" if row.enabled else " (off)"
-        console.print(f"{row.id}\t{row.position}\t{row.name}{scope}{state}\t"
-                      f"{Conditions.from_json(row.conditions).describe()}\t{route_rules.describe(row)}", markup=False)
+        _say(f"{row.id}\t{row.position}\t{row.name}{scope}{state}\t"
+                      f"{Conditions.from_json(row.conditions).describe()}\t{route_rules.describe(row)}")
 
 
 @routes_cli.command("add")
@@ -111,7 +113,7 @@ def add_route(
     row = _run(lambda db: route_rules.add_rule(db, team_id=team, actor="cli", name=name, conditions=conditions,
                                                action=actions[0], channels=list(channel), approver=approver,
                                                position=position))
-    console.print(str(row.id), markup=False)
+    _say(str(row.id))
 
 
 @routes_cli.command("remove")
@@ -121,7 +123,7 @@ def remove_route(team: str = typer.Option(..., help="Slack team (workspace) id."
     from bot.services import route_rules
 
     row = _run(lambda db: route_rules.remove_rule(db, team_id=team, rule_id=rule_id, actor="cli"))
-    console.print(f"Removed rule {row.id} ({row.name}).", markup=False)
+    _say(f"Removed rule {row.id} ({row.name}).")
 
 
 @routes_cli.command("move")
@@ -132,7 +134,7 @@ def move_route(team: str = typer.Option(..., help="Slack team (workspace) id."),
     from bot.services import route_rules
 
     row = _run(lambda db: route_rules.move_rule(db, team_id=team, rule_id=rule_id, position=position, actor="cli"))
-    console.print(f"Rule {row.id} ({row.name}) is now at position {row.position}.", markup=False)
+    _say(f"Rule {row.id} ({row.name}) is now at position {row.position}.")
 
 
 @routes_cli.command("builtin")
@@ -144,7 +146,7 @@ def builtin_route(team: str = typer.Option(..., help="Slack team (workspace) id.
     if state.lower() not in ("on", "off"):
         _fail("Say on or off, like `meetings-bot routes builtin --team T0123 off`.", 2)
     row = _run(lambda db: route_rules.set_builtin(db, team_id=team, on=state.lower() == "on", actor="cli"))
-    console.print(f"{row.name} is {'on' if row.enabled else 'off'}.", markup=False)
+    _say(f"{row.name} is {'on' if row.enabled else 'off'}.")
 
 
 @routes_cli.command("explain")
@@ -154,7 +156,7 @@ def explain_route(team: str = typer.Option(..., help="Slack team (workspace) id.
     """Where a meeting goes and which rule decides it; posts nothing."""
     lines = _run(lambda db: _explain(db, team=team, provider=provider, meeting_id=meeting))
     for line in lines:
-        console.print(line, markup=False)
+        _say(line)
 
 
 async def _explain(db, *, team: str, provider: str, meeting_id: str) -> list[str]:
@@ -240,5 +242,5 @@ def internal_domains(team: str = typer.Option(..., help="Slack team (workspace) 
         return domains
 
     domains = _run(work)
-    console.print("Internal domains: " + (", ".join(domains) if domains else "not learned yet (learned from the "
-                                          "members' email addresses when a rule needs them)"), markup=False)
+    _say("Internal domains: " + (", ".join(domains) if domains else "not learned yet (learned from the "
+                                 "members' email addresses when a rule needs them)"))
