@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import typer
 
@@ -72,22 +71,22 @@ def list_routes(team: str = typer.Option(..., help="Slack team (workspace) id, l
 def add_route(
     team: str = typer.Option(..., help="Slack team (workspace) id."),
     name: str = typer.Option(..., help="The rule's name, shown on every digest it routes."),
-    provider: Optional[str] = typer.Option(None, help="Only meetings from this provider."),
+    provider: str | None = typer.Option(None, help="Only meetings from this provider."),
     title_contains: list[str] = typer.Option([], "--title-contains",
                                              help="Any of these words or phrases in the title (repeat)."),
-    category: Optional[str] = typer.Option(None, help="Hedy topic, Meetric department or type, Whereby room…"),
+    category: str | None = typer.Option(None, help="Hedy topic, Meetric department or type, Whereby room…"),
     participant_domain: list[str] = typer.Option([], "--participant-domain",
                                                  help="A participant from any of these domains (repeat)."),
     external: bool = typer.Option(False, "--external", help="Someone from outside the workspace's domains."),
-    max_participants: Optional[int] = typer.Option(None, help="At most this many people."),
-    min_minutes: Optional[int] = typer.Option(None, help="At least this many minutes long."),
-    max_minutes: Optional[int] = typer.Option(None, help="At most this many minutes long."),
+    max_participants: int | None = typer.Option(None, help="At most this many people."),
+    min_minutes: int | None = typer.Option(None, help="At least this many minutes long."),
+    max_minutes: int | None = typer.Option(None, help="At most this many minutes long."),
     channel: list[str] = typer.Option([], "--channel", help="Post to this channel id (repeat for several)."),
     dm_owner: bool = typer.Option(False, "--dm-owner", help="DM the connection's owner only."),
     hold: bool = typer.Option(False, "--hold", help="Hold for approval."),
-    approver: Optional[str] = typer.Option(None, help="With --hold: who approves (a user id)."),
+    approver: str | None = typer.Option(None, help="With --hold: who approves (a user id)."),
     skip: bool = typer.Option(False, "--skip", help="Post nothing."),
-    position: Optional[int] = typer.Option(None, help="1 is first; without it the rule goes last."),
+    position: int | None = typer.Option(None, help="1 is first; without it the rule goes last."),
 ) -> None:
     """Add a rule; prints its id."""
     from bot.services import route_rules, routing
@@ -219,7 +218,7 @@ async def _explain(db, *, team: str, provider: str, meeting_id: str) -> list[str
 
 @routes_cli.command("domains")
 def internal_domains(team: str = typer.Option(..., help="Slack team (workspace) id."),
-                     set_: Optional[str] = typer.Option(None, "--set",
+                     set_: str | None = typer.Option(None, "--set",
                                                         help="Comma-separated domains, like example.com,example.org.")
                      ) -> None:
     """Show or set the workspace's internal email domains (for --external)."""

@@ -73,7 +73,7 @@ async def test_a_rule_fans_a_meeting_out_to_three_channels_once_each_and_edits_t
     for channel in FAN:
         digest = digests_in(fake_slack, channel)[0]
         assert "Why here: rule “Planning everywhere”" in text_of(digest)
-        await wait_until(lambda: replies_to(fake_slack, digest["ts"], channel))  # its own todo thread
+        await wait_until(lambda d=digest, c=channel: replies_to(fake_slack, d["ts"], c))  # its own todo thread
     assert digests_in(fake_slack, CHANNEL) == []  # not the default channel
 
     # Rule changes never move a posted meeting; a re-export edits each digest where it is.
@@ -98,7 +98,7 @@ async def test_a_sensitive_meeting_is_held_and_approved_exactly_once_under_a_dou
     approval = (await wait_until(lambda: dm_messages(fake_slack, OWNER)))[0]
     text = text_of(approval)
     assert "waits for your approval" in text and "Sensitive meetings" in text and "1:1" in text
-    buttons = [b for b in approval["blocks"] if b.get("block_id") == BlockId.ROUTE_ACTIONS][0]["elements"]
+    buttons = next(b for b in approval["blocks"] if b.get("block_id") == BlockId.ROUTE_ACTIONS)["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Approve", "Post to…", "Keep private", "Skip"]
     held = await decision_of(deps.db, "sess_demo_09")
     assert (held.state, held.approver, held.destinations) == ("held", OWNER, [CHANNEL])

@@ -19,6 +19,7 @@ from bot.providers.webhooks import Action
 from bot.services import decisions, post_options, route_rules, routing
 from bot.services import todos as todo_service
 from bot.services.connections import open_provider
+from bot.slack import directory
 from bot.slack.blocks.digest import (
     TodoView,
     digest_message,
@@ -28,7 +29,6 @@ from bot.slack.blocks.digest import (
     meeting_started_message,
     todo_pages,
 )
-from bot.slack import directory
 from bot.slack.blocks.routing import approval_message, why_here
 from bot.store.models import Connection, InboxEvent, RoutingDecision, TodoState, utcnow
 

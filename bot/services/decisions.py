@@ -126,7 +126,7 @@ async def act(db: Database, *, team_id: str, decision_id: int, user_id: str, cho
     """The approver's choice on a held meeting. One conditional UPDATE: of a double click, or of
     two replicas handling clicks at once, exactly one changes the state. None: no such decision."""
     state = APPROVER_ACTIONS[choice]
-    values: dict = dict(state=state, acted_by=user_id[:64], acted_at=utcnow())
+    values: dict = {"state": state, "acted_by": user_id[:64], "acted_at": utcnow()}
     if choice == "post_to":
         if not channel:
             raise ValueError("post_to needs a channel")

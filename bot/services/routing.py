@@ -10,9 +10,10 @@ part) never matches, and the explanation says so: a rule is never applied on a g
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from bot.providers.base import Meeting
 
@@ -48,7 +49,7 @@ class Facts:
     minutes: float | None = None
 
     @classmethod
-    def of(cls, meeting: Meeting, *, provider: str, provider_name: str, connection_id: int | None) -> "Facts":
+    def of(cls, meeting: Meeting, *, provider: str, provider_name: str, connection_id: int | None) -> Facts:
         people = meeting.participants
         return cls(
             provider=provider, provider_name=provider_name, connection_id=connection_id, title=meeting.title or "",
@@ -78,7 +79,7 @@ class Conditions:
     exact_participants: int | None = None
     min_minutes: int | None = None
     max_minutes: int | None = None
-    any_of: tuple["Conditions", ...] = ()
+    any_of: tuple[Conditions, ...] = ()
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {}
@@ -97,7 +98,7 @@ class Conditions:
         return out
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "Conditions":
+    def from_json(cls, data: dict | None) -> Conditions:
         data = data or {}
 
         def number(name: str) -> int | None:

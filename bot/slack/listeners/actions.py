@@ -27,7 +27,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def show_clicked(ack, body, action):
         await ack()
         team_id = clicking_team(body)
-        work = show_meeting(team_id=team_id, meeting_id=action.get("value") or "", deps=deps)
+        work = show_meeting(team_id=team_id, meeting_id=action.get("value") or "", deps=deps,
+                            user_id=(body.get("user") or {}).get("id") or "")
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.MORE_MEETINGS.value)
@@ -40,7 +41,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             deps.background.answer(_stale_button(), response_url=body["response_url"], team_id=team_id)
             return
         work = more_meetings(team_id=team_id, cursor=cursor, limit=max(1, min(limit, 30)), after_id=after_id,
-                             deps=deps)
+                             deps=deps, user_id=(body.get("user") or {}).get("id") or "")
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.FULL_MINUTES.value)

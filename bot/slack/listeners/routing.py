@@ -9,12 +9,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.delivery import approvals
 from bot.deps import Deps
+from bot.services import decisions
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.routing import parse_decision_ref, post_to_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import clicking_team
 from bot.slack.listeners.setup import is_admin
-from bot.services import decisions
 
 STALE = "That button is out of date. Type `/meetings status` to see the meetings waiting for you."
 CHOICES = {ActionId.ROUTE_APPROVE: "approve", ActionId.ROUTE_KEEP_PRIVATE: "keep_private",

@@ -8,8 +8,8 @@ Create Date: 2026-11-27
 Existing connections get an owner: the Slack user whose audit entry says they connected that
 provider, else any Slack user who connected something in the workspace, else the installer.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
