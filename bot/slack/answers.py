@@ -113,9 +113,30 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
                 dead = [(m.channel, m.last_error or "unknown") for m in
                         await outbox.dead_messages(deps.db, team_id=team_id)]
                 changes = await audit.recent(deps.db, team_id, limit=3)
-                return replies.status_message(connection, key, provider_name=name, dead_events=dead_events,
-                                              dead_messages=dead, changes=changes)
+                message = replies.status_message(connection, key, provider_name=name, dead_events=dead_events,
+                                                 dead_messages=dead, changes=changes)
+        message.blocks[1:1] = await _routing_status(deps, team_id=team_id, user_id=user_id)
+        return message
     raise ValueError(f"unhandled command {parsed.name!r}")
+
+
+async def _routing_status(deps: Deps, *, team_id: str, user_id: str) -> list:
+    """Held meetings the asker approves (all of them for an admin), and the connections they may see."""
+    from bot.providers.registry import provider_info
+    from bot.services import decisions
+    from bot.services.connections import list_connections
+    from bot.slack.blocks.routing import status_blocks
+    from bot.slack.visibility import viewer_is_admin
+
+    everyone_held = await decisions.held_for(deps.db, team_id=team_id)
+    connections = await list_connections(deps.db, team_id)
+    needs_admin = any(d.approver != user_id for d in everyone_held) or any(
+        c.personal and not c.visible_to_all and c.owner_id != user_id for c in connections)
+    admin = needs_admin and await viewer_is_admin(deps, team_id, user_id)
+    held = [d for d in everyone_held if admin or d.approver == user_id]
+    visible = [(c, provider_info(c.provider).display_name) for c in connections
+               if admin or not c.personal or c.visible_to_all or c.owner_id == user_id]
+    return status_blocks(held=held, connections=visible, viewer=user_id)
 
 
 async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice: str | None = None) -> Message:

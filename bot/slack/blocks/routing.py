@@ -149,3 +149,28 @@ def recent_decisions(decisions: list[RoutingDecision]) -> Message:
         SectionBlock(text=truncate("*The last routing decisions*\n" + "\n".join(rows), 2900)),
         note("`/meetings explain <meeting id>` shows every rule and why."),
     ])
+
+
+def status_blocks(*, held: list[RoutingDecision], connections: list[tuple], viewer: str) -> list:
+    """What `/meetings status` adds: the meetings waiting for approval, and every connection the
+    asker may see (owner, provider, account, where it delivers). `connections`: (Connection, name)."""
+    blocks: list = []
+    if held:
+        lines = [f"• *{escape(truncate(d.meeting_title, 80))}* (`{escape(truncate(d.meeting_id, 60))}`): "
+                 f"rule “{escape(d.rule_name)}”, waits for "
+                 + ("you" if d.approver == viewer else f"<@{d.approver}>" if d.approver else "an admin")
+                 for d in held[:10]]
+        more = f"\n…and {len(held) - 10} more." if len(held) > 10 else ""
+        count = f"{len(held)} meeting{'s wait' if len(held) != 1 else ' waits'} for approval"
+        blocks.append(SectionBlock(text=truncate(f"*{count}*\n" + "\n".join(lines) + more, 2900)))
+    if len(connections) > 1 or any(c.personal for c, _ in connections):
+        lines = []
+        for connection, name in connections[:20]:
+            owner = f"<@{connection.owner_id}>" if connection.owner_id else "no owner"
+            account = escape(truncate(connection.account_email or connection.provider_account or "", 60)) or "?"
+            goes = (f"<#{connection.default_channel}>" if connection.default_channel
+                    else "its owner's DMs" if connection.personal else "no channel")
+            kind = "personal" if connection.personal else "shared"
+            lines.append(f"• {escape(name)} ({kind}) · {account} · owner {owner} · digests to {goes}")
+        blocks.append(SectionBlock(text=truncate("*Connections*\n" + "\n".join(lines), 2900)))
+    return blocks

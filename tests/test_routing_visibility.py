@@ -1,0 +1,105 @@
+"""Who sees what: a held meeting only for its approver and admins; another member's personal
+account only where its digest went to a channel one can read; `/meetings explain`; status."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from bot.delivery.digests import route
+from bot.services.connections import connect
+from bot.store.models import Connection
+from tests.conftest import CHANNEL, HEDY_KEY, TEAM, SlackUser
+from tests.test_webhooks import text_of
+
+OWNER = "U0OWNER"
+EVE = "U0EVE"
+ADMIN = "U0ADMIN"
+
+
+@pytest.fixture
+def people(fake_slack):
+    fake_slack.add_user(OWNER, email="owner@example.com")
+    fake_slack.add_user(EVE, email="eve@example.com")
+    fake_slack.add_user(ADMIN, is_admin=True, email="admin@example.com")
+
+
+def as_user(slack_user, user_id: str) -> SlackUser:
+    return SlackUser(client=slack_user.client, fake=slack_user.fake, user_id=user_id)
+
+
+async def deliver(deps, connection, fake_hedy, session_id: str):
+    from bot.providers.hedy import HedyProvider
+
+    client = HedyProvider(HEDY_KEY, base_url=fake_hedy.url)
+    try:
+        meeting = await client.get_meeting(session_id)
+    finally:
+        await client.aclose()
+    return await route(deps, connection=connection, meeting=meeting, provider_name="Hedy")
+
+
+@pytest.fixture
+async def owned(deps, connected, people):
+    async with deps.db.session() as session:
+        await session.exec(update(Connection).where(Connection.id == connected.id).values(owner_id=OWNER))
+    connected.owner_id = OWNER
+    return connected
+
+
+async def test_a_held_meetings_content_and_todos_are_for_its_approver_and_admins(
+        slack_user, deps, owned, fake_hedy):
+    held = await deliver(deps, owned, fake_hedy, "sess_demo_09")  # "1:1 with Sam"
+    assert (held.state, held.approver) == ("held", OWNER)
+    sam_todos = [t["text"][:30] for t in fake_hedy.all_todos() if t["sessionId"] == "sess_demo_09"]
+    assert sam_todos
+
+    eve = as_user(slack_user, EVE)
+    assert "private" in text_of(await eve.ask("show sess_demo_09"))
+    assert "1:1 with Sam" not in text_of(await eve.ask("list 30"))
+    todos = text_of(await eve.ask("todos all"))
+    assert not any(t in todos for t in sam_todos)
+    assert "private" in text_of(await eve.ask("explain sess_demo_09"))
+
+    for user in (OWNER, ADMIN):
+        who = as_user(slack_user, user)
+        assert "1:1 with Sam" in text_of(await who.ask("show sess_demo_09"))
+        listed = text_of(await who.ask("todos all"))
+        assert any(t in listed for t in sam_todos)
+    explained = text_of(await as_user(slack_user, OWNER).ask("explain sess_demo_09"))
+    assert "Sensitive meetings" in explained and "waiting for approval" in explained
+    assert "1. Sensitive meetings: matched (the title contains" in explained
+
+    status = text_of(await as_user(slack_user, OWNER).ask("status"))
+    assert "1 meeting waits for approval" in status and "1:1 with Sam" in status
+    assert "waits for approval" not in text_of(await eve.ask("status"))
+
+
+async def test_explain_without_an_id_lists_the_latest_decisions_the_asker_may_see(
+        slack_user, deps, owned, fake_hedy):
+    await deliver(deps, owned, fake_hedy, "sess_demo_10")
+    await deliver(deps, owned, fake_hedy, "sess_demo_09")
+    eve = text_of(await as_user(slack_user, EVE).ask("explain"))
+    assert "Weekly Product Sync" in eve and "default channel" in eve and "1:1 with Sam" not in eve
+    owner = text_of(await as_user(slack_user, OWNER).ask("explain"))
+    assert "1:1 with Sam" in owner and "Weekly Product Sync" in owner
+    unknown = text_of(await as_user(slack_user, OWNER).ask("explain sess_never_routed"))
+    assert "not routed" in unknown
+
+
+async def test_another_members_personal_account_is_theirs_except_where_its_digests_went(
+        slack_user, deps, fake_hedy, people):
+    personal = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                              channel=CHANNEL, owner_id=OWNER, personal=True)).connection
+    assert personal.personal and personal.owner_id == OWNER
+    await deliver(deps, personal, fake_hedy, "sess_demo_10")  # posted to the public #general
+
+    eve = as_user(slack_user, EVE)
+    listed = text_of(await eve.ask("list 10"))
+    assert "Weekly Product Sync" in listed and "Sprint Planning" not in listed
+    assert "private" in text_of(await eve.ask("show sess_demo_01"))
+    assert "Sprint Planning" in text_of(await as_user(slack_user, OWNER).ask("show sess_demo_01"))
+    assert "Sprint Planning" in text_of(await as_user(slack_user, ADMIN).ask("list 30"))
+    status = text_of(await eve.ask("status"))
+    assert "personal" not in status  # the connection is not hers to see
+    assert "personal" in text_of(await as_user(slack_user, OWNER).ask("status"))
