@@ -81,18 +81,22 @@ def connect(
     meeting_ended_notes: Optional[bool] = typer.Option(
         None, "--meeting-ended-notes/--no-meeting-ended-notes",
         help="Post a short note when a meeting ends (Whereby; off unless turned on)."),
+    owner: Optional[str] = typer.Option(None, help="The Slack user whose account this is, like U0123ABCD: "
+                                                   "approves its held meetings."),
 ) -> None:
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
     from bot.providers.registry import UnknownProvider
     from bot.store.crypto import EncryptionKeyError
 
+    if owner is not None and not (owner[:1] in ("U", "W") and owner.isalnum() and 3 <= len(owner) <= 32):
+        fail(f"{owner!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
     settings = get_settings()
     try:
         result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
                                          channel=channel, webhook_secret=webhook_secret,
                                          meeting_started_notes=meeting_started_notes,
-                                         meeting_ended_notes=meeting_ended_notes))
+                                         meeting_ended_notes=meeting_ended_notes, owner=owner))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
     except AuthError as exc:
@@ -116,7 +120,7 @@ def connect(
 
 async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
                       webhook_secret: str | None, meeting_started_notes: bool | None = None,
-                      meeting_ended_notes: bool | None = None):
+                      meeting_ended_notes: bool | None = None, owner: str | None = None):
     from bot.providers.registry import ProviderFactory, provider_info
     from bot.services import audit
     from bot.services.connections import connect as connect_service
@@ -133,11 +137,13 @@ async def run_connect(settings: Settings, *, team: str, provider: str, api_key: 
                                        api_key=api_key, channel=channel, webhook_secret=webhook_secret,
                                        meeting_started_notes=meeting_started_notes,
                                        options=({"post_meeting_ended": meeting_ended_notes}
-                                                if meeting_ended_notes is not None else None))
+                                                if meeting_ended_notes is not None else None),
+                                       owner_id=owner)
         name = provider_info(provider).display_name
         await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
                            detail=f"{name} via meetings-bot connect"
-                                  + (f", digests to <#{channel}>" if channel else ""))
+                                  + (f", digests to <#{channel}>" if channel else "")
+                                  + (f", owner <@{owner}>" if owner else ""))
     finally:
         await factory.aclose()
         await db.dispose()

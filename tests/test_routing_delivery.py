@@ -210,3 +210,25 @@ async def test_auto_approve_after_the_rules_hours(deps, owned, fake_slack):
     assert await approvals.auto_approve(deps) == 1
     stored = await decisions.get(deps.db, team_id=TEAM, decision_id=decision.id)
     assert (stored.state, stored.acted_by) == ("approved", "auto")
+
+
+async def test_two_replicas_approving_at_once_approve_once(deps, owned, database_url):
+    """Two servers (two connection pools on one database) handle the approver's clicks together:
+    one conditional UPDATE wins, the other sees it already approved."""
+    from bot.delivery.digests import route
+    from bot.providers.base import Meeting
+    from bot.store.db import Database
+
+    decision = await route(deps, connection=owned, meeting=Meeting(id="r1", title="Interview: Ana"),
+                           provider_name="Hedy")
+    other = Database(database_url)
+    try:
+        results = await asyncio.gather(*[
+            decisions.act(db, team_id=TEAM, decision_id=decision.id, user_id=OWNER, choice="approve")
+            for db in (deps.db, other, deps.db, other)])
+    finally:
+        await other.dispose()
+    assert sorted(r.changed for r in results) == [False, False, False, True]
+    assert {r.decision.state for r in results} == {"approved"}
+    assert await decisions.act(deps.db, team_id="T0OTHER", decision_id=decision.id, user_id=OWNER,
+                               choice="skip") is None  # another workspace cannot touch it

@@ -69,7 +69,7 @@ async def save_setup(deps, request: SetupRequest) -> SetupOutcome:
     try:
         result = await connect(deps.db, deps.box, deps.factory, team_id=request.team_id, provider=info.name,
                                api_key=api_key, channel=request.channel, webhook_secret=request.webhook_secret,
-                               options=post_options.as_options(set(request.posts)))
+                               options=post_options.as_options(set(request.posts)), owner_id=request.user_id)
     except (AuthError, PermissionDenied) as exc:
         raise KeyRejected(f"{info.display_name} did not accept this key ({exc.message}). Check that you copied "
                           f"all of it. {info.key_help}") from None

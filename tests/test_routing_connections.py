@@ -1,0 +1,68 @@
+"""Connections with owners and provider accounts: the 0008 backfill, `connect --owner`, one
+connection per (workspace, provider, provider account)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+
+from bot.services.connections import connect
+from bot.store import migrate
+from bot.store.db import Database
+from tests.conftest import HEDY_KEY, TEAM
+from tests.test_connect_cli import run_cli
+
+pytestmark = pytest.mark.usefixtures("fake_hedy")
+
+
+async def test_the_migration_gives_existing_connections_their_connecting_admin_else_the_installer(database_url):
+    from tests.conftest import TEST_DATABASE_URL, _reset_postgres
+
+    db = Database(database_url)
+    try:
+        if TEST_DATABASE_URL:
+            await _reset_postgres(db)
+            await migrate.downgrade(db.engine, "0007")
+        else:
+            await migrate.upgrade(db.engine, "0007")
+        now = datetime(2026, 11, 1, 12, 0)
+        async with db.engine.begin() as conn:
+            for team, installer in (("T0A", "U0INSTALL"), ("T0B", "U0INSTALLB")):
+                await conn.execute(text("INSERT INTO workspaces (team_id, created_at, installed_by) "
+                                        "VALUES (:t, :at, :i)"), {"t": team, "at": now, "i": installer})
+                await conn.execute(text(
+                    "INSERT INTO connections (team_id, provider, api_key_encrypted, api_key_hint, webhook_token, "
+                    "status, options, created_at, updated_at) VALUES (:t, 'hedy', 'x', 'abcd', :tok, 'active', "
+                    "'{}', :at, :at)"), {"t": team, "tok": f"token-{team}", "at": now})
+            await conn.execute(text("INSERT INTO audit_log (team_id, actor, action, detail, at) VALUES "
+                                    "('T0A', 'cli', 'connected', 'Hedy via meetings-bot connect', :at), "
+                                    "('T0A', 'U0ADMIN', 'connected', 'Hedy, digests to <#C1>', :at)"), {"at": now})
+        await migrate.upgrade(db.engine)
+        async with db.engine.connect() as conn:
+            owners = dict((await conn.execute(text("SELECT team_id, owner_id FROM connections"))).all())
+        assert owners == {"T0A": "U0ADMIN", "T0B": "U0INSTALLB"}
+    finally:
+        await db.dispose()
+
+
+async def test_connect_records_the_owner_and_one_connection_per_provider_account(settings, db, deps, fake_hedy):
+    result = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--channel", "C0DIGESTS",
+                     "--owner", "U0ANA")
+    assert result.returncode == 0, result.stderr
+    bad = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--owner", "ana")
+    assert bad.returncode == 2 and "not a Slack user id" in bad.stderr
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT owner_id, provider_account, webhook_token FROM connections"))).all()
+    assert [(r[0], r[1]) for r in rows] == [("U0ANA", "usr_demo")]
+
+    # The same account again updates it (same webhook URL); another account is a second connection.
+    again = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                          channel=None)
+    assert not again.created and again.connection.webhook_token == rows[0][2]
+    fake_hedy.account = {"id": "usr_bo", "email": "bo@hedy.example", "name": "Bo"}
+    second = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                           channel=None, owner_id="U0BO", personal=True)
+    assert second.created and second.connection.webhook_token != rows[0][2]
+    assert (second.connection.owner_id, second.connection.personal) == ("U0BO", True)
