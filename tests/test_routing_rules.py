@@ -224,3 +224,20 @@ def test_conditions_survive_storage():
                             max_minutes=90)
     assert Conditions.from_json(conditions.to_json()) == conditions
     assert routing.sensitive_rule().conditions == Conditions.from_json(routing.sensitive_rule().conditions.to_json())
+
+
+async def test_the_fast_test_and_the_explanation_always_agree(stand_in_meetings):
+    """Delivery decides with the compiled test; explain re-checks with sentences: never apart."""
+    variants = [Conditions(provider="meetric"), Conditions(title_contains=("call", "sync")),
+                Conditions(category="sales"), Conditions(category="Customer Calls"),
+                Conditions(participant_domains=("acme.com",)), Conditions(external=True),
+                Conditions(max_participants=3), Conditions(max_participants=2), Conditions(exact_participants=3),
+                Conditions(min_minutes=20), Conditions(max_minutes=20), routing.sensitive_rule().conditions,
+                Conditions(provider="harmony", external=True, max_minutes=60),
+                Conditions(any_of=(Conditions(category="nope"), Conditions(min_minutes=1)))]
+    for name in NAMES:
+        for internal in (INTERNAL, None, frozenset({"example.com", "acme.com", "customer.example"})):
+            for conditions in variants:
+                seen = facts(stand_in_meetings, name)
+                assert conditions.matches(seen, internal) == routing.check(conditions, seen, internal)[0], \
+                    (name, conditions, internal)

@@ -52,10 +52,6 @@ def evaluate(rules: list[routing.Rule], connection: Connection, meeting: Meeting
     return routing.decide(rules, facts, default=default_for(connection), internal_domains=internal_domains)
 
 
-def trace_lines(decision: Decision) -> list[str]:
-    return decision.explain()
-
-
 async def find(db: Database, *, connection_id: int, meeting_id: str) -> RoutingDecision | None:
     async with db.session() as session:
         return (await session.exec(select(RoutingDecision).where(

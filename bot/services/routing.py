@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from bot.providers.base import Meeting
 
@@ -47,6 +47,10 @@ class Facts:
     participants: int | None = None
     emails: tuple[str, ...] | None = None  # the participants' addresses that are known, lower-case
     minutes: float | None = None
+    domains: frozenset[str] = field(init=False, repr=False, compare=False)  # of `emails`, once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domains", frozenset(_domain(e) for e in self.emails or ()))
 
     @classmethod
     def of(cls, meeting: Meeting, *, provider: str, provider_name: str, connection_id: int | None) -> Facts:
@@ -80,6 +84,12 @@ class Conditions:
     min_minutes: int | None = None
     max_minutes: int | None = None
     any_of: tuple[Conditions, ...] = ()
+    # A compiled yes/no test (no explanations): what the delivery path runs, rule after rule.
+    matches: Callable[[Facts, frozenset[str] | None], bool] = field(init=False, repr=False, compare=False,
+                                                                    hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matches", _compile(self))
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {}
@@ -161,6 +171,48 @@ def _title_pattern(words: tuple[str, ...]) -> re.Pattern:
 
 def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1]
+
+
+def _compile(c: Conditions) -> Callable[[Facts, frozenset[str] | None], bool]:
+    """The conditions as a list of small tests, all of which must pass; the same answers as
+    check() without building its sentences (check() explains; this decides, fast)."""
+    tests: list[Callable[[Facts, frozenset[str] | None], bool]] = []
+    if c.provider is not None:
+        tests.append(lambda f, _i, p=c.provider: f.provider == p)
+    if c.connection_id is not None:
+        tests.append(lambda f, _i, n=c.connection_id: f.connection_id == n)
+    if c.title_contains:
+        search = _title_pattern(c.title_contains).search
+        tests.append(lambda f, _i: search(f.title) is not None)
+    if c.category is not None:
+        wanted = c.category.strip().casefold()
+        tests.append(lambda f, _i: f.categories is not None
+                     and any(x.strip().casefold() == wanted for x in f.categories))
+    if c.participant_domains:
+        domains = frozenset(c.participant_domains)
+        tests.append(lambda f, _i: f.emails is not None and not domains.isdisjoint(f.domains))
+    if c.external:
+        tests.append(lambda f, i: bool(i) and bool(f.emails) and not f.domains <= i)
+    if c.max_participants is not None:
+        tests.append(lambda f, _i, n=c.max_participants: f.participants is not None and f.participants <= n)
+    if c.exact_participants is not None:
+        tests.append(lambda f, _i, n=c.exact_participants: f.participants == n)
+    if c.min_minutes is not None:
+        tests.append(lambda f, _i, n=c.min_minutes: f.minutes is not None and f.minutes >= n)
+    if c.max_minutes is not None:
+        tests.append(lambda f, _i, n=c.max_minutes: f.minutes is not None and f.minutes <= n)
+    if c.any_of:
+        groups = [g.matches for g in c.any_of]
+        tests.append(lambda f, i: any(g(f, i) for g in groups))
+    if len(tests) == 1:
+        return tests[0]
+
+    def every(f: Facts, i: frozenset[str] | None) -> bool:
+        for test in tests:
+            if not test(f, i):
+                return False
+        return True
+    return every
 
 
 def check(conditions: Conditions, facts: Facts, internal_domains: frozenset[str] | None) -> tuple[bool, str]:
@@ -282,17 +334,35 @@ class Decision:
     channels: tuple[str, ...]
     rule: Rule | None  # None: the connection's default
     approver: str | None = None  # the rule's own approver, if it names one
-    trace: tuple[Verdict, ...] = field(default_factory=tuple)
+    # What explain() needs: the rules tried, in order, and what they saw. The sentences are made
+    # only when asked for; deciding needs none of them.
+    tried: tuple[Rule, ...] = field(default_factory=tuple, repr=False, compare=False)
+    facts: Facts | None = field(default=None, repr=False, compare=False)
+    internal_domains: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def rule_name(self) -> str:
         return self.rule.name if self.rule else "default channel" if self.action == CHANNELS else "default"
 
+    @property
+    def trace(self) -> tuple[Verdict, ...]:
+        verdicts: list[Verdict] = []
+        decided = False
+        for rule in self.tried:
+            if decided:
+                verdicts.append(Verdict(rule, False, "not tried: an earlier rule decided"))
+            elif not rule.enabled:
+                verdicts.append(Verdict(rule, False, "off"))
+            else:
+                ok, why = check(rule.conditions, self.facts, self.internal_domains) if self.facts else (False, "")
+                verdicts.append(Verdict(rule, ok, why))
+                decided = rule is self.rule
+        return tuple(verdicts)
+
     def explain(self) -> list[str]:
-        """Every rule in order, matched or not and why, then the decision."""
-        lines = [f"{n}. {v.rule.name}: {'matched' if v.matched else 'off' if v.why == 'off' else 'no match'}"
-                 + (f" ({v.why})" if v.why != "off" else "") for n, v in enumerate(self.trace, start=1)]
-        return lines
+        """Every rule in order, matched or not and why."""
+        return [f"{n}. {v.rule.name}: {'matched' if v.matched else 'off' if v.why == 'off' else 'no match'}"
+                + (f" ({v.why})" if v.why != "off" else "") for n, v in enumerate(self.trace, start=1)]
 
 
 def ordered(rules: Iterable[Rule], connection_id: int | None) -> list[Rule]:
@@ -306,22 +376,11 @@ def ordered(rules: Iterable[Rule], connection_id: int | None) -> list[Rule]:
 
 def decide(rules: Iterable[Rule], facts: Facts, *, default: Default,
            internal_domains: frozenset[str] | None = None) -> Decision:
-    trace: list[Verdict] = []
-    chosen: Rule | None = None
-    for rule in ordered(rules, facts.connection_id):
-        if chosen is not None:
-            trace.append(Verdict(rule, False, "not tried: an earlier rule decided"))
-            continue
-        if not rule.enabled:
-            trace.append(Verdict(rule, False, "off"))
-            continue
-        ok, why = check(rule.conditions, facts, internal_domains)
-        trace.append(Verdict(rule, ok, why))
-        if ok:
-            chosen = rule
-    if chosen is None:
-        return Decision(action=default.action, channels=default.channels, rule=None, trace=tuple(trace))
-    return Decision(action=chosen.action, channels=chosen.channels if chosen.action == CHANNELS else (),
-                    rule=chosen, approver=chosen.approver, trace=tuple(trace))
-
-
+    tried = ordered(rules, facts.connection_id)
+    for rule in tried:
+        if rule.enabled and rule.conditions.matches(facts, internal_domains):
+            return Decision(action=rule.action, channels=rule.channels if rule.action == CHANNELS else (),
+                            rule=rule, approver=rule.approver, tried=tuple(tried), facts=facts,
+                            internal_domains=internal_domains)
+    return Decision(action=default.action, channels=default.channels, rule=None, tried=tuple(tried), facts=facts,
+                    internal_domains=internal_domains)
