@@ -3,6 +3,7 @@ connection per (workspace, provider, provider account)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy import text
 from bot.services.connections import connect
 from bot.store import migrate
 from bot.store.db import Database
-from tests.conftest import HEDY_KEY, TEAM
+from bot.slack.ids import BlockId
+from tests.conftest import CHANNEL, HEDY_KEY, TEAM
 from tests.test_connect_cli import run_cli
 
 pytestmark = pytest.mark.usefixtures("fake_hedy")
@@ -66,3 +68,51 @@ async def test_connect_records_the_owner_and_one_connection_per_provider_account
                            channel=None, owner_id="U0BO", personal=True)
     assert second.created and second.connection.webhook_token != rows[0][2]
     assert (second.connection.owner_id, second.connection.personal) == ("U0BO", True)
+
+
+async def submit_connect(slack_user, user_id: str, *, channel: str | None = None):
+    from bot.fakes import slack_requests
+    from bot.slack.ids import ActionId, BlockId, CallbackId
+    from tests.conftest import SIGNING_SECRET
+
+    values = {
+        BlockId.SETUP_PROVIDER: {ActionId.SETUP_PROVIDER: {"type": "static_select",
+                                                           "selected_option": {"value": "hedy"}}},
+        BlockId.SETUP_API_KEY: {ActionId.SETUP_API_KEY: {"type": "plain_text_input", "value": HEDY_KEY}},
+        BlockId.SETUP_CHANNEL: {ActionId.SETUP_CHANNEL: {"type": "conversations_select",
+                                                         "selected_conversation": channel}},
+        BlockId.SETUP_POSTS: {ActionId.SETUP_POSTS: {"type": "checkboxes", "selected_options": [
+            {"value": "digest"}, {"value": "todos"}]}},
+    }
+    body, headers = slack_requests.view_submission(SIGNING_SECRET, team_id=TEAM, user_id=user_id,
+                                                   callback_id=CallbackId.CONNECT_MODAL, values=values)
+    return await slack_user.client.post("/slack/events", content=body, headers=headers)
+
+
+async def test_any_member_connects_their_own_account_from_slack(slack_user, fake_slack, deps, db):
+    from sqlmodel import select
+
+    from bot.store.models import Connection
+    from tests.conftest import SlackUser
+    from tests.test_webhooks import wait_until
+
+    fake_slack.add_user("U0EVE")
+    fake_slack.add_user("U0BO")
+    fake_slack.add_channel("C0TEAM", "team")
+    fake_slack.add_member("C0TEAM", "U0EVE")
+    eve = SlackUser(client=slack_user.client, fake=fake_slack, user_id="U0EVE")
+    await eve.command("connect")
+    opened = await wait_until(lambda: fake_slack.calls_to("views.open", ok=True))
+    view = opened[0].args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "connect_modal" and view["title"]["text"] == "Connect your account"
+
+    refused = await submit_connect(slack_user, "U0EVE", channel=CHANNEL)  # a channel she is not in
+    assert refused.json()["errors"][BlockId.SETUP_CHANNEL].startswith("You are not in that channel")
+    assert (await submit_connect(slack_user, "U0EVE", channel="C0TEAM")).status_code == 200
+    async with db.session() as session:
+        rows = list((await session.exec(select(Connection))).all())
+    assert [(c.owner_id, c.personal, c.default_channel) for c in rows] == [("U0EVE", True, "C0TEAM")]
+
+    taken = await submit_connect(slack_user, "U0BO")
+    assert "already connected by another member" in taken.json()["errors"][BlockId.SETUP_API_KEY]

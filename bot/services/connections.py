@@ -22,6 +22,11 @@ class NotConnected(Exception):
         self.team_id = team_id
 
 
+class AccountTaken(Exception):
+    """A member tried to connect, as their own, an account that another member or the workspace
+    already connected."""
+
+
 @dataclass
 class ConnectResult:
     connection: Connection
@@ -68,6 +73,9 @@ async def connect(
             await session.flush()
         account_key = provider_account_key(account, owner_id=owner_id if personal else None)
         existing = await _connection_for(session, team_id, info.name, account_key)
+        if personal and existing is not None and (not existing.personal or existing.owner_id != owner_id):
+            raise AccountTaken(f"This {info.display_name} account is already connected "
+                               + ("for the whole workspace." if not existing.personal else "by another member."))
         created = existing is None
         connection = existing or Connection(team_id=team_id, provider=info.name, api_key_encrypted="", api_key_hint="")
         connection.provider_account = account_key

@@ -20,6 +20,7 @@ ALIASES = {
     "reminders": "reminders", "reminder": "reminders",
     "recap": "recap", "recaps": "recap",
     "explain": "explain", "why": "explain",
+    "connect": "connect",
 }
 
 
@@ -98,6 +99,6 @@ def parse(text: str | None) -> Parsed:
             return Parsed("usage", raw, message="Type `/meetings explain <meeting id>`, or `/meetings explain` "
                                                 "for the latest decisions.")
         return Parsed("explain", raw, meeting_id=args[0].strip("`<>\"'"))
-    if verb in ("topics", "status", "setup", "disconnect"):
+    if verb in ("topics", "status", "setup", "disconnect", "connect"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)

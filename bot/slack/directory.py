@@ -62,11 +62,8 @@ async def internal_domains(deps, team_id: str) -> frozenset[str]:
     return frozenset(domains)
 
 
-async def readable_channels(deps, team_id: str, user_id: str, channels: set[str]) -> frozenset[str]:
-    """Of `channels`, those the user can read: public ones, and private ones they are in."""
-    if not channels:
-        return frozenset()
-
+async def member_of(deps, team_id: str, user_id: str) -> frozenset[str]:
+    """The channels the user is in (users.conversations), cached for a few minutes."""
     async def load() -> frozenset[str]:
         client = deps.slack_client(team_id)
         mine: set[str] = set()
@@ -80,12 +77,19 @@ async def readable_channels(deps, team_id: str, user_id: str, channels: set[str]
                 break
         return frozenset(mine)
 
+    return await deps.user_channels.get((team_id, user_id), load)
+
+
+async def readable_channels(deps, team_id: str, user_id: str, channels: set[str]) -> frozenset[str]:
+    """Of `channels`, those the user can read: public ones, and private ones they are in."""
+    if not channels:
+        return frozenset()
     try:
-        member_of = await deps.user_channels.get((team_id, user_id), load)
+        mine = await member_of(deps, team_id, user_id)
     except SlackApiError:
-        member_of = frozenset()
-    readable = set(channels & member_of)
-    for channel in channels - member_of:
+        mine = frozenset()
+    readable = set(channels & mine)
+    for channel in channels - mine:
         if channel[:1] in ("U", "W", "D"):
             continue  # a DM is never someone else's to read
         try:

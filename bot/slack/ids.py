@@ -42,6 +42,7 @@ class CallbackId(StrEnum):
     MINUTES_MODAL = "digest_minutes_modal"
     SETUP_MODAL = "setup_modal"
     ROUTE_POST_TO_MODAL = "route_post_to_modal"  # private_metadata: the decision ref
+    CONNECT_MODAL = "connect_modal"  # a member's own account: the setup modal's personal form
 
 
 class BlockId(StrEnum):

@@ -27,6 +27,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = command.get("user_id") or ""
         if parsed.name == "setup":
             work = open_setup(deps, team_id=team_id, user_id=user_id, trigger_id=command.get("trigger_id") or "")
+        elif parsed.name == "connect":
+            from bot.slack.listeners.routing import open_personal_connect
+
+            work = open_personal_connect(deps, team_id=team_id, user_id=user_id,
+                                         trigger_id=command.get("trigger_id") or "")
         elif parsed.name == "disconnect":
             work = ask_disconnect(deps, team_id=team_id, user_id=user_id)
         elif parsed.name in ("reminders", "recap"):

@@ -31,6 +31,20 @@ async def _choose(deps: Deps, *, team_id: str, user_id: str, value: str | None, 
     return sentence(outcome.text)
 
 
+async def open_personal_connect(deps: Deps, *, team_id: str, user_id: str, trigger_id: str) -> None:
+    """`/meetings connect`: the setup modal's personal form, for any member."""
+    from bot.services import setup as setup_service
+    from bot.slack.blocks.setup import setup_modal
+    from bot.slack.listeners.setup import provider_choices
+
+    mine = None
+    for name, _display in provider_choices():
+        mine = mine or await setup_service.personal_connection(deps.db, team_id, name, user_id)
+    url = deps.settings.webhook_url(mine.provider, mine.webhook_token) if mine else None
+    await deps.slack_client(team_id).views_open(trigger_id=trigger_id, view=setup_modal(
+        providers=provider_choices(), connection=mine, webhook_url=url, personal=True))
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     def on(action_id: ActionId, choice: str):
         @app.action(action_id.value)
@@ -43,6 +57,58 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     for action_id, choice in CHOICES.items():
         on(action_id, choice)
+
+    @app.view(CallbackId.CONNECT_MODAL.value)
+    async def personal_connect_submitted(ack, body, view):
+        import asyncio
+
+        from bot.providers.base import ProviderError
+        from bot.providers.registry import PROVIDERS
+        from bot.services import setup as setup_service
+        from bot.slack import directory
+        from bot.slack.blocks.setup import submission_values
+        from bot.slack.errors import describe
+        from bot.slack.listeners.setup import SUBMIT_BUDGET_SECONDS, _confirm, _finish_late
+
+        team_id = clicking_team(body)
+        user_id = (body.get("user") or {}).get("id") or ""
+        values = submission_values(view)
+        if values["provider"] not in PROVIDERS:
+            await ack(response_action="errors", errors={BlockId.SETUP_PROVIDER.value: "Choose a service."})
+            return
+        channel = values["channel"]
+        if channel:
+            try:
+                mine = await asyncio.wait_for(directory.member_of(deps, team_id, user_id), timeout=1.0)
+            except Exception:
+                mine = None
+            if mine is not None and channel not in mine:
+                await ack(response_action="errors", errors={BlockId.SETUP_CHANNEL.value: (
+                    "You are not in that channel: pick one you are in, or leave it empty to get your digests "
+                    "by DM.")})
+                return
+        request = setup_service.SetupRequest(
+            team_id=team_id, user_id=user_id, provider=values["provider"], api_key=values["api_key"],
+            channel=channel, webhook_secret=values["webhook_secret"],
+            posts=frozenset(p for p in values["posts"] if p), register_webhook=values["register_webhook"],
+            personal=True)
+        task = asyncio.get_running_loop().create_task(setup_service.save_setup(deps, request))
+        done, _ = await asyncio.wait({task}, timeout=SUBMIT_BUDGET_SECONDS)
+        if task not in done:
+            await ack()
+            deps.background.run(_finish_late(deps, request, task), what="finishing a slow personal connect")
+            return
+        try:
+            outcome = task.result()
+        except setup_service.KeyRejected as exc:
+            await ack(response_action="errors", errors={BlockId.SETUP_API_KEY.value: str(exc)[:500]})
+            return
+        except ProviderError as exc:
+            await ack(response_action="errors",
+                      errors={BlockId.SETUP_API_KEY.value: describe(exc, team_id=team_id).text[:500]})
+            return
+        await ack()
+        deps.background.run(_confirm(deps, request, outcome), what="confirming a personal connect")
 
     @app.action(ActionId.ROUTE_POST_TO.value)
     async def post_to_clicked(ack, body, action, client):
