@@ -200,3 +200,31 @@ async def set_builtin(db: Database, *, team_id: str, on: bool, actor: str) -> Ro
         await audit.record(db, team_id=team_id, actor=actor, action="route_builtin",
                            detail=f"\"{row.name}\" turned {'on' if on else 'off'}")
     return row
+
+
+async def get_rule(db: Database, *, team_id: str, rule_id: int) -> RouteRule:
+    async with db.session() as session:
+        return await _get(session, team_id, rule_id)
+
+
+async def update_rule(db: Database, *, team_id: str, rule_id: int, actor: str, name: str, conditions: Conditions,
+                      action: str, channels: list[str] | None = None, approver: str | None = None,
+                      auto_approve_hours: int | None = None) -> RouteRule:
+    """Change a rule in place (its position stays). The built-in rule keeps its conditions."""
+    channels = list(dict.fromkeys(channels or []))
+    validate(name=name, action=action, channels=channels, approver=approver, conditions=conditions,
+             auto_approve_hours=auto_approve_hours)
+    async with db.session() as session:
+        row = await _get(session, team_id, rule_id)
+        if not row.builtin:
+            row.conditions = conditions.to_json()
+        row.name, row.action, row.channels, row.approver = name.strip(), action, channels, approver
+        row.auto_approve_hours = auto_approve_hours or None
+        row.updated_at = utcnow()
+        session.add(row)
+        await session.flush()
+        await session.refresh(row)
+    await audit.record(db, team_id=team_id, actor=actor, action="route_changed",
+                       detail=f"rule {row.id} \"{row.name}\": {Conditions.from_json(row.conditions).describe()} → "
+                              f"{describe(row)}")
+    return row

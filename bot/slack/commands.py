@@ -21,6 +21,7 @@ ALIASES = {
     "recap": "recap", "recaps": "recap",
     "explain": "explain", "why": "explain",
     "connect": "connect",
+    "routes": "routes", "rules": "routes", "routing": "routes",
 }
 
 
@@ -99,6 +100,6 @@ def parse(text: str | None) -> Parsed:
             return Parsed("usage", raw, message="Type `/meetings explain <meeting id>`, or `/meetings explain` "
                                                 "for the latest decisions.")
         return Parsed("explain", raw, meeting_id=args[0].strip("`<>\"'"))
-    if verb in ("topics", "status", "setup", "disconnect", "connect"):
+    if verb in ("topics", "status", "setup", "disconnect", "connect", "routes"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)

@@ -32,6 +32,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
             work = open_personal_connect(deps, team_id=team_id, user_id=user_id,
                                          trigger_id=command.get("trigger_id") or "")
+        elif parsed.name == "routes":
+            from bot.slack.listeners.routing import open_routes
+
+            work = open_routes(deps, team_id=team_id, user_id=user_id, trigger_id=command.get("trigger_id") or "")
         elif parsed.name == "disconnect":
             work = ask_disconnect(deps, team_id=team_id, user_id=user_id)
         elif parsed.name in ("reminders", "recap"):

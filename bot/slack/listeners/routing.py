@@ -57,6 +57,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     for action_id, choice in CHOICES.items():
         on(action_id, choice)
+    register_routes(app, deps)
 
     @app.view(CallbackId.CONNECT_MODAL.value)
     async def personal_connect_submitted(ack, body, view):
@@ -148,3 +149,175 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 async def _stale():
     return sentence(STALE)
+
+
+# --------------------------------------------------------------------------- /meetings routes
+
+NOT_YOURS = ("Only workspace admins edit the workspace's routing rules. To route your own meetings, connect "
+             "your account with `/meetings connect`, then `/meetings routes` edits its rules.")
+
+
+async def _scope_for(deps: Deps, team_id: str, user_id: str) -> tuple[bool, int | None] | None:
+    """(is admin, personal connection id or None) of whoever opens the rules; None: nothing to edit."""
+    from bot.services import setup as setup_service
+    from bot.slack.listeners.setup import provider_choices
+    from bot.slack.visibility import viewer_is_admin
+
+    if await viewer_is_admin(deps, team_id, user_id):
+        return True, None
+    for name, _display in provider_choices():
+        mine = await setup_service.personal_connection(deps.db, team_id, name, user_id)
+        if mine is not None:
+            return False, mine.id
+    return None
+
+
+async def _allowed(deps: Deps, team_id: str, user_id: str, scope: int | None) -> bool:
+    found = await _scope_for(deps, team_id, user_id)
+    return found is not None and (found[0] or found[1] == scope)
+
+
+async def _routes_view(deps: Deps, team_id: str, scope: int | None, notice: str | None = None) -> dict:
+    from bot.services import route_rules
+    from bot.slack.blocks.routes import routes_modal
+
+    rules = await route_rules.list_rules(deps.db, team_id, connection_id=scope)
+    return routes_modal(rules, scope=scope, personal=scope is not None, notice=notice)
+
+
+async def open_routes(deps: Deps, *, team_id: str, user_id: str, trigger_id: str):
+    found = await _scope_for(deps, team_id, user_id)
+    if found is None:
+        return sentence(NOT_YOURS)
+    await deps.slack_client(team_id).views_open(trigger_id=trigger_id,
+                                                view=await _routes_view(deps, team_id, found[1]))
+    return None
+
+
+async def _channel_problem(deps: Deps, team_id: str, channels: list[str], *, owner: str | None) -> str | None:
+    """A channel the bot cannot post to (or, for a personal rule, one its owner is not in): the fix."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack import directory
+
+    client = deps.slack_client(team_id)
+    for channel in channels:
+        try:
+            info = (await client.conversations_info(channel=channel)).get("channel") or {}
+        except SlackApiError:
+            return (f"I can't see <#{channel}>. If it is private, type `/invite @meetings-bot` there first, "
+                    "then save again.")
+        if info.get("is_archived"):
+            return f"<#{channel}> is archived: pick another channel."
+        if info.get("is_private") and not info.get("is_member"):
+            return f"I am not in <#{channel}>: type `/invite @meetings-bot` there first, then save again."
+    if owner and channels:
+        mine = await directory.member_of(deps, team_id, owner)
+        outside = [c for c in channels if c not in mine]
+        if outside:
+            return f"You are not in <#{outside[0]}>: your rules post only to channels you are in."
+    return None
+
+
+def register_routes(app: AsyncApp, deps: Deps) -> None:
+    from bot.services import route_rules
+    from bot.slack.blocks.routes import form_values, rule_form
+
+    @app.action(ActionId.ROUTE_RULE_MENU.value)
+    async def rule_menu(ack, body, action):
+        await ack()
+        team_id = clicking_team(body)
+        user_id = (body.get("user") or {}).get("id") or ""
+        view = body.get("view") or {}
+        scope = json.loads(view.get("private_metadata") or "{}").get("scope")
+        choice, _, number = ((action.get("selected_option") or {}).get("value") or "").partition(":")
+
+        async def work() -> None:
+            client = deps.slack_client(team_id)
+            if not await _allowed(deps, team_id, user_id, scope) or not number.isdigit():
+                await client.views_update(view_id=view["id"], view=await _routes_view(
+                    deps, team_id, scope, notice="You cannot change these rules."))
+                return
+            notice = None
+            try:
+                rule = await route_rules.get_rule(deps.db, team_id=team_id, rule_id=int(number))
+                if rule.connection_id != scope:
+                    raise route_rules.RuleError("That rule is not in this list any more.")
+                if choice == "edit" and rule.builtin:
+                    await route_rules.set_builtin(deps.db, team_id=team_id, on=not rule.enabled, actor=user_id)
+                elif choice == "edit":
+                    await client.views_push(trigger_id=body["trigger_id"],
+                                            view=rule_form(rule, scope=scope, root_view=view["id"]))
+                    return
+                elif choice in ("up", "down"):
+                    await route_rules.move_rule(deps.db, team_id=team_id, rule_id=rule.id, actor=user_id,
+                                                position=max(1, rule.position + (-1 if choice == "up" else 1)))
+                elif choice == "delete":
+                    await route_rules.remove_rule(deps.db, team_id=team_id, rule_id=rule.id, actor=user_id)
+                    notice = f"Deleted “{rule.name}”."
+            except route_rules.RuleError as exc:
+                notice = str(exc)
+            await client.views_update(view_id=view["id"], view=await _routes_view(deps, team_id, scope, notice))
+
+        deps.background.run(work(), what="changing a routing rule")
+
+    @app.action(ActionId.ROUTE_RULE_ADD.value)
+    async def add_clicked(ack, body, client):
+        await ack()
+        view = body.get("view") or {}
+        scope = json.loads(view.get("private_metadata") or "{}").get("scope")
+        await client.views_push(trigger_id=body["trigger_id"], view=rule_form(None, scope=scope,
+                                                                              root_view=view.get("id") or ""))
+
+    @app.view(CallbackId.ROUTE_RULE_FORM.value)
+    async def rule_submitted(ack, body, view):
+        import asyncio
+
+        team_id = clicking_team(body)
+        user_id = (body.get("user") or {}).get("id") or ""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        scope, rule_id, root = meta.get("scope"), meta.get("rule"), meta.get("root")
+        values = form_values(view)
+        if not await _allowed(deps, team_id, user_id, scope):
+            await ack(response_action="errors", errors={BlockId.ROUTE_FORM_NAME.value: NOT_YOURS[:150]})
+            return
+        if values["action"] != "channels":
+            values["channels"] = []
+        if values["action"] != "hold":
+            values["approver"] = None
+        try:
+            route_rules.validate(name=values["name"], action=values["action"], channels=values["channels"],
+                                 approver=values["approver"], conditions=values["conditions"])
+            problem = await asyncio.wait_for(_channel_problem(deps, team_id, values["channels"],
+                                                              owner=user_id if scope is not None else None), 1.5)
+        except route_rules.RuleError as exc:
+            where = BlockId.ROUTE_FORM_CHANNELS if "channel" in str(exc).lower() else BlockId.ROUTE_FORM_NAME
+            await ack(response_action="errors", errors={where.value: str(exc)[:150]})
+            return
+        except TimeoutError:
+            problem = None  # Slack is slow: the sender will say so if a channel really is out of reach
+        if problem:
+            await ack(response_action="errors", errors={BlockId.ROUTE_FORM_CHANNELS.value: problem[:150]})
+            return
+        try:
+            if rule_id is None:
+                await route_rules.add_rule(deps.db, team_id=team_id, actor=user_id, name=values["name"],
+                                           conditions=values["conditions"], action=values["action"],
+                                           channels=values["channels"], approver=values["approver"],
+                                           connection_id=scope)
+            else:
+                await route_rules.update_rule(deps.db, team_id=team_id, rule_id=int(rule_id), actor=user_id,
+                                              name=values["name"], conditions=values["conditions"],
+                                              action=values["action"], channels=values["channels"],
+                                              approver=values["approver"])
+        except route_rules.RuleError as exc:
+            await ack(response_action="errors", errors={BlockId.ROUTE_FORM_NAME.value: str(exc)[:150]})
+            return
+        await ack()
+        if root:
+            deps.background.run(_refresh_root(deps, team_id, root, scope, f"Saved “{values['name']}”."),
+                                what="refreshing the routing rules")
+
+
+async def _refresh_root(deps: Deps, team_id: str, root: str, scope: int | None, notice: str) -> None:
+    await deps.slack_client(team_id).views_update(view_id=root, view=await _routes_view(deps, team_id, scope, notice))
