@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.providers.base import Meeting, Participant  # noqa: E402
-from bot.services import routing  # noqa: E402
-from bot.services.routing import Conditions, Default, Facts, Rule  # noqa: E402
+from bot.providers.base import Meeting, Participant
+from bot.services import routing
+from bot.services.routing import Conditions, Default, Facts, Rule
 
 
 def make_rules(count: int) -> list[Rule]:

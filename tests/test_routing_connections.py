@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.services.connections import connect
+from bot.slack.ids import BlockId
 from bot.store import migrate
 from bot.store.db import Database
-from bot.slack.ids import BlockId
 from tests.conftest import CHANNEL, HEDY_KEY, TEAM
 from tests.test_connect_cli import run_cli
 

@@ -15,6 +15,7 @@ from bot.jobs.leader import RECONCILE_LOCK, leader
 from bot.providers.base import ProviderError
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, WebhookEvent
+from bot.services import decisions
 from bot.services.connections import open_provider
 from bot.store.models import Connection, utcnow
 
@@ -47,8 +48,8 @@ async def _reconcile_all(deps) -> int:
 
 
 async def reconcile_connection(deps, connection: Connection, *, look_back: int = 50) -> int:
-    if not connection.default_channel:
-        return 0
+    if not connection.default_channel and not (connection.personal and connection.owner_id):
+        return 0  # nowhere to post (a member's own account posts to its owner by DM)
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         page = await provider.list_meetings(limit=look_back)
@@ -69,8 +70,9 @@ async def reconcile_connection(deps, connection: Connection, *, look_back: int =
             continue  # over before the connection existed: not back-posted
         if ended_at > now:
             continue  # still running
-        if await outbox.has_digest(deps.db, connection_id=connection.id, meeting_id=meeting.id):
-            continue
+        if await outbox.has_digest(deps.db, connection_id=connection.id, meeting_id=meeting.id) or \
+                await decisions.find(deps.db, connection_id=connection.id, meeting_id=meeting.id):
+            continue  # posted, or routed elsewhere (held, skipped, a DM)
         event = WebhookEvent(event_type=event_type, meeting_id=meeting.id, object_id=None,
                              dedupe_key=f"reconcile:{meeting.id}"[:255], data={})
         stored = await inbox.store(deps.db, connection_id=connection.id, team_id=connection.team_id,

@@ -10,10 +10,10 @@ part) never matches, and the explanation says so: a rule is never applied on a g
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from bot.providers.base import Meeting
 

@@ -77,9 +77,7 @@ class Visibility:
         for meeting_id, title in meetings:
             decision = found.get(meeting_id)
             if decision is None:
-                if await self._would_be_private(meeting_id, title) and not owner:
-                    hidden.add(meeting_id)
-                elif self.connection.personal and not self.connection.visible_to_all and not owner:
+                if await self._would_be_private(meeting_id, title) and not owner or self.connection.personal and not self.connection.visible_to_all and not owner:
                     hidden.add(meeting_id)
                 continue
             if decision.state in decisions.PRIVATE_STATES or (

@@ -69,7 +69,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         from bot.slack import directory
         from bot.slack.blocks.setup import submission_values
         from bot.slack.errors import describe
-        from bot.slack.listeners.setup import SUBMIT_BUDGET_SECONDS, _confirm, _finish_late
+        from bot.slack.listeners.setup import (
+            SUBMIT_BUDGET_SECONDS,
+            _confirm,
+            _finish_late,
+        )
 
         team_id = clicking_team(body)
         user_id = (body.get("user") or {}).get("id") or ""
@@ -79,10 +83,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         channel = values["channel"]
         if channel:
+            from slack_sdk.errors import SlackApiError
+
             try:
                 mine = await asyncio.wait_for(directory.member_of(deps, team_id, user_id), timeout=1.0)
-            except Exception:
-                mine = None
+            except (TimeoutError, SlackApiError):
+                mine = None  # cannot tell now: accept it; the sender reports a channel it cannot post to
             if mine is not None and channel not in mine:
                 await ack(response_action="errors", errors={BlockId.SETUP_CHANNEL.value: (
                     "You are not in that channel: pick one you are in, or leave it empty to get your digests "
