@@ -8,6 +8,7 @@ dense: adding, removing or moving a rule renumbers the others.
 from __future__ import annotations
 
 import re
+import weakref
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
@@ -30,8 +31,15 @@ def _scope(query, connection_id: int | None):
                        else RouteRule.connection_id == connection_id)
 
 
+# Workspaces whose built-in rule is known to exist, per database: deliveries and commands then
+# read the rules without writing. (It is never deleted, only turned off.)
+_ensured: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+
+
 async def ensure_builtin(db: Database, team_id: str) -> None:
     """The built-in rule exists for every workspace, first and on, from its first use on."""
+    if team_id in _ensured.get(db, ()):
+        return
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     builtin = routing.sensitive_rule()
     now = utcnow()
@@ -42,6 +50,7 @@ async def ensure_builtin(db: Database, team_id: str) -> None:
             builtin=routing.SENSITIVE, enabled=True, auto_approve_hours=None, created_by="meetings-bot",
             created_at=now, updated_at=now,
         ).on_conflict_do_nothing(index_elements=["team_id", "builtin"]))
+    _ensured.setdefault(db, set()).add(team_id)
 
 
 async def list_rules(db: Database, team_id: str, *, connection_id: int | None = None,
