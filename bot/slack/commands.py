@@ -58,7 +58,7 @@ def parse(text: str | None) -> Parsed:
     if verb == "list":
         if not args:
             return Parsed("list", raw)
-        if len(args) > 1 or not args[0].lstrip("+").isdigit():
+        if len(args) > 1 or not (args[0].lstrip("+").isascii() and args[0].lstrip("+").isdigit()):
             return Parsed("usage", raw, message="`/meetings list` takes one number, like `/meetings list 5`.")
         count = int(args[0].lstrip("+")[:6] or 0)
         if count < 1:

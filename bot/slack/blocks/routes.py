@@ -131,7 +131,7 @@ def form_values(view: dict) -> dict:
 
     def number(block: str, action: str) -> int | None:
         value = (element(block, action).get("value") or "").strip()
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 9 else None
 
     conditions = Conditions(
         title_contains=words(BlockId.ROUTE_FORM_TITLE, ActionId.ROUTE_FORM_TITLE),

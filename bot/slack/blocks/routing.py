@@ -33,7 +33,7 @@ def decision_ref(decision_id: int) -> str:
 
 def parse_decision_ref(value: str | None) -> int | None:
     prefix, _, number = (value or "").partition(".")
-    return int(number) if prefix == "d1" and number.isdigit() and len(number) < 18 else None
+    return int(number) if prefix == "d1" and number.isascii() and number.isdigit() and len(number) < 18 else None
 
 
 def where(destinations: list[str] | tuple[str, ...]) -> str:

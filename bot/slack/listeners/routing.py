@@ -240,7 +240,7 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
 
         async def work() -> None:
             client = deps.slack_client(team_id)
-            if not await _allowed(deps, team_id, user_id, scope) or not number.isdigit():
+            if not await _allowed(deps, team_id, user_id, scope) or not (number.isascii() and number.isdigit()):
                 await client.views_update(view_id=view["id"], view=await _routes_view(
                     deps, team_id, scope, notice="You cannot change these rules."))
                 return
