@@ -69,7 +69,12 @@ async def record(db: Database, *, connection: Connection, meeting: Meeting, deci
     """Store the decision unless one is stored already (another worker or replica, or an earlier
     delivery): the first one stands, and is returned."""
     if decision.action == routing.HOLD:
-        state, destinations = HELD, list(decision.channels or default_for(connection).channels)
+        # Approve sends it where it would have gone without the hold: the default channel, or the
+        # owner's DMs for a member's own account without one.
+        default = default_for(connection)
+        state, destinations = HELD, (list(default.channels) if default.action == routing.CHANNELS
+                                     else [connection.owner_id] if default.action == routing.DM_OWNER
+                                     and connection.owner_id else [])
     elif decision.action == routing.SKIP:
         state, destinations = SKIPPED, []
     elif decision.action == routing.DM_OWNER:
