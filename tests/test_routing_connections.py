@@ -116,3 +116,15 @@ async def test_any_member_connects_their_own_account_from_slack(slack_user, fake
 
     taken = await submit_connect(slack_user, "U0BO")
     assert "already connected by another member" in taken.json()["errors"][BlockId.SETUP_API_KEY]
+
+
+async def test_a_members_own_account_without_a_channel_posts_to_them_and_holds_for_them(deps, fake_slack):
+    from bot.delivery.digests import route
+    from bot.providers.base import Meeting
+
+    mine = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                          channel=None, owner_id="U0EVE", personal=True)).connection
+    plain = await route(deps, connection=mine, meeting=Meeting(id="p1", title="Planning"), provider_name="Hedy")
+    assert (plain.state, plain.destinations, plain.rule_name) == ("posted", ["U0EVE"], "default")
+    held = await route(deps, connection=mine, meeting=Meeting(id="p2", title="1:1 with Bo"), provider_name="Hedy")
+    assert (held.state, held.approver, held.destinations) == ("held", "U0EVE", ["U0EVE"])
