@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.inbox import InboxWriter
@@ -51,8 +55,6 @@ class Deps:
     # Workspace → connection, for a few seconds: under a burst of commands the database is read once,
     # not once per command. "Not connected" is never cached, so a new connection works at once.
     connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
-    # Slack users' time zones, for reminders at 9:00 their time (users.info, read a few times a day).
-    user_zones: ReadCache = field(default_factory=lambda: ReadCache(ttl=6 * 3600))
     # (team, user) → the channels a member is in (users.conversations), for who may see a meeting.
     user_channels: ReadCache = field(default_factory=lambda: ReadCache(ttl=300))
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
@@ -67,14 +69,21 @@ class Deps:
         self.inbox_writer = InboxWriter(self.db)
         self.installations = SqlInstallationStore(self.db, self.box)
 
-    def slack_client(self, team_id: str) -> AsyncWebClient:
-        """A Web API client for the workspace, over one pooled session, at SLACK_API_URL."""
+    def slack_client(self, team_id: str, *, interactive: bool = False) -> AsyncWebClient:
+        """A Web API client for the workspace, over one pooled session, at SLACK_API_URL.
+
+        For the sender, 429s and 5xx are its own to schedule (it re-queues instead of sleeping);
+        only a dropped connection is retried on the spot. `interactive=True` is for a call a
+        user is waiting on (a modal, the App Home, an admin check): a 429 is retried after its
+        Retry-After and a 5xx once, since there is no queue to come back to it later."""
         if self._slack_session is None or self._slack_session.closed:
             self._slack_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-        # 429s and 5xx are the sender's to schedule (it re-queues instead of sleeping); only a
-        # dropped connection is retried on the spot.
-        options = dict(base_url=self.settings.slack_api_url, session=self._slack_session, timeout=15,
-                       retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])
+        retry_handlers: list[Any] = [AsyncConnectionErrorRetryHandler(max_retry_count=1)]
+        if interactive:
+            retry_handlers += [AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                               AsyncServerErrorRetryHandler(max_retry_count=1)]
+        options: dict[str, Any] = dict(base_url=self.settings.slack_api_url, session=self._slack_session, timeout=15,
+                       retry_handlers=retry_handlers)
         if self.settings.slack_bot_token is not None:
             return AsyncWebClient(token=self.settings.slack_bot_token.get_secret_value(), **options)
         return WorkspaceClient(team_id=team_id, installations=self.installations, **options)

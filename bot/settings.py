@@ -1,11 +1,13 @@
 """Every setting the bot reads: environment variables, also read from `.env`.
 
-DESIGN.md's "Settings" table is the contract; names here are the variable names.
+.env.example and docs/operating.md ("Settings") document each one; names here are the variable names.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +23,15 @@ def async_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -43,24 +54,45 @@ class Settings(BaseSettings):
     meetric_api_url: str = "https://app.meetric.com/api/v1/rest"
     meetric_rate_limit: int = Field(default=60, ge=1)  # requests a minute per token (Meetric's default)
     harmony_api_url: str = "https://api.heyharmony.com"
-    # Harmony's API is unverified (providers.md §2): "meetings" is the seed page's contract (Bearer
+    # Harmony's API is unverified (docs/providers/harmony.md): "meetings" is the old help page's contract (Bearer
     # key, /api/v1/meetings, page/per_page), "conversations" the newer public pages' (X-API-Key,
     # /v1/conversations).
     harmony_api_style: Literal["meetings", "conversations"] = "meetings"
     harmony_rate_limit: int = Field(default=60, ge=1)  # requests a minute per key (the seed's Plus plan)
     whereby_api_url: str = "https://api.whereby.dev/v1"
-    # Whereby (providers.md §3): the organization's point budget a minute (GET 1, DELETE 2, POST 3;
+    # Whereby (docs/providers/whereby.md): the organization's point budget a minute (GET 1, DELETE 2, POST 3;
     # Build plans 100, Grow/Enterprise 1000), the replay window of `Whereby-Signature`, the summary
     # template, and how often a summary in progress is polled.
     whereby_points_per_minute: int = Field(default=100, ge=3)
     whereby_signature_tolerance_seconds: int = Field(default=300, ge=1)
     whereby_summary_template: str = "General Bulleted"
     whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
+    # Hosts (comma-separated) the transcript download may reach although they are private or
+    # plain http. Only for loopback stand-ins (tests, `meetings-bot demo`); empty in production,
+    # where a transcript link must be https to a public address (bot/providers/downloads.py).
+    whereby_transcript_private_hosts: str = ""
+
+    # Retention (bot/jobs/retention.py): processed webhook events (dead ones are kept), reminder
+    # DMs (their buttons answer "expired" after this), weekly recaps, the setup audit log.
+    inbox_retention_days: int = Field(default=30, ge=1)
+    reminder_retention_days: int = Field(default=7, ge=1)
+    recap_retention_days: int = Field(default=35, ge=1)
+    audit_retention_days: int = Field(default=365, ge=1)
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Serve /metrics on this port only (bound to the same host), off the public one; or require
+    # `Authorization: Bearer <METRICS_TOKEN>` on the public port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: SecretStr | None = None
     # How long an interactive command may wait for a slow provider before it answers
     # with "still busy, try again"; Slack keeps a response_url alive for 30 minutes.
     provider_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: str) -> str:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -76,6 +108,26 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"PUBLIC_URL must be an absolute https URL like https://bot.example.com, not {value!r}")
+        if parts.scheme == "http" and not _is_local(parts.hostname):
+            raise ValueError(f"PUBLIC_URL must use https (Slack and the providers only call https URLs); "
+                             f"http is allowed for localhost only, not {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"PUBLIC_URL must not have a query or fragment: {value!r}")
+        return value
+
+    @property
+    def public_url_warning(self) -> str | None:
+        if urlsplit(self.public_url).scheme == "http":
+            return (f"PUBLIC_URL is {self.public_url} (http on this machine): fine for trying it out, but Slack "
+                    "and the providers cannot reach it; set an https URL before connecting them.")
+        return None
 
     def webhook_url(self, provider: str, token: str) -> str:
         return f"{self.public_url}/webhooks/{provider}/{token}"

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
-from bot.jobs.followups import LEADER_LOCK, run_followups, set_recap, set_reminders
+from bot.jobs.followups import LEADER_LOCK, run_followups
+from bot.services.preferences import set_recap, set_reminders
 from bot.store.models import Connection, FollowupRun, SlackMessage, TodoState, Workspace
 from tests.conftest import CHANNEL, TEAM
 
@@ -127,7 +128,8 @@ async def a_posted_digest(db, connection, sent_at: datetime, *, meeting: str = "
                           team_id: str = TEAM, channel: str = CHANNEL) -> None:
     async with db.session() as session:
         session.add(SlackMessage(connection_id=connection.id, team_id=team_id, meeting_id=meeting, channel=channel,
-                                 kind="digest", payload=json.dumps({"text": f"Meeting notes: {title} (2026-11-19)"}),
+                                 kind="digest", title=title,
+                                 payload=json.dumps({"text": f"Meeting notes: {title} (2026-11-19)"}),
                                  content_hash="x", sent_hash="x", ts="1700000000.000100", sent_at=sent_at))
 
 

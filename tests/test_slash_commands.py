@@ -3,18 +3,13 @@ Slack stand-in's response_urls, data from the Hedy stand-in."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
 import pytest
 
 from bot.slack.ids import ActionId
 from tests.conftest import SIGNING_SECRET, TEAM
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+from tests.helpers import ManualClock, text_of
 
 
 def show_values(message: dict) -> list[str]:
@@ -109,7 +104,7 @@ async def test_more_pages_on_with_hedys_cursor(slack_user, fake_hedy):
 async def test_more_stops_cleanly_when_hedy_ignores_the_cursor(slack_user, fake_hedy):
     fake_hedy.ignore_after = True
     first = await slack_user.ask("list 5")
-    response, url = await slack_user.click(ActionId.MORE_MEETINGS, more_value(first))
+    _, url = await slack_user.click(ActionId.MORE_MEETINGS, more_value(first))
     second = (await slack_user.replies(url))[-1]
     assert show_values(second) == []  # never the same meetings twice
     assert "No older meetings came back from Hedy" in text_of(second)
@@ -231,13 +226,13 @@ async def test_another_workspace_sees_nothing_of_this_one(slack_user, fake_hedy)
     other = "T0OTHER"
     assert "isn't connected" in text_of(await slack_user.ask("list", team_id=other))
     meeting_id = fake_hedy.newest_session_ids(1)[0]
-    response, url = await slack_user.click(ActionId.SHOW_MEETING, meeting_id, team_id=other)
+    _, url = await slack_user.click(ActionId.SHOW_MEETING, meeting_id, team_id=other)
     assert "isn't connected" in text_of((await slack_user.replies(url))[-1])
 
 
 @pytestmark_connected
 async def test_a_tampered_more_button_gets_a_plain_answer(slack_user):
-    response, url = await slack_user.click(ActionId.MORE_MEETINGS, "{not json")
+    _, url = await slack_user.click(ActionId.MORE_MEETINGS, "{not json")
     assert "out of date" in text_of((await slack_user.replies(url))[-1])
 
 
@@ -255,11 +250,12 @@ async def test_a_team_asking_at_once_costs_hedy_one_request(slack_user, fake_hed
 async def test_a_new_key_is_used_at_once_after_reconnecting(slack_user, fake_hedy, deps):
     from bot.services.connections import connect
 
+    clock = deps.connections.clock = ManualClock()
     await slack_user.ask("topics")
     fake_hedy.revoke_all_keys()
     assert "rejected this workspace's API key" in text_of(await slack_user.ask("list 3"))
     fake_hedy.allow_key("hedy_live_replacement_key_0000")
     await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy",
                   api_key="hedy_live_replacement_key_0000", channel=None)
-    await asyncio.sleep(5.1)  # the workspace → connection lookup is reused for up to 5 s
+    clock.advance(5.1)  # the workspace → connection lookup is reused for up to 5 s
     assert len(show_values(await slack_user.ask("list 3"))) == 3

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
 from bot.delivery import outbox
-from bot.providers.base import Meeting
+from bot.providers.base import Meeting, MeetingStatus, NotFound
 from bot.providers.registry import provider_info
-from bot.providers.webhooks import Action
+from bot.providers.webhooks import Action, BadWebhook
 from bot.services import decisions, post_options, route_rules, routing
 from bot.services import todos as todo_service
 from bot.services.connections import open_provider
@@ -42,10 +43,6 @@ PRIORITY_THREAD = 10  # todos pages count up from here; highlights come after th
 ENDED_NOTE_MAX_AGE = timedelta(minutes=30)
 
 
-class Skip(Exception):
-    """Nothing to do for this event; the message says why (kept on the inbox row)."""
-
-
 async def process(event: InboxEvent, deps) -> str | None:
     """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
     async with deps.db.session() as session:
@@ -60,28 +57,36 @@ async def process(event: InboxEvent, deps) -> str | None:
     if action is Action.STARTED:
         if not post_options.enabled(connection.options, "started"):
             return "meeting-started notes are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        message = meeting_started_message(title=parsed.title, started_at=parsed.started_at,
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        message = meeting_started_message(title=known.title, started_at=known.started_at,
                                           provider_name=info.display_name)
-        return await _note(deps, connection, event, parsed.title, "started", message)
+        return await _note(deps, connection, event, known.title, "started", message)
 
     if action is Action.FAILED:
         # The provider gave up on the meeting: say so where its digest would have gone.
         if not post_options.enabled(connection.options, "digest"):
             return "digests are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        message = meeting_failed_message(title=parsed.title, started_at=parsed.started_at,
-                                         provider_name=info.display_name, reason=parsed.reason)
-        return await _note(deps, connection, event, parsed.title, "failed", message)
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        if not known.failed:
+            return f"{info.display_name} does not say this meeting failed: no notice"
+        message = meeting_failed_message(title=known.title, started_at=known.started_at,
+                                         provider_name=info.display_name, reason=known.failure_reason)
+        return await _note(deps, connection, event, known.title, "failed", message)
 
     if action is Action.ENDED:
         if not post_options.enabled(connection.options, "ended"):
             return "meeting-ended notes are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        if parsed.ended_at and utcnow() - parsed.ended_at > ENDED_NOTE_MAX_AGE:
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        if known.ended_at and utcnow() - known.ended_at > ENDED_NOTE_MAX_AGE:
             return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
-        message = meeting_ended_message(title=parsed.title, ended_at=parsed.ended_at, provider_name=info.display_name)
-        return await _note(deps, connection, event, parsed.title, "ended", message)
+        message = meeting_ended_message(title=known.title, ended_at=known.ended_at, provider_name=info.display_name)
+        return await _note(deps, connection, event, known.title, "ended", message)
 
     if not event.meeting_id:
         return "the event names no meeting"
@@ -97,6 +102,8 @@ async def process(event: InboxEvent, deps) -> str | None:
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         meeting = await provider.get_meeting(event.meeting_id)
+    except NotFound:
+        return _unknown_meeting(event, info.display_name)
     finally:
         await provider.aclose()
     decision = await route(deps, connection=connection, meeting=meeting, provider_name=info.display_name)
@@ -176,6 +183,32 @@ async def deliver(deps, *, connection: Connection, decision: RoutingDecision, me
                               payload=approval_message(decision, preview, reason=reason).to_slack())
 
 
+async def _status_from_api(deps, connection: Connection, event: InboxEvent, info) -> MeetingStatus | str:
+    """What a short note may say, from the provider's API (never from the webhook body, which
+    anyone holding the URL of a connection without a signing secret can write); a note for the
+    inbox row instead when there is nothing to post."""
+    if not event.meeting_id:
+        return "the event names no meeting"
+    try:
+        hints = info.webhooks.parse(headers={}, body=(event.payload or "").encode()).hints  # look-up keys only
+    except BadWebhook:  # a row kept without its body: the meeting id alone has to do
+        hints = {}
+    provider = open_provider(connection, deps.box, deps.factory)
+    try:
+        return await provider.meeting_status(event.meeting_id, hints=hints)
+    except NotFound:
+        return _unknown_meeting(event, info.display_name)
+    finally:
+        await provider.aclose()
+
+
+def _unknown_meeting(event: InboxEvent, provider_name: str) -> str:
+    # A forged event, or a meeting deleted since: either way there is nothing true to post.
+    log.warning("%s does not know meeting %r of inbox event %s (%s): nothing posted", provider_name,
+                (event.meeting_id or "")[:80], event.id, event.event_type)
+    return f"{provider_name} does not know this meeting: nothing posted"
+
+
 def todo_view(state: TodoState) -> TodoView:
     return TodoView(text=state.text, due=state.due, done=state.status == "done",
                     ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
@@ -184,6 +217,7 @@ def todo_view(state: TodoState) -> TodoView:
 
 async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
                            meeting_title: str | None, provider_name: str) -> None:
+    assert connection.id is not None, "a stored connection"
     pages = todo_pages([todo_view(s) for s in states], meeting_title=meeting_title, provider_name=provider_name)
     first = 0
     for page, message in enumerate(pages, start=1):
@@ -191,7 +225,8 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
                                 meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
                                 priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
         shown = sum(1 for b in message.blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
-        await todo_service.set_message(deps.db, state_ids=[s.id for s in states[first:first + shown]],
+        assert row.id is not None, "a stored outbox row"
+        await todo_service.set_message(deps.db, state_ids=[s.id for s in states[first:first + shown] if s.id],
                                        message_id=row.id)
         first += shown
 
@@ -200,6 +235,7 @@ async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> boo
     """Re-render a meeting's todo pages from the stored state (after a click); the sender edits
     the thread messages whose content changed, in every channel the meeting went to. False when
     the meeting has no digest any more."""
+    assert connection.id is not None, "a stored connection"
     digests = await outbox.digests_of(deps.db, connection_id=connection.id, meeting_id=meeting_id)
     if not digests:
         return False
@@ -215,8 +251,9 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                   routed_by: str | None = None) -> None:
     """Store what the meeting's digest and thread should say in one channel (or DM); the sender
     does the rest. One living digest per channel, each with its own todo thread."""
-    common = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id, channel=channel)
-    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST,
+    common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
+                                  channel=channel)
+    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST, title=meeting.title,
                                payload=digest_message(meeting, provider_name=provider_name,
                                                       routed_by=routed_by).to_slack())
     if post_options.enabled(connection.options, "todos"):

@@ -8,6 +8,7 @@ benchmarks that keep the stand-ins out of the measuring process.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
 
@@ -19,6 +20,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bot-token", default="xoxb-test-token", help="slack: the accepted bot token")
     parser.add_argument("--team", default="T0001", help="slack: the workspace id")
+    parser.add_argument("--channel", action="append", default=[],
+                        help="slack: a public channel id the bot is in (repeatable); `connect` checks it")
     parser.add_argument("--api-key", action="append",
                         help="hedy, meetric, harmony, whereby: an accepted API key (repeatable)")
     parser.add_argument("--latency", type=float, default=0.0, help="hedy: seconds before every answer")
@@ -36,12 +39,15 @@ def main() -> None:
                         help="slack: seconds between posts to one channel; faster posts get 429 + Retry-After")
     args = parser.parse_args()
 
+    fake: Any  # the chosen stand-in; each serves its own `app`
     if args.service == "slack":
         from bot.fakes.slack import FakeSlack
 
         fake = FakeSlack(bot_token=args.bot_token, team_id=args.team, per_channel_post_interval=args.post_interval)
         fake.set_base_url(f"http://{args.host}:{args.port}")
         fake.open_response_urls = True
+        for channel in args.channel:
+            fake.add_channel(channel, channel.lower())
     elif args.service == "meetric":
         from bot.fakes.meetric import ALL_SCOPES, FakeMeetric
 

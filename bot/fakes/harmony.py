@@ -1,6 +1,6 @@
-"""A stand-in for Harmony's API and webhooks (providers.md §2 and §5 "Harmony fake", seed 001).
+"""A stand-in for Harmony's API and webhooks (docs/providers/harmony.md, "The stand-in").
 
-Harmony's contract is unverified, so this fake is parametric, as providers.md asks:
+Harmony's contract is unverified, so this fake is parametric, as docs/providers/harmony.md explains:
 
 - `style`: which resource roots it serves: `meetings` (the seed's `/api/v1/meetings`, Bearer
   keys), `conversations` (the public pages' `/v1/conversations`, `X-API-Key: lk_<64 hex>`), or
@@ -10,7 +10,7 @@ Harmony's contract is unverified, so this fake is parametric, as providers.md as
   400 outside) with `pagination:{page, per_page, total}`, `/{id}/transcript|summary|insights|status`,
   errors as `{error:{code,message,details}}`, a per-key limit per minute → 429 `rate_limited` with
   `Retry-After`, and `X-RateLimit-Limit/Remaining/Reset` (epoch seconds) only with
-  `rate_limit_headers` (providers.md: behind a flag).
+  `rate_limit_headers` (behind a flag: Harmony may not send them).
 - Meetings have a processing status (`processing` → `processed` | `failed`).
 - Scripted faults (`fail_next`), and a webhook sender: `{event, timestamp, data}` signed with
   HMAC-SHA256 of the raw body in `X-Harmony-Signature` (header name and format switchable).
@@ -336,22 +336,22 @@ class FakeHarmony:
             return self._not_found(request, headers)
         return JSONResponse({"meeting_id": found["id"], "status": found["status"]}, headers=headers)
 
-    def _processed(self, request: Request, headers: dict) -> tuple[dict | None, Response | None]:
+    def _processed(self, request: Request, headers: dict) -> dict | Response:
+        """The processed meeting the path names, or the 404 to answer."""
         found = self._find(request.path_params["mid"])
         if found is None:
-            return None, self._not_found(request, headers)
+            return self._not_found(request, headers)
         if found["status"] != "processed":
-            return None, _error(404, "not_found", f"No results yet: the meeting is {found['status']}",
-                                headers=headers)
-        return found, None
+            return _error(404, "not_found", f"No results yet: the meeting is {found['status']}", headers=headers)
+        return found
 
     async def _transcript(self, request: Request) -> Response:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             transcript = copy.deepcopy(self.transcripts.get(found["id"], []))
         return JSONResponse({"meeting_id": found["id"], "transcript": transcript}, headers=headers)
@@ -360,9 +360,9 @@ class FakeHarmony:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             summary = copy.deepcopy(self.summaries.get(found["id"]))
         if summary is None:
@@ -373,9 +373,9 @@ class FakeHarmony:
         early, headers = self._gate(request)
         if early is not None:
             return early
-        found, missing = self._processed(request, headers)
-        if missing is not None:
-            return missing
+        found = self._processed(request, headers)
+        if isinstance(found, Response):
+            return found
         with self._lock:
             insights = copy.deepcopy(self.insights.get(found["id"], []))
         return JSONResponse({"meeting_id": found["id"], "data": insights}, headers=headers)

@@ -1,4 +1,4 @@
-"""A loopback stand-in for the Hedy API (providers.md, sections 1 and 5 "Hedy fake").
+"""A loopback stand-in for the Hedy API (docs/providers/hedy.md, "The stand-in").
 
 It reproduces what the bot can observe of the real service: the per-endpoint envelopes (some
 bare, some wrapped), snake_case session fields, free-text due dates, cursor paging (and a switch
@@ -43,7 +43,7 @@ _DEFAULT_CODES = {
     405: "method_not_allowed", 409: "deletion_in_progress", 429: "rate_limit_exceeded",
     500: "internal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout",
 }
-# The spellings the spec-generated and third-party types use (providers.md 1.4), for `camel_case`.
+# The spellings the spec-generated and third-party types use (docs/providers/hedy.md, "Fields"), for `camel_case`.
 _CAMEL = {"meeting_minutes": "meetingMinutes", "user_todos": "userTodos",
           "cleaned_transcript": "cleanedTranscript", "cleaned_at": "cleanedAt"}
 _UNSET: Any = object()
@@ -148,7 +148,7 @@ class FakeHedy:
         self.webhook_create_per_minute = webhook_create_per_minute
         self.webhook_cap = webhook_cap
         self.rate_window_seconds = 60.0
-        # Switches for the behaviours the sources disagree on (providers.md 1.9):
+        # Switches for the behaviours the sources disagree on (docs/providers/hedy.md, "Assumptions"):
         self.ignore_after = ignore_after  # /sessions and /highlights always answer with the newest items
         self.camel_case = camel_case  # meetingMinutes/userTodos/..., highlightId and aiInsights in sessions
         self.flat_topic = flat_topic  # topicId/topicName instead of topic:{id,name}
@@ -344,7 +344,7 @@ class FakeHedy:
 
     def all_topics(self) -> list[dict]:
         with self._lock:
-            return [self._full_topic(topic_id) for topic_id in self._topics]
+            return [topic for topic_id in self._topics if (topic := self._full_topic(topic_id))]
 
     def add_todo(self, session_id: str, text: str, *, due: str | None = None) -> dict:
         """A todo added to a stored session (as when someone exports another action item)."""
@@ -463,13 +463,13 @@ class FakeHedy:
         return payload
 
     def highlight_webhook_payload(self, highlight_id: str) -> dict:
-        """Payload of `highlight.created` (inferred shape, providers.md 1.8)."""
+        """Payload of `highlight.created` (inferred shape, docs/providers/hedy.md, "Webhooks")."""
         with self._lock:
             h = next(h for h in self._highlight_details() if h["highlightId"] == highlight_id)
         return {"id": h.pop("highlightId"), **h}
 
     def todo_webhook_payload(self, todo_id: str) -> dict:
-        """Payload of `todo.exported` (inferred shape, providers.md 1.8)."""
+        """Payload of `todo.exported` (inferred shape, docs/providers/hedy.md, "Webhooks")."""
         with self._lock:
             todo = next(t for s in self._sessions.values() for t in self._session_todos(s) if t["id"] == todo_id)
         return {"id": todo["id"], "sessionId": todo["sessionId"], "text": todo["text"], "dueDate": todo["dueDate"]}
@@ -514,9 +514,9 @@ class FakeHedy:
         with self._lock:
             if not self._allow(self._hits, bucket, now, self.rate_limit_per_minute):
                 return _error(429, "rate_limit_exceeded", "Too many requests, please slow down")
-            if request.method == "POST" and record.route.rstrip("/") == "/webhooks":
-                if not self._allow(self._webhook_hits, bucket, now, self.webhook_create_per_minute):
-                    return _error(429, "rate_limit_exceeded", "Too many webhook creations, please slow down")
+            creates_webhook = request.method == "POST" and record.route.rstrip("/") == "/webhooks"
+            if creates_webhook and not self._allow(self._webhook_hits, bucket, now, self.webhook_create_per_minute):
+                return _error(429, "rate_limit_exceeded", "Too many webhook creations, please slow down")
         return None
 
     def _allow(self, windows: dict[str, deque[float]], bucket: str, now: float, limit: int) -> bool:
@@ -557,7 +557,7 @@ class FakeHedy:
         return Starlette(
             routes=[*routes, Mount("/v1", routes=routes)],
             middleware=[Middleware(_Front, fake=self)],
-            exception_handlers={HTTPException: http_error},
+            exception_handlers={HTTPException: http_error},  # type: ignore[dict-item]  # Starlette's handler type
         )
 
     @staticmethod
@@ -669,7 +669,7 @@ class FakeHedy:
 
     async def _topics_route(self, request: Request) -> Response:
         with self._lock:
-            topics = [self._full_topic(t) for t in self._topics]
+            topics = [topic for t in self._topics if (topic := self._full_topic(t))]
         topics.sort(key=lambda t: (t["lastSessionDate"] or t["updatedAt"] or ""), reverse=True)
         return JSONResponse({"success": True, "data": topics})
 

@@ -1,5 +1,5 @@
-"""A stand-in for Meetric's partner REST API and its webhooks (providers.md §4 and §5 "Meetric
-fake", seed 003).
+"""A stand-in for Meetric's partner REST API and its webhooks (docs/providers/meetric.md, "The
+stand-in").
 
 - Auth: Bearer `mt_…` tokens carrying scopes. No header → 401 `missing_api_token`; an unknown
   token → 401 `invalid_api_token`; a revoked one → 401 `token_revoked`. A missing scope → 403
@@ -153,16 +153,18 @@ class FakeMeetric:
         with self._lock:
             self.revoked.add(token)
 
-    def request_count(self, prefix: str = "") -> int:
+    def request_count(self, prefix: str = "", *, exact: bool = False) -> int:
+        """Requests whose path below the REST base starts with `prefix` (is `prefix`, with `exact`)."""
         with self._lock:
-            return sum(1 for _m, path in self.requests if path[len(BASE):].startswith(prefix))
+            return sum(1 for _m, path in self.requests
+                       if (path[len(BASE):] == prefix if exact else path[len(BASE):].startswith(prefix)))
 
     # ------------------------------------------------------------------ webhooks
     def webhook_request(self, conversation_id: str, *, secret: str, delivery_id: str | None = None,
                         timestamp: float | None = None, subscription_id: str = "sub_1",
                         scopes: set[str] | frozenset[str] = frozenset({"conversations"})) -> tuple[bytes, dict]:
         """One `conversation.completed` delivery (body, headers). `scopes` are the subscription's:
-        `transcript` and `insights` are in the payload only with theirs (seed 003)."""
+        `transcript` and `insights` are in the payload only with theirs (docs/providers/meetric.md)."""
         with self._lock:
             conversation = copy.deepcopy(self.conversations[conversation_id])
             if "transcripts" in scopes:

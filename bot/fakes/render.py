@@ -281,7 +281,8 @@ def _unwrap(message: Any) -> tuple[dict, bool]:
         replacing = bool(body.get("replace_original") or body.get("delete_original"))
         return body, kind == "ephemeral" or (kind is None and not replacing)
     message = message or {}
-    ephemeral = bool(message.get("response_type") == "ephemeral" or message.get("is_ephemeral") or message.get("ephemeral"))
+    ephemeral = bool(message.get("response_type") == "ephemeral" or message.get("is_ephemeral")
+                     or message.get("ephemeral"))
     return message, ephemeral
 
 
@@ -305,8 +306,10 @@ def render_message(
     elif payload.get("text"):
         parts.append(mrkdwn_to_text(str(payload["text"]), mrkdwn=payload.get("mrkdwn", True) is not False))
     for att in payload.get("attachments") or []:
-        inner = render_blocks(att.get("blocks") or []) or [mrkdwn_to_text(str(att.get("text") or att.get("fallback") or ""))]
-        parts.append(Panel(Group(*inner), border_style=att.get("color", "dim") if str(att.get("color", "")).startswith("#") else "dim"))
+        fallback = str(att.get("text") or att.get("fallback") or "")
+        inner = render_blocks(att.get("blocks") or []) or [mrkdwn_to_text(fallback)]
+        color = att.get("color", "dim") if str(att.get("color", "")).startswith("#") else "dim"
+        parts.append(Panel(Group(*inner), border_style=color))
     if not parts:
         parts.append(Text("(empty message)", style="dim"))
     if is_ephemeral:

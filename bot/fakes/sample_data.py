@@ -7,8 +7,9 @@ Everything here is plain data in Hedy's own field names, fed to `FakeHedy.add_to
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-TOPICS = [
+TOPICS: list[dict[str, Any]] = [
     {"id": "topic_product", "name": "Product Team", "description": "Weekly syncs, planning and reviews",
      "color": "#4F46E5", "iconName": "rocket"},
     {"id": "topic_customers", "name": "Customer Calls", "description": "Onboarding, renewals and feedback",
@@ -270,7 +271,8 @@ def huge_session(now: datetime | None = None) -> dict:
         ["A long discussion point " + "with a lot of detail " * 20,
          "Another **important** note that runs on " + "and on " * 30],
         ("Reference", "https://example.com/ref"))
-    parts, i = [], 0
+    parts: list[str] = []
+    i = 0
     while sum(len(p) for p in parts) < 60_000:
         i += 1
         parts.append(section.replace("# Workstream", f"# Workstream {i}", 1))

@@ -12,6 +12,7 @@ import asyncio
 import socket
 import threading
 import time
+from typing import Literal
 
 import uvicorn
 
@@ -25,7 +26,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ThreadedServer:
     """`with ThreadedServer(app) as server: server.url` serves `app` until the block ends."""
 
-    def __init__(self, app, *, host: str = "127.0.0.1", port: int | None = None, lifespan: str = "off") -> None:
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int | None = None,
+                 lifespan: Literal["auto", "on", "off"] = "off") -> None:
         self.app = app
         self.lifespan = lifespan
         self.host = host
@@ -47,10 +49,10 @@ class ThreadedServer:
             lifespan=self.lifespan,
             loop="asyncio",
         )
-        self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only in the main thread; a worker thread is fine.
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve()), name=f"fake:{self.port}", daemon=True
+            target=lambda: asyncio.run(server.serve()), name=f"fake:{self.port}", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -60,10 +62,12 @@ class ThreadedServer:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving. uvicorn notices within about 0.2 s; `wait=False` lets that happen in the
+        background (a test run stops hundreds of stand-ins, each on its own port)."""
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=10)
 
     def __enter__(self) -> "ThreadedServer":

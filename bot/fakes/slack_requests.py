@@ -1,9 +1,15 @@
 """Signed inbound requests, built the way Slack sends them to the bot.
 
 Every builder returns `(body: bytes, headers: dict)`, signed with the v0 scheme
-(platform.md A3) via slack_sdk's own `SignatureVerifier.generate_signature`. Use them with
+(docs/slack.md, "Signing") via slack_sdk's own `SignatureVerifier.generate_signature`. Use them with
 `AsyncBoltRequest(body=body.decode(), headers=headers)` or POST them over HTTP
 (`httpx.post(url, content=body, headers=headers)`).
+
+Enterprise Grid and Slack Connect shapes: `enterprise_id` adds the org (`enterprise`,
+`team.enterprise_id`), `is_enterprise_install` marks an org-wide install, and `user_team_id`
+sets the acting user's own team (`user.team_id`), which Slack reports as the user's home
+workspace or org (Grid) or their own company's workspace (a Slack Connect guest): it differs
+from `team_id`, the workspace the command, message or modal belongs to.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ def sign(signing_secret: str, body: bytes, *, content_type: str, timestamp: int 
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
+        "X-Slack-Signature": signature or "",  # None only without a timestamp and body
     }
 
 
@@ -59,6 +65,21 @@ def _domain(team_id: str) -> str:
     return team_id.lower()
 
 
+def _team(team_id: str, enterprise_id: str | None) -> dict:
+    team: dict[str, Any] = {"id": team_id, "domain": _domain(team_id)}
+    if enterprise_id:
+        team.update(enterprise_id=enterprise_id, enterprise_name=f"{enterprise_id} org")
+    return team
+
+
+def _enterprise(enterprise_id: str | None) -> dict | None:
+    return {"id": enterprise_id, "name": f"{enterprise_id} org"} if enterprise_id else None
+
+
+def _user(user_id: str, team_id: str) -> dict:
+    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id}
+
+
 def slash_command(
     signing_secret: str,
     *,
@@ -75,6 +96,7 @@ def slash_command(
     user_name: str | None = None,
     api_app_id: str = DEFAULT_APP_ID,
     enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """A slash command invocation (form-encoded, every field Slack sends)."""
     fields = {
@@ -88,7 +110,7 @@ def slash_command(
         "command": command,
         "text": text,
         "api_app_id": api_app_id,
-        "is_enterprise_install": "false",
+        "is_enterprise_install": "true" if is_enterprise_install else "false",
         "response_url": response_url,
         "trigger_id": trigger_id or _trigger(),
     }
@@ -118,6 +140,9 @@ def block_action(
     ephemeral: bool = False,
     channel_name: str = "general",
     api_app_id: str = DEFAULT_APP_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """A block_actions payload for a click in a message (`message` is the message clicked on).
 
@@ -156,14 +181,14 @@ def block_action(
         action["value"] = value
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "user": _user(user_id, user_team_id or team_id),
         "api_app_id": api_app_id,
         "token": "deprecated-verification-token",
         "container": container,
         "trigger_id": trigger_id or _trigger(),
-        "team": {"id": team_id, "domain": _domain(team_id)},
-        "enterprise": None,
-        "is_enterprise_install": False,
+        "team": _team(team_id, enterprise_id),
+        "enterprise": _enterprise(enterprise_id),
+        "is_enterprise_install": is_enterprise_install,
         "state": {"values": {}},
         "actions": [action],
     }
@@ -191,9 +216,13 @@ def view_submission(
     response_urls: list[dict] | None = None,
     timestamp: int | None = None,
     api_app_id: str = DEFAULT_APP_ID,
+    user_team_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """A view_submission payload. `values` is view.state.values:
-    {block_id: {action_id: {"type": "plain_text_input", "value": "..."}}}."""
+    {block_id: {action_id: {"type": "plain_text_input", "value": "..."}}}.
+    With an org-wide install (`is_enterprise_install`), the view's app_installed_team_id is the org."""
     view = {
         "id": view_id,
         "team_id": team_id,
@@ -212,20 +241,20 @@ def view_submission(
         "root_view_id": view_id,
         "app_id": api_app_id,
         "external_id": "",
-        "app_installed_team_id": team_id,
+        "app_installed_team_id": enterprise_id if is_enterprise_install and enterprise_id else team_id,
         "bot_id": "B0BOT",
     }
     payload = {
         "type": "view_submission",
-        "team": {"id": team_id, "domain": _domain(team_id)},
-        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "team": _team(team_id, enterprise_id),
+        "user": _user(user_id, user_team_id or team_id),
         "api_app_id": api_app_id,
         "token": "deprecated-verification-token",
         "trigger_id": trigger_id or _trigger(),
         "view": view,
         "response_urls": response_urls or [],
-        "is_enterprise_install": False,
-        "enterprise": None,
+        "is_enterprise_install": is_enterprise_install,
+        "enterprise": _enterprise(enterprise_id),
     }
     return _interaction(signing_secret, payload, timestamp)
 
@@ -241,12 +270,15 @@ def event_callback(
     api_app_id: str = DEFAULT_APP_ID,
     retry_num: int | None = None,
     retry_reason: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """An Events API delivery (JSON). retry_num/retry_reason add X-Slack-Retry-* like a redelivery."""
     now = int(time.time()) if timestamp is None else int(timestamp)
     payload = {
         "token": "deprecated-verification-token",
         "team_id": team_id,
+        **({"enterprise_id": enterprise_id} if enterprise_id else {}),
         "api_app_id": api_app_id,
         "event": event,
         "type": "event_callback",
@@ -254,11 +286,11 @@ def event_callback(
         "event_time": now,
         "authorizations": [
             {
-                "enterprise_id": None,
-                "team_id": team_id,
+                "enterprise_id": enterprise_id,
+                "team_id": None if is_enterprise_install else team_id,
                 "user_id": bot_user_id,
                 "is_bot": True,
-                "is_enterprise_install": False,
+                "is_enterprise_install": is_enterprise_install,
             }
         ],
         "is_ext_shared_channel": False,
@@ -274,5 +306,6 @@ def event_callback(
 
 def url_verification(signing_secret: str, *, challenge: str = "fake-challenge", timestamp: int | None = None):
     """The Events API URL verification handshake."""
-    body = json.dumps({"token": "deprecated-verification-token", "challenge": challenge, "type": "url_verification"}).encode()
+    handshake = {"token": "deprecated-verification-token", "challenge": challenge, "type": "url_verification"}
+    body = json.dumps(handshake).encode()
     return body, sign(signing_secret, body, content_type=JSON, timestamp=timestamp)

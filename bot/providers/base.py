@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Mapping, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
@@ -79,6 +79,21 @@ class Meeting(MeetingSummary):
     participants: tuple[Participant, ...] | None = None  # everyone in the meeting, the host included
     categories: tuple[str, ...] | None = None  # Hedy topic, Meetric department and type, Harmony team, Whereby room
     host_email: str | None = None  # the meeting's own person (Meetric's conversation user): its approver
+    transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
+
+
+@dataclass(frozen=True)
+class MeetingStatus:
+    """What the provider's API says about a meeting right now: all a short "started", "ended" or
+    "could not process" note may show. Those notes are built from this, never from the webhook
+    that prompted them (see WebhookEvent)."""
+
+    id: str
+    title: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    failed: bool = False  # the provider gave up on the meeting's notes
+    failure_reason: str | None = None  # the provider's own words for it, from its API
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,8 @@ class QuotaExceeded(RateLimited):
 class Unavailable(ProviderError):
     """The provider is down, timing out or answering 5xx."""
 
+    retry_after: float | None = None  # a 503's Retry-After, when it sent one
+
 
 class BadRequest(ProviderError):
     """The provider rejected what we sent (400/409/422): a bug or an input it does not accept."""
@@ -179,6 +196,11 @@ class MeetingProvider(Protocol):
         """Most recent first."""
 
     async def get_meeting(self, meeting_id: str) -> Meeting: ...
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """The meeting as the API knows it now, even while its notes are still being made;
+        NotFound if the API does not know it. `hints` are the extra look-up keys a webhook gave
+        (WebhookEvent.hints)."""
 
     async def list_todos(self) -> list[Todo]:
         """Every action item the account has, across meetings (completed ones included)."""

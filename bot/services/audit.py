@@ -3,7 +3,7 @@ descriptions; nothing here ever receives a key or a secret."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.store.db import Database
 from bot.store.models import AuditEntry
@@ -17,5 +17,5 @@ async def record(db: Database, *, team_id: str, actor: str, action: str, detail:
 async def recent(db: Database, team_id: str, *, limit: int = 5) -> list[AuditEntry]:
     async with db.session() as session:
         query = (select(AuditEntry).where(AuditEntry.team_id == team_id)
-                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
+                 .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit))
         return list((await session.exec(query)).all())

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.providers.base import Meeting
 from bot.services import routing
@@ -56,6 +56,18 @@ async def find(db: Database, *, connection_id: int, meeting_id: str) -> RoutingD
     async with db.session() as session:
         return (await session.exec(select(RoutingDecision).where(
             RoutingDecision.connection_id == connection_id, RoutingDecision.meeting_id == meeting_id))).first()
+
+
+async def decided_pairs(db: Database, listings: dict[int, list[str]]) -> set[tuple[int, str]]:
+    """Which (connection, meeting) of these listings have a routing decision (reconcile): one query."""
+    meeting_ids = sorted({m for ids in listings.values() for m in ids})
+    if not meeting_ids:
+        return set()
+    async with db.session() as session:
+        rows = (await session.exec(select(RoutingDecision.connection_id, RoutingDecision.meeting_id).where(
+            col(RoutingDecision.connection_id).in_(sorted(listings)),
+            col(RoutingDecision.meeting_id).in_(meeting_ids)))).all()
+    return {(c, m) for c, m in rows if m in listings.get(c, ())}
 
 
 async def get(db: Database, *, team_id: str, decision_id: int) -> RoutingDecision | None:

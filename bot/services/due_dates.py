@@ -61,11 +61,11 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
     timeless = _normalize(TIME_OF_DAY.sub(" ", phrase))
     if timeless != phrase:
         return parse_due(timeless, meeting_day) if timeless else meeting_day  # "by 5pm": that day
-    if match := re.fullmatch(r"(?:(?:next|this|coming)\s+)?([a-z]+),?\s+(.+)", phrase):
-        # "Monday, December 1" and "Friday 2026-12-04": the date decides.
-        if match.group(1) in WEEKDAYS and (rest := parse_due(match.group(2), meeting_day)) is not None \
-                and match.group(2) not in ("next week", "this week"):
-            return rest
+    # "Monday, December 1" and "Friday 2026-12-04": the date decides.
+    if (match := re.fullmatch(r"(?:(?:next|this|coming)\s+)?([a-z]+),?\s+(.+)", phrase)) \
+            and match.group(1) in WEEKDAYS and (rest := parse_due(match.group(2), meeting_day)) is not None \
+            and match.group(2) not in ("next week", "this week"):
+        return rest
     if match := re.fullmatch(r"(?:([a-z]+)\s+next week|next week\s+([a-z]+))", phrase):
         weekday = WEEKDAYS.get(match.group(1) or match.group(2))
         if weekday is not None:
@@ -83,7 +83,8 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
     if phrase in ("end of month", "end of the month", "eom"):
         return date(meeting_day.year, meeting_day.month, calendar.monthrange(meeting_day.year, meeting_day.month)[1])
     if phrase in ("end of next month", "end of the next month"):
-        year, month = (meeting_day.year + 1, 1) if meeting_day.month == 12 else (meeting_day.year, meeting_day.month + 1)
+        year, month = (meeting_day.year + 1, 1) if meeting_day.month == 12 \
+            else (meeting_day.year, meeting_day.month + 1)
         return date(year, month, calendar.monthrange(year, month)[1])
     numbers = "|".join(sorted((re.escape(w) for w in WORD_NUMBERS), key=len, reverse=True))
     if match := re.fullmatch(rf"(?:in|within|in the next)\s+(\d{{1,3}}|{numbers})\s+(business days?|days?|weeks?)"
@@ -91,11 +92,11 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
         amount, unit = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
         count = WORD_NUMBERS.get(amount) or int(amount)
         if unit.startswith("business"):
-            day = meeting_day
+            due = meeting_day
             while count > 0:
-                day += timedelta(days=1)
-                count -= day.weekday() < 5
-            return day
+                due += timedelta(days=1)
+                count -= due.weekday() < 5
+            return due
         return meeting_day + timedelta(days=count * (7 if unit.startswith("week") else 1))
     if phrase in ("in a week", "a week from now", "within a week", "within the week"):
         return meeting_day + timedelta(days=7)
@@ -109,12 +110,12 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return None
     if match := re.fullmatch(r"(early|mid|middle of|late|end of|the end of|beginning of|start of) ([a-z]+)\.?", phrase):
-        month = MONTHS.get(match.group(2))
-        if month:
+        named_month = MONTHS.get(match.group(2))
+        if named_month:
             part = match.group(1)
             day = 5 if part in ("early", "beginning of", "start of") else 15 if part in ("mid", "middle of") else 31
-            year = meeting_day.year + (1 if month < meeting_day.month else 0)
-            return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+            year = meeting_day.year + (1 if named_month < meeting_day.month else 0)
+            return date(year, named_month, min(day, calendar.monthrange(year, named_month)[1]))
     if match := re.fullmatch(r"(next|this|coming)?\s*([a-z]+)", phrase):
         weekday = WEEKDAYS.get(match.group(2))
         if weekday is not None:
@@ -127,13 +128,13 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
         except ValueError:
             return None
     if match := re.fullmatch(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", phrase):
-        month = MONTHS.get(match.group(1))
-        if month:
-            return _month_day(month, int(match.group(2)), meeting_day,
+        named_month = MONTHS.get(match.group(1))
+        if named_month:
+            return _month_day(named_month, int(match.group(2)), meeting_day,
                               int(match.group(3)) if match.group(3) else None)
     if match := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?(?:,?\s+(\d{4}))?", phrase):
-        month = MONTHS.get(match.group(2))
-        if month:
-            return _month_day(month, int(match.group(1)), meeting_day,
+        named_month = MONTHS.get(match.group(2))
+        if named_month:
+            return _month_day(named_month, int(match.group(1)), meeting_day,
                               int(match.group(3)) if match.group(3) else None)
     return None

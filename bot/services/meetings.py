@@ -14,7 +14,6 @@ from bot.providers.base import (
     ProviderError,
     Todo,
 )
-from bot.store.models import Connection
 
 
 @dataclass
@@ -31,7 +30,7 @@ async def recent_meetings(
     """One page of meetings, newest first.
 
     `after_id` is the last meeting the previous page showed. Hedy may ignore its own cursor and
-    answer with the newest meetings again (providers.md 1.5); dropping everything up to that
+    answer with the newest meetings again (docs/providers/hedy.md, "Paging"); dropping everything up to that
     meeting keeps a page from repeating, and an empty result then means "that is all".
     """
     page = await provider.list_meetings(limit=limit, cursor=cursor)
@@ -74,7 +73,7 @@ async def todos_by_meeting(provider: MeetingProvider, *, include_done: bool) -> 
 
     def order(group: TodoGroup):
         known = group.meeting_started_at is not None
-        stamp = group.meeting_started_at.timestamp() if known else 0.0
+        stamp = group.meeting_started_at.timestamp() if group.meeting_started_at is not None else 0.0
         return (group.meeting_id is None, not known, -stamp)
 
     return sorted(groups.values(), key=order)
@@ -94,9 +93,3 @@ async def check_key(provider: MeetingProvider) -> KeyCheck:
         return KeyCheck(state="rejected", detail=exc.message)
     except ProviderError as exc:
         return KeyCheck(state="unreachable", detail=exc.message)
-
-
-@dataclass
-class Status:
-    connection: Connection
-    key: KeyCheck

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.providers.base import AuthError, PermissionDenied, ProviderError, RegistersWebhooks
 from bot.providers.registry import provider_info
@@ -45,14 +45,15 @@ class SetupOutcome:
     connection: Connection
     created: bool
     webhook_url: str
-    changes: list[str] = field(default_factory=list)
+    changes: list[tuple[str, str]] = field(default_factory=list)  # (audit action, detail)
     webhook_registered: bool = False
     webhook_problem: str | None = None
 
 
 async def saved_connection(db, team_id: str, provider: str | None = None) -> Connection | None:
     async with db.session() as session:
-        query = select(Connection).where(Connection.team_id == team_id).order_by(Connection.created_at, Connection.id)
+        query = (select(Connection).where(col(Connection.team_id) == team_id)
+                 .order_by(col(Connection.created_at), col(Connection.id)))
         if provider:
             query = query.where(Connection.provider == provider)
         return (await session.exec(query)).first()
@@ -105,7 +106,8 @@ async def save_setup(deps, request: SetupRequest) -> SetupOutcome:
     return outcome
 
 
-def _changes(before: Connection | None, after: Connection, *, key_changed: bool, secret_changed: bool) -> list:
+def _changes(before: Connection | None, after: Connection, *, key_changed: bool,
+             secret_changed: bool) -> list[tuple[str, str]]:
     name = provider_info(after.provider).display_name
     if before is None:
         return [("connected", f"{name}, digests to {_channel(after.default_channel)}, posts: "
@@ -195,14 +197,14 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> Disconnected:
         async with deps.db.session() as session:
             # The messages already in Slack stay there; the bot forgets them with the connection.
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id,
-                                                          SlackMessage.parent_id.is_not(None)))
+                                                          col(SlackMessage.parent_id).is_not(None)))
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id))
             await session.exec(delete(InboxEvent).where(InboxEvent.connection_id == connection.id))
             await session.exec(delete(TodoState).where(TodoState.connection_id == connection.id))
             await session.exec(delete(RoutingDecision).where(RoutingDecision.connection_id == connection.id))
             await session.exec(delete(RouteRule).where(RouteRule.connection_id == connection.id))
             await session.exec(delete(Connection).where(Connection.id == connection.id,
-                                                        Connection.team_id == team_id))
+                                                        col(Connection.team_id) == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",
                            detail=f"{name} connection and its stored key and secret removed{note}")
         removed.names.append(name)

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlmodel import select
+from sqlalchemy import case, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 
 from bot.providers.base import Meeting
 from bot.store.db import Database
@@ -46,6 +47,7 @@ class TodoRef:
 
     @classmethod
     def of(cls, state: TodoState) -> "TodoRef":
+        assert state.id is not None, "a stored todo state"
         return cls(state.id, state.connection_id, cls.checksum(state.meeting_id, state.todo_key))
 
     @classmethod
@@ -63,8 +65,8 @@ class TodoRef:
 
 @dataclass(frozen=True)
 class Change:
-    state: TodoState
-    summary: str  # what happened, for the person who clicked
+    state: TodoState  # as it is after the change
+    action: str  # one of ACTIONS: what was done (the Slack layer words it for the person who clicked)
 
 
 def todo_key(todo_id: str | None, text: str) -> str:
@@ -75,48 +77,59 @@ def todo_key(todo_id: str | None, text: str) -> str:
 
 async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -> list[TodoState]:
     """Record the meeting's todos as the provider lists them now; what users did is kept.
-    Returns the meeting's todo states in the provider's order."""
+    Returns the meeting's todo states in the provider's order.
+
+    One INSERT … ON CONFLICT DO UPDATE: two events of one meeting processed at once (a session
+    webhook and its export, two replicas) both write the same rows without either failing on
+    the unique key and waiting for a retry."""
+    assert connection.id is not None, "a stored connection"
     now = utcnow()
+    rows: dict[str, dict] = {}
+    for position, todo in enumerate(meeting.todos):
+        key = todo_key(todo.id, todo.text)
+        if key in rows:
+            continue  # the same todo twice in one listing
+        rows[key] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
+                         todo_key=key, meeting_title=(meeting.title or "")[:500], position=position, text=todo.text,
+                         due=(todo.due or None) and todo.due[:255], meeting_started_at=meeting.started_at,
+                         # Done in the provider before the bot ever saw it; a known todo keeps its status.
+                         status=DONE if todo.completed else OPEN, first_seen_at=now, updated_at=now)
+    table = TodoState.__table__
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     async with db.session() as session:
-        existing = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
-            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id))).all()}
-        states: list[TodoState] = []
-        for position, todo in enumerate(meeting.todos):
-            key = todo_key(todo.id, todo.text)
-            if key in {s.todo_key for s in states}:
-                continue  # the same todo twice in one listing
-            state = existing.get(key) or TodoState(connection_id=connection.id, team_id=connection.team_id,
-                                                   meeting_id=meeting.id, todo_key=key)
-            state.meeting_title = (meeting.title or "")[:500]
-            state.position = position
-            state.text = todo.text
-            state.due = (todo.due or None) and todo.due[:255]
-            state.meeting_started_at = meeting.started_at
-            if todo.completed and state.status == OPEN and state.done_by is None and state.id is None:
-                state.status = DONE  # done in the provider before the bot ever saw it
-            if state.status == REMOVED:  # listed again: back as it was
-                state.status = DONE if state.done_by or state.done_at else OPEN
-            state.updated_at = now
-            session.add(state)
-            states.append(state)
-        listed = {s.todo_key for s in states}
-        for key, state in existing.items():
-            # Gone from the provider's listing: kept (with what people did) but no longer shown,
-            # reminded of or counted; its buttons say it is no longer tracked.
-            if key not in listed and state.status != REMOVED:
-                state.status, state.updated_at = REMOVED, now
-                session.add(state)
-        await session.flush()
-        for state in states:
-            await session.refresh(state)
-    return states
+        for chunk in _chunks(list(rows.values()), 200):
+            statement = insert(TodoState).values(chunk)
+            listed_again = case(  # removed, then listed again: back as it was
+                (table.c.status != REMOVED, table.c.status),
+                (or_(table.c.done_by.is_not(None), table.c.done_at.is_not(None)), DONE),
+                else_=OPEN)
+            await session.exec(statement.on_conflict_do_update(
+                index_elements=["connection_id", "meeting_id", "todo_key"],
+                set_=dict(meeting_title=statement.excluded.meeting_title, position=statement.excluded.position,
+                          text=statement.excluded.text, due=statement.excluded.due,
+                          meeting_started_at=statement.excluded.meeting_started_at,
+                          updated_at=statement.excluded.updated_at, status=listed_again)))
+        # Gone from the provider's listing: kept (with what people did) but no longer shown,
+        # reminded of or counted; its buttons say it is no longer tracked.
+        await session.exec(update(TodoState).where(
+            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id,
+            TodoState.todo_key.not_in(list(rows)), TodoState.status != REMOVED)
+            .values(status=REMOVED, updated_at=now))
+        stored = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
+            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id)
+            .execution_options(populate_existing=True))).all()}
+    return [stored[key] for key in rows if key in stored]
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def meeting_states(db: Database, *, connection_id: int, meeting_id: str) -> list[TodoState]:
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
             TodoState.connection_id == connection_id, TodoState.meeting_id == meeting_id,
-            TodoState.status != REMOVED).order_by(TodoState.position, TodoState.id))).all())
+            col(TodoState.status) != REMOVED).order_by(col(TodoState.position), col(TodoState.id)))).all())
 
 
 async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[TodoState]:
@@ -125,7 +138,7 @@ async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[To
         return []
     async with db.session() as session:
         found = {s.id: s for s in (await session.exec(select(TodoState).where(
-            TodoState.team_id == team_id, TodoState.id.in_([r.state_id for r in refs])))).all()}
+            col(TodoState.team_id) == team_id, col(TodoState.id).in_([r.state_id for r in refs])))).all()}
     return [found[r.state_id] for r in refs
             if r.state_id in found and r.names(found[r.state_id]) and found[r.state_id].status != REMOVED]
 
@@ -135,8 +148,8 @@ async def set_message(db: Database, *, state_ids: list[int], message_id: int) ->
     if not state_ids:
         return
     async with db.session() as session:
-        await session.exec(update(TodoState).where(TodoState.id.in_(state_ids),
-                                                   TodoState.message_id.is_distinct_from(message_id))
+        await session.exec(update(TodoState).where(col(TodoState.id).in_(state_ids),
+                                                   col(TodoState.message_id).is_distinct_from(message_id))
                            .values(message_id=message_id))
 
 
@@ -169,29 +182,24 @@ async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_i
             raise TodoGone(ref.state_id)
         if action == "done":
             state.status, state.done_by, state.done_at = "done", user_id, now
-            summary = "Marked done."
         elif action == "reopen":
             state.status, state.done_by, state.done_at = OPEN, None, None
-            summary = "Reopened."
         elif action == "assign":
             state.assignee, state.assigned_by = assignee or user_id, user_id
-            summary = f"Assigned to <@{state.assignee}>."
         elif action == "unassign":
             state.assignee, state.assigned_by = None, user_id
-            summary = "No owner now."
         else:
             days = 1 if action == "snooze_tomorrow" else 7
             state.snoozed_until = snooze_until or now + timedelta(days=days)
-            summary = "Snoozed until tomorrow." if days == 1 else "Snoozed until next week."
         state.updated_at = now
         session.add(state)
         await session.flush()
         await session.refresh(state)
-    return Change(state=state, summary=summary)
+    return Change(state=state, action=action)
 
 
 async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int = 100) -> list[TodoState]:
     async with db.session() as session:
         return list((await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == OPEN)
-            .order_by(TodoState.updated_at.desc(), TodoState.id).limit(limit))).all())
+            .order_by(col(TodoState.updated_at).desc(), col(TodoState.id)).limit(limit))).all())

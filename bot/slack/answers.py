@@ -1,7 +1,8 @@
 """Turns a parsed `/meetings` request into the message to show, by way of the services.
 
 Answers are cached for a few seconds per connection (deps.answers): when a team types the same
-command together, one provider call and one rendering serve everyone. Status is never cached:
+command together, one provider call serves everyone; what each member may see of it is decided
+per asker (bot/slack/visibility.py), so rendered answers are cached per asker. Status is never cached:
 it must say what the key does now. Errors propagate to the one place that words them.
 """
 
@@ -11,19 +12,19 @@ import asyncio
 from typing import Awaitable, Callable
 
 from bot.delivery import inbox, outbox
+from bot.deps import Deps
 from bot.providers.base import MeetingProvider
 from bot.services import audit
-from bot.services.connections import NotConnected, active_connection
-from bot.services import todos as todo_service
 from bot.services import meetings as meeting_service
+from bot.services import todos as todo_service
+from bot.services.connections import NotConnected, active_connection
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
-from bot.slack.visibility import PRIVATE, Visibility, visible_todos
 from bot.providers.base import Page
-from bot.deps import Deps
+from bot.slack.visibility import PRIVATE, Visibility, visible_todos
 
 Build = Callable[[MeetingProvider, str], Awaitable[Message]]
 
@@ -49,6 +50,8 @@ async def _fetched(deps: Deps, team_id: str, key: tuple, fetch) -> tuple:
 
 
 async def _rendered(deps: Deps, connection, key: tuple, render: Callable[[], Message]) -> Message:
+    """The answer as rendered for one asker: `key` names the asker (what they may see decides it),
+    so one member is never served another's answer. `from_cache` reads it back inside the ack."""
     async def build() -> Message:
         return render()
     return await deps.answers.get(((connection.id, connection.updated_at), "message", *key), build)
@@ -60,6 +63,49 @@ def _private_note(count: int, notice: str | None) -> str | None:
     line = (f"{count} private meeting{'s are' if count != 1 else ' is'} not shown "
             "(held, kept private or skipped, or another member's).")
     return f"{notice} {line}" if notice else line
+
+
+def question_key(parsed: Parsed, user_id: str) -> tuple | None:
+    """What makes two commands the same question (the cache key of the rendered answer, and the key
+    identical questions in flight wait on); None for uncached ones. What a member may see of the
+    meetings depends on who they are (bot/slack/visibility.py), so the asker is part of every key:
+    one member is never served another member's answer."""
+    if parsed.name == "list":
+        return ("list", parsed.limit, parsed.notice, user_id)
+    if parsed.name == "show":
+        return ("show", parsed.meeting_id or "", user_id)
+    if parsed.name == "todos" and not parsed.owner:
+        return ("todos", parsed.include_done, user_id)
+    if parsed.name == "topics":
+        return ("topics", user_id)
+    return None
+
+
+def shared_question(parsed: Parsed, team_id: str, user_id: str) -> tuple | None:
+    key = question_key(parsed, user_id)
+    return (team_id, *key) if key is not None else None
+
+
+def from_cache(parsed: Parsed, *, team_id: str, user_id: str, deps: Deps) -> Message | None:
+    """A fresh cached answer to the same question from the same asker, given inside the ack: no
+    task, no provider call, no response_url post. Never loads anything (the ack must not wait)."""
+    key = question_key(parsed, user_id)
+    if key is None:
+        return None
+    connection = deps.connections.peek(("connection", team_id))
+    if connection is None:
+        return None
+    return deps.answers.peek(((connection.id, connection.updated_at), "message", *key))
+
+
+def ack_reply(parsed: Parsed, *, team_id: str, user_id: str, deps: Deps) -> Message | None:
+    """What the ack itself can say: an instant answer, a fresh cached one, or, past the bound of
+    pending work, that the bot is busy. None: ack empty and answer later."""
+    reply = instant(parsed) or from_cache(parsed, team_id=team_id, user_id=user_id, deps=deps)
+    if reply is None and parsed.name not in ("setup", "disconnect", "reminders", "recap", "connect", "routes") and \
+            deps.background.full and not deps.background.waiting_on(shared_question(parsed, team_id, user_id)):
+        reply = replies.sentence("I'm answering a lot of questions right now: try again in a moment.")
+    return reply
 
 
 def instant(parsed: Parsed) -> Message | None:
@@ -94,12 +140,12 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         hidden = await Visibility(deps, connection, user_id).hidden(
             (g.meeting_id or "", g.meeting_title) for g in groups)
         shown = [g for g in groups if g.meeting_id not in hidden]
-        return await _rendered(deps, connection, ("todos", parsed.include_done, frozenset(hidden)),
+        return await _rendered(deps, connection, ("todos", parsed.include_done, user_id),
                                lambda: todo_groups(shown, provider_name=name, include_done=parsed.include_done))
     if parsed.name == "topics":
         async def build(provider, name):
             return replies.topic_list(await provider.list_topics(), provider_name=name)
-        return await _cached(deps, team_id, ("topics",), build)
+        return await _cached(deps, team_id, ("message", "topics", user_id), build)
     if parsed.name == "status":
         try:
             await deps.connections.get(("connection", team_id), lambda: active_connection(deps.db, team_id))
@@ -109,7 +155,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         async with asyncio.timeout(deps.settings.provider_timeout_seconds):
             async with deps.provider_for(team_id) as (connection, provider, name):
                 key = await meeting_service.check_key(provider)
-                dead_events = (await inbox.counts(deps.db, team_id=team_id)).get("dead", 0)
+                dead_events = await inbox.dead_count(deps.db, team_id=team_id)
                 dead = [(m.channel, m.last_error or "unknown") for m in
                         await outbox.dead_messages(deps.db, team_id=team_id)]
                 changes = await audit.recent(deps.db, team_id, limit=3)
@@ -139,6 +185,22 @@ async def _routing_status(deps: Deps, *, team_id: str, user_id: str) -> list:
     return status_blocks(held=held, connections=visible, viewer=user_id)
 
 
+async def switch_followups(deps: Deps, parsed: Parsed, *, team_id: str, user_id: str, channel_id: str,
+                           admin: Callable[[], Awaitable[bool]]) -> Message:
+    """`/meetings reminders on|off` (for the one asking) and `/meetings recap on|off` (admins, this channel)."""
+    from bot.services.preferences import set_recap, set_reminders
+
+    if parsed.name == "reminders":
+        await set_reminders(deps.db, team_id=team_id, user_id=user_id, on=bool(parsed.switch))
+        return replies.sentence("Morning reminders are on: at 9:00 your time I'll DM you the todos you own that are "
+                                "due." if parsed.switch else
+                                "Morning reminders are off. `/meetings reminders on` brings them back.")
+    if not await admin():
+        return replies.sentence("Only workspace admins and owners can turn a channel's weekly recap on or off.")
+    await set_recap(deps.db, team_id=team_id, channel=channel_id, on=bool(parsed.switch))
+    return replies.sentence(f"The weekly recap for <#{channel_id}> is {'on' if parsed.switch else 'off'}.")
+
+
 async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice: str | None = None) -> Message:
     """Open todos `owner` owns in this workspace (the bot's own state: no provider call)."""
     from bot.delivery.digests import todo_view
@@ -150,16 +212,17 @@ async def owner_list(deps: Deps, *, team_id: str, owner: str, asker: str, notice
 
 async def list_meetings(*, team_id: str, limit: int, deps: Deps, notice: str | None = None,
                         user_id: str = "") -> Message:
-    return await _meeting_page(deps, team_id=team_id, user_id=user_id, limit=limit, notice=notice)
+    return await _meeting_page(deps, team_id=team_id, user_id=user_id, limit=limit, notice=notice,
+                               key=("list", limit, notice, user_id))  # question_key: from_cache finds it
 
 
 async def more_meetings(*, team_id: str, cursor: str | None, limit: int, after_id: str | None,
                         deps: Deps, user_id: str = "") -> Message:
     return await _meeting_page(deps, team_id=team_id, user_id=user_id, limit=limit, cursor=cursor,
-                               after_id=after_id, continued=True)
+                               after_id=after_id, continued=True, key=("more", limit, cursor, after_id, user_id))
 
 
-async def _meeting_page(deps: Deps, *, team_id: str, user_id: str, limit: int, notice: str | None = None,
+async def _meeting_page(deps: Deps, *, team_id: str, user_id: str, limit: int, key: tuple, notice: str | None = None,
                         cursor: str | None = None, after_id: str | None = None, continued: bool = False) -> Message:
     connection, name, page = await _fetched(
         deps, team_id, ("page", limit, cursor, after_id),
@@ -168,7 +231,6 @@ async def _meeting_page(deps: Deps, *, team_id: str, user_id: str, limit: int, n
     if hidden:
         page = Page(items=[m for m in page.items if m.id not in hidden], next_cursor=page.next_cursor)
     note = _private_note(len(hidden), notice)
-    key = ("list", limit, cursor, after_id, notice, continued, frozenset(hidden))
     return await _rendered(deps, connection, key, lambda: meeting_blocks.meeting_list(
         page, provider_name=name, limit=limit, notice=note, continued=continued))
 
@@ -178,7 +240,7 @@ async def show_meeting(*, team_id: str, meeting_id: str, deps: Deps, user_id: st
                                                lambda provider: provider.get_meeting(meeting_id))
     if await Visibility(deps, connection, user_id).hidden([(meeting.id, meeting.title)]):
         return replies.sentence(PRIVATE)
-    return await _rendered(deps, connection, ("show", meeting_id),
+    return await _rendered(deps, connection, ("show", meeting_id, user_id),
                            lambda: meeting_blocks.meeting_detail(meeting, provider_name=name))
 
 
@@ -209,16 +271,3 @@ async def explain(deps: Deps, *, team_id: str, user_id: str, meeting_id: str | N
         return replies.sentence(PRIVATE)
     return replies.sentence(f"I have not routed a meeting with the id `{meeting_id[:100]}` yet: its decision is made "
                             "when its digest is first delivered. `/meetings explain` lists the latest decisions.")
-
-
-async def minutes_view(*, team_id: str, meeting_id: str, deps: Deps) -> dict:
-    """The Full minutes modal for a digest's button, or a modal that says why not."""
-    from bot.slack.blocks.digest import minutes_modal, minutes_unavailable_modal
-    from bot.slack.errors import describe
-
-    try:
-        async with asyncio.timeout(deps.settings.provider_timeout_seconds):
-            async with deps.provider_for(team_id) as (_connection, provider, name):
-                return minutes_modal(await provider.get_meeting(meeting_id), provider_name=name)
-    except Exception as exc:
-        return minutes_unavailable_modal(describe(exc, team_id=team_id).text)

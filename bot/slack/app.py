@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
@@ -16,12 +17,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import install_pages
 from bot.deps import Deps
-from bot.slack.installations import SqlStateStore
-from bot.slack.errors import describe
-from bot.slack.listeners import actions, commands, home, lifecycle, routing, setup, todos
 from bot.metrics import ERRORS
+from bot.slack import context, install_pages
+from bot.slack.blocks.replies import notice_modal
+from bot.slack.context import workspace_of
+from bot.slack.errors import describe
+from bot.slack.installations import SqlStateStore
+from bot.slack.listeners import actions, commands, home, lifecycle, members, routing, setup, todos
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,13 @@ def slack_client(deps: Deps, token: str | None = None) -> AsyncWebClient:
 
 
 # The bot scopes an install asks for; the same list as manifest.yml (a test keeps them equal).
-BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "channels:read", "groups:read"]
+BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "users:read.email", "channels:read",
+              "groups:read"]
 
 
 def _oauth_flow(deps: Deps) -> AsyncOAuthFlow:
     settings = deps.settings
+    assert settings.slack_client_secret is not None, "build_slack_app checks it first"
     slack_origin = settings.slack_api_url.rstrip("/").removesuffix("/api")
     oauth_settings = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
@@ -75,7 +80,7 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     if settings.slack_signing_secret is None:
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: the bot cannot verify requests from Slack. "
                                  "Copy it from your Slack app's Basic Information page.")
-    common = dict(
+    common: dict[str, Any] = dict(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # Listeners ack inline and hand slow work to deps.background (see bot/slack/background.py).
         process_before_response=True,
@@ -96,17 +101,24 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     async def on_error(error, body):
         # Only the ack part of a listener runs here (the rest is in deps.background), so the
         # sentence goes back in the ack itself instead of Slack's "dispatch_failed".
-        team_id = (body.get("team_id") or (body.get("team") or {}).get("id")) if isinstance(body, dict) else None
+        team_id = workspace_of(body) if isinstance(body, dict) else None
         ERRORS.labels(kind=type(error).__name__).inc()
         message = describe(error, team_id=team_id)
-        return BoltResponse(status=200, body=json.dumps({**message.to_slack(), "response_type": "ephemeral"}),
+        if isinstance(body, dict) and body.get("type") == "view_submission":
+            # A modal takes only a view in answer: the sentence replaces the submitted one.
+            answer = {"response_action": "update", "view": notice_modal("Meetings", message.text)}
+        else:
+            answer = {**message.to_slack(), "response_type": "ephemeral"}
+        return BoltResponse(status=200, body=json.dumps(answer),
                             headers={"content-type": "application/json;charset=utf-8"})
 
+    context.register(app, deps)  # who and where, for every listener below
     commands.register(app, deps)
     actions.register(app, deps)
     setup.register(app, deps)
     home.register(app, deps)
     lifecycle.register(app, deps)
     todos.register(app, deps)
+    members.register(app, deps)
     routing.register(app, deps)
     return app

@@ -42,6 +42,11 @@ class Parsed:
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 
 
+# A count as people type it: ASCII digits only. str.isdigit() also passes "²" or "٣", which
+# int() then refuses or reads as something nobody typed.
+_COUNT = re.compile(r"\+?[0-9]+", re.ASCII)
+
+
 def _looks_like_id(token: str) -> bool:
     # Ids are opaque, but they are never spread over several words or carry path characters.
     return 0 < len(token) <= 200 and not any(ch in token for ch in "/?#\\") and token.isprintable()
@@ -58,9 +63,10 @@ def parse(text: str | None) -> Parsed:
     if verb == "list":
         if not args:
             return Parsed("list", raw)
-        if len(args) > 1 or not (args[0].lstrip("+").isascii() and args[0].lstrip("+").isdigit()):
+        if len(args) > 1 or not _COUNT.fullmatch(args[0]):
             return Parsed("usage", raw, message="`/meetings list` takes one number, like `/meetings list 5`.")
-        count = int(args[0].lstrip("+")[:6] or 0)
+        digits = args[0].lstrip("+").lstrip("0")
+        count = MAX_LIST + 1 if len(digits) > 6 else int(digits or 0)
         if count < 1:
             return Parsed("usage", raw, message="Ask for at least one meeting, like `/meetings list 5`.")
         if count > MAX_LIST:

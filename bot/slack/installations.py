@@ -15,7 +15,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
@@ -75,7 +75,9 @@ class SqlInstallationStore(AsyncInstallationStore):
                 workspace = await session.get(Workspace, team_id)
                 workspace = workspace or Workspace(team_id=team_id)
                 workspace.name = installation.team_name
-                workspace.installed_by = installation.user_id
+                # Only the first install's person: anyone a workspace lets install apps can
+                # re-install, and that must never make them an admin of the bot (bot/slack/admins.py).
+                workspace.installed_by = workspace.installed_by or installation.user_id
                 session.add(workspace)
         self._tokens.pop(team_id, None)
 
@@ -113,8 +115,9 @@ class SqlInstallationStore(AsyncInstallationStore):
         if row is None or not row.bot_token_encrypted:
             return None
         return Bot(app_id=row.app_id, enterprise_id=row.enterprise_id or None, team_id=row.team_id or None,
-                   team_name=row.team_name, bot_token=self.box.decrypt(row.bot_token_encrypted), bot_id=row.bot_id,
-                   bot_user_id=row.bot_user_id, bot_scopes=row.bot_scopes, installed_at=row.installed_at.timestamp(),
+                   team_name=row.team_name, bot_token=self.box.decrypt(row.bot_token_encrypted),
+                   bot_id=row.bot_id or "", bot_user_id=row.bot_user_id or "", bot_scopes=row.bot_scopes,
+                   installed_at=row.installed_at.timestamp(),
                    is_enterprise_install=row.is_enterprise_install)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -129,9 +132,9 @@ class SqlInstallationStore(AsyncInstallationStore):
     async def async_delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
                                         user_id: str | None = None) -> None:
         async with self.db.session() as session:
-            query = delete(SlackInstallation).where(SlackInstallation.team_id == (team_id or ""))
+            query = delete(SlackInstallation).where(col(SlackInstallation.team_id) == (team_id or ""))
             if user_id:
-                query = query.where(SlackInstallation.installer_user_id == user_id)
+                query = query.where(col(SlackInstallation.installer_user_id) == user_id)
             await session.exec(query)
         self._tokens.pop(team_id or "", None)
 
@@ -162,7 +165,7 @@ class SqlStateStore(AsyncOAuthStateStore):
         state = secrets.token_urlsafe(32)
         async with self.db.session() as session:
             # Old unused states go as new ones come; the table stays small without a cleanup job.
-            await session.exec(delete(OAuthState).where(OAuthState.expires_at < utcnow()))
+            await session.exec(delete(OAuthState).where(col(OAuthState.expires_at) < utcnow()))
             session.add(OAuthState(state=state, expires_at=utcnow() + self.ttl))
         return state
 
@@ -171,7 +174,7 @@ class SqlStateStore(AsyncOAuthStateStore):
         if not state or len(state) > 64:
             return False
         # One DELETE … RETURNING: of two callbacks racing with the same state, only one gets the row.
-        statement = delete(OAuthState).where(OAuthState.state == state).returning(OAuthState.expires_at)
+        statement = delete(OAuthState).where(col(OAuthState.state) == state).returning(col(OAuthState.expires_at))
         async with self.db.engine.begin() as connection:
             expires_at = (await connection.execute(statement)).scalar_one_or_none()
         return expires_at is not None and expires_at > utcnow()

@@ -28,12 +28,12 @@ PRIVATE = ("That meeting is private: only its approver and workspace admins can 
 
 
 async def viewer_is_admin(deps, team_id: str, user_id: str) -> bool:
-    from bot.slack.listeners.setup import is_admin
+    from bot.slack.admins import is_admin
 
     if not user_id:
         return False
     try:
-        return await is_admin(deps, team_id, user_id)
+        return await is_admin(deps, team_id=team_id, user_id=user_id)
     except Exception:
         log.warning("could not tell whether a user of team %s is an admin; treating as a member", team_id,
                     exc_info=True)

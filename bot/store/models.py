@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -35,6 +35,23 @@ class UTCDateTime(TypeDecorator):
 
 def _ts(**kwargs) -> Column:
     return Column(UTCDateTime(), **kwargs)
+
+
+def _partial(name: str, *columns: str, where: str) -> Index:
+    """An index over the rows `where` holds for only, on both databases. The condition is written
+    with literals, and so are the queries meant to use it: PostgreSQL proves a query may use a
+    partial index from the query's own text, which a bound parameter would hide."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
+# The rows the sender still has to post or edit; the due query repeats this condition word for word.
+UNSENT = "state = 'active' AND (sent_hash IS NULL OR sent_hash <> content_hash)"
+OPEN_TODO = "status = 'open'"
+DEAD_EVENT = "status = 'dead'"
+PROCESSED_EVENT = "status IN ('done', 'ignored')"
+FOLLOWUP_MESSAGE = "kind IN ('reminder', 'recap')"
+HAS_PARENT = "parent_id IS NOT NULL"
+UNPOSTED = "ts IS NULL"
 
 
 def new_webhook_token() -> str:
@@ -89,7 +106,11 @@ class InboxEvent(SQLModel, table=True):
     finally dead-letter it. The unique dedupe key makes a retried delivery a no-op."""
 
     __tablename__ = "inbox_events"
-    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key", name="uq_inbox_connection_dedupe"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "dedupe_key", name="uq_inbox_connection_dedupe"),
+        _partial("ix_inbox_events_dead", "team_id", where=DEAD_EVENT),  # /meetings status: a team's dead ones
+        _partial("ix_inbox_events_processed", "received_at", where=PROCESSED_EVENT),  # the retention job
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connections.id", index=True)
@@ -98,7 +119,7 @@ class InboxEvent(SQLModel, table=True):
     event_type: str = Field(max_length=64)
     dedupe_key: str = Field(max_length=255)
     meeting_id: str | None = Field(default=None, max_length=255)
-    payload: str  # the raw JSON body as received
+    payload: str  # the raw JSON body as received; emptied once processed (the dedupe key stays)
     status: str = Field(default="pending", max_length=16, index=True)  # pending|processing|done|dead|ignored
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
@@ -116,6 +137,13 @@ class SlackMessage(SQLModel, table=True):
     __tablename__ = "slack_messages"
     __table_args__ = (
         UniqueConstraint("connection_id", "meeting_id", "channel", "kind", name="uq_slack_messages_identity"),
+        _partial("ix_slack_messages_unsent", "priority", "id", where=UNSENT),  # the sender's due query
+        Index("ix_slack_messages_team_kind_sent", "team_id", "kind", "sent_at"),  # App Home, recaps, clicks
+        _partial("ix_slack_messages_followups", "created_at", where=FOLLOWUP_MESSAGE),  # the retention job
+        # Deleting a message looks for its thread replies (ON DELETE CASCADE): without this index
+        # each deleted row read the whole table.
+        _partial("ix_slack_messages_parent_id", "parent_id", where=HAS_PARENT),
+        _partial("ix_slack_messages_unposted", "id", where=UNPOSTED),  # thread replies wait for these
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -123,7 +151,7 @@ class SlackMessage(SQLModel, table=True):
     team_id: str = Field(max_length=32, index=True)
     meeting_id: str = Field(max_length=255)
     channel: str = Field(max_length=32)
-    kind: str = Field(max_length=64)  # digest | todos:1 | highlights | started
+    kind: str = Field(max_length=64)  # digest | todos:N | highlights | started | ended | failed | reminder | recap
     priority: int = 0  # lower goes first: digests before thread replies
     parent_id: int | None = Field(default=None, foreign_key="slack_messages.id")  # thread parent (the digest)
     payload: str  # JSON {"text", "blocks"}
@@ -141,6 +169,13 @@ class SlackMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     # The channel Slack answered with: a DM's D… id when posted to a user id. chat.update needs it.
     sent_channel: str | None = Field(default=None, max_length=32)
+    # What later jobs need from the message, stored when it is queued, so nothing is read back out
+    # of the rendered payload: a digest's meeting title (for recaps), the todos a reminder shows
+    # (JSON list of TodoRef strings, to render it again after a click), and the message's
+    # permalink once chat.getPermalink has given it.
+    title: str | None = Field(default=None, max_length=500)
+    todo_refs: str | None = None
+    permalink: str | None = Field(default=None, max_length=500)
 
 
 # --- audit log
@@ -196,7 +231,10 @@ class TodoState(SQLModel, table=True):
     re-renders the thread without asking the provider."""
 
     __tablename__ = "todo_states"
-    __table_args__ = (UniqueConstraint("connection_id", "meeting_id", "todo_key", name="uq_todo_states_todo"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "meeting_id", "todo_key", name="uq_todo_states_todo"),
+        _partial("ix_todo_states_open_owned", "team_id", "assignee", where=OPEN_TODO),  # reminders, `todos mine`
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connections.id", index=True)
@@ -233,6 +271,19 @@ class ChannelPrefs(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     channel: str = Field(primary_key=True, max_length=32)
     weekly_recap: bool = True
+
+
+class MemberZone(SQLModel, table=True):
+    """A Slack member's time zone, for reminders at 9:00 their time: read with users.info the first
+    time, refreshed daily and on `user_change` events. `zone` is an IANA name, or `UTC+3600` (the
+    offset in seconds) when Slack gives only an offset."""
+
+    __tablename__ = "member_zones"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    zone: str = Field(max_length=64, index=True)
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
 class FollowupRun(SQLModel, table=True):

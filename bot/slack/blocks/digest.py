@@ -32,6 +32,7 @@ from bot.slack.blocks.message import MAX_BLOCK_CHARS, BlockBudget, Message, note
 from bot.slack.blocks.text import (
     duration_text,
     escape,
+    mention,
     mrkdwn_from_markdown,
     plain,
     slack_date,
@@ -222,10 +223,10 @@ def _todo_text(todo: TodoView) -> str:
     line = todo_line(Todo(id="", text=todo.text, due=todo.due, completed=todo.done))
     status = []
     if todo.done and todo.done_by:
-        status.append(f"Done by <@{escape(todo.done_by)}>"
+        status.append(f"Done by {mention(todo.done_by)}"
                       + (f", {slack_date(todo.done_at)}" if todo.done_at else ""))
     elif todo.assignee:
-        status.append(f"Owner: <@{escape(todo.assignee)}>")
+        status.append(f"Owner: {mention(todo.assignee)}")
     if not todo.done and todo.snoozed_until:
         status.append(f"snoozed until {slack_date(todo.snoozed_until, with_time=False)}")
     return line + ("\n_" + " · ".join(status) + "_" if status else "")
@@ -389,6 +390,8 @@ def minutes_modal(meeting: Meeting, *, provider_name: str) -> dict:
     if transcript and not cut:
         # After the minutes, the transcript (Meetric, Harmony), as far as the modal has room.
         cut = not budget.add(_section("*Transcript*")) or not _fill(budget, transcript)
+    elif meeting.transcript_note and not cut:
+        cut = not budget.add(note(f"⚠️ {escape(truncate(meeting.transcript_note, 500))}"))
     if cut:
         budget.force(note(f"✂️ Shortened to fit in Slack; the full text is in {escape(provider_name)}."))
     return _modal(budget.blocks)

@@ -4,6 +4,7 @@ A pure builder; home views hold at most 100 blocks, this one stays far below."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -40,7 +41,7 @@ def _digest_line(message: SlackMessage) -> str:
 
 
 def home_view(*, connection: Connection | None, provider_name: str | None, digests: list[SlackMessage],
-              viewer_is_admin: bool, my_todos: list[TodoState] = (), waiting: int = 0) -> dict:
+              viewer_is_admin: bool, my_todos: Sequence[TodoState] = (), waiting: int = 0) -> dict:
     blocks: list = [HeaderBlock(text=PlainTextObject(text="Meetings bot"))]
     if waiting:
         blocks.append(SectionBlock(text=MarkdownTextObject(

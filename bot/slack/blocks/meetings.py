@@ -47,15 +47,28 @@ def more_value(*, cursor: str, limit: int, last_id: str | None) -> str | None:
 
 
 def parse_more_value(value: str) -> tuple[str | None, int, str | None]:
-    data = json.loads(value)
-    return data.get("c"), int(data.get("n") or 10), data.get("s")
+    """(cursor, count, last meeting id) from a More button's value. ValueError for anything
+    more_value() never makes: a value is only as trustworthy as the person who can forge it."""
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("a More value that is not JSON") from exc
+    if not isinstance(data, dict):
+        raise ValueError("a More value that is not an object")
+    cursor, limit, last_id = data.get("c"), data.get("n") or 10, data.get("s")
+    for text in (cursor, last_id):
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_BUTTON_VALUE):
+            raise ValueError("a More cursor that is not a string")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ValueError("a More count that is not a small whole number")
+    return cursor, limit, last_id
 
 
 def meeting_list(page: Page[MeetingSummary], *, provider_name: str, limit: int, continued: bool = False,
                  notice: str | None = None) -> Message:
     if not page.items:
         if continued:
-            # Hedy may ignore its own cursor and repeat the newest meetings (providers.md 1.5).
+            # Hedy may ignore its own cursor and repeat the newest meetings (docs/providers/hedy.md, "Paging").
             text = (f"No older meetings came back from {provider_name}; its API may only list the newest ones. "
                     "`/meetings list 30` shows up to 30 at once.")
             return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text))])

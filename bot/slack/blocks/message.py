@@ -53,14 +53,11 @@ class BlockBudget:
     def size(block: Block) -> int:
         # Serialize once and keep it on the block, so Message.to_slack() does not do it again.
         as_dict = block.to_dict()
-        block._meetings_bot_dict = as_dict
+        block._meetings_bot_dict = as_dict  # type: ignore[attr-defined]
         return len(json.dumps(as_dict, ensure_ascii=False))
 
     def remaining_chars(self) -> int:
         return self.max_chars - self.chars
-
-    def fits(self, block: Block) -> bool:
-        return len(self.blocks) < self.max_blocks and self.chars + self.size(block) <= self.max_chars
 
     def add(self, block: Block) -> bool:
         if len(self.blocks) >= self.max_blocks:

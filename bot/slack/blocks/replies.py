@@ -3,18 +3,22 @@ something goes wrong. Every one says what happened and what to do."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.models.blocks import (
+    Block,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.providers.base import Topic
 from bot.services.meetings import KeyCheck
 from bot.slack.blocks.message import BlockBudget, Message, note
-from bot.slack.blocks.text import escape, slack_date, truncate
+from bot.slack.blocks.text import escape, mention, plain, slack_date, truncate
 from bot.store.models import AuditEntry, Connection
 
 HELP_COMMANDS = [
@@ -33,7 +37,8 @@ HELP_COMMANDS = [
     ("/meetings connect", "connect your own meeting-notes account; its digests come to you or your channels",
      "/meetings connect"),
     ("/meetings routes", "the routing rules: where each meeting goes (admins: the workspace's)", "/meetings routes"),
-    ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due", "/meetings reminders off"),
+    ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due",
+     "/meetings reminders off"),
     ("/meetings recap on|off", "admins: the Monday recap in this channel", "/meetings recap off"),
     ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),
     ("/meetings disconnect", "admins: remove the connection and its stored key", "/meetings disconnect"),
@@ -43,7 +48,7 @@ HELP_COMMANDS = [
 
 def help_message(intro: str | None = None) -> Message:
     lines = [f"• `{usage}`: {what}. Example: `{example}`" for usage, what, example in HELP_COMMANDS]
-    blocks = []
+    blocks: list[Block] = []
     if intro:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
     blocks += [
@@ -65,6 +70,12 @@ def sentence(text: str) -> Message:
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))])
 
 
+def notice_modal(title: str, text: str) -> dict:
+    """A modal that only says something (it replaces a submitted one: `response_action: update`)."""
+    return View(type="modal", title=plain(title, 24), close="Close",
+                blocks=[SectionBlock(text=MarkdownTextObject(text=truncate(text, 2900)))]).to_dict()
+
+
 def not_connected(team_id: str) -> Message:
     return sentence(
         "This workspace isn't connected to a meeting-notes service yet, so I have no meetings to show. "
@@ -76,20 +87,21 @@ def not_connected(team_id: str) -> Message:
 
 def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
     if not topics:
-        return sentence(f"No topics in {provider_name} yet. Topics group related meetings; create them in {provider_name}.")
+        return sentence(f"No topics in {provider_name} yet. "
+                        f"Topics group related meetings; create them in {provider_name}.")
     budget = BlockBudget(reserve_blocks=2)
     budget.add(HeaderBlock(text=PlainTextObject(text=f"Topics in {provider_name} ({len(topics)})")))
     lines = []
     for topic in topics:
         count = topic.session_count
         sessions = "meetings unknown" if count is None else f"{count} meeting{'s' if count != 1 else ''}"
-        line = f"• *{escape(truncate(topic.name or 'Unnamed topic', 120))}*: {sessions}"
+        entry = f"• *{escape(truncate(topic.name or 'Unnamed topic', 120))}*: {sessions}"
         if topic.last_session_at:
-            line += f", last {slack_date(topic.last_session_at, with_time=False)}"
-        lines.append(line)
+            entry += f", last {slack_date(topic.last_session_at, with_time=False)}"
+        lines.append(entry)
     shown = 0
     chunk: list[str] = []
-    for line in lines + [None]:
+    for line in [*lines, None]:
         if line is None or sum(len(x) + 1 for x in chunk) + len(line) > 2900:
             if chunk and not budget.add(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk)))):
                 break
@@ -103,7 +115,7 @@ def topic_list(topics: list[Topic], *, provider_name: str) -> Message:
 
 
 def status_message(connection: Connection, key: KeyCheck, *, provider_name: str, dead_events: int = 0,
-                   dead_messages: list[tuple[str, str]] = (), changes: list[AuditEntry] = ()) -> Message:
+                   dead_messages: Sequence[tuple[str, str]] = (), changes: Sequence[AuditEntry] = ()) -> Message:
     if key.state == "ok":
         who = f" ({escape(key.account.email)})" if key.account and key.account.email else ""
         key_text = f"✅ works{who}"
@@ -145,16 +157,22 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
     return Message(text=f"{provider_name} connected; API key: {key.state}", blocks=blocks)
 
 
-def setup_changes(changes: list[AuditEntry]) -> SectionBlock:
+def actor_text(actor: str | None) -> str:
+    """Who made a setup change: a person (a mention), the server's CLI, or Slack itself (an
+    uninstall or a revoked token pauses the connection)."""
+    return {"cli": "the server (CLI)", "slack": "Slack"}.get(actor or "", None) or mention(actor, otherwise="unknown")
+
+
+def setup_changes(changes: Sequence[AuditEntry]) -> SectionBlock:
     """The last audit entries, newest first. Details are written by the bot (channel mentions
     on purpose) and never hold a secret."""
     lines = [f"• {slack_date(c.at)}: {escape(c.action.replace('_', ' '))} by "
-             f"{'the server (CLI)' if c.actor == 'cli' else f'<@{escape(c.actor)}>'}"
+             f"{actor_text(c.actor)}"
              f"{' (' + c.detail + ')' if c.detail else ''}" for c in changes]
     return SectionBlock(text=MarkdownTextObject(text=truncate("*Recent setup changes*\n" + "\n".join(lines), 2900)))
 
 
-def not_connected_status(team_id: str, changes: list[AuditEntry] = ()) -> Message:
+def not_connected_status(team_id: str, changes: Sequence[AuditEntry] = ()) -> Message:
     """`/meetings status` with no active connection: how to connect, and what happened last."""
     message = not_connected(team_id)
     if not changes:

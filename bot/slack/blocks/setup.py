@@ -6,11 +6,14 @@ four characters Connection.api_key_hint keeps, a saved secret only as "saved".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
     CheckboxesElement,
     ContextBlock,
+    ConversationFilter,
     ConversationSelectElement,
     HeaderBlock,
     InputBlock,
@@ -68,7 +71,7 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
                        action_id=ActionId.SETUP_CHANNEL,
                        initial_conversation=(connection.default_channel if connection and
                                              connection.default_channel else None),
-                       filter={"include": ["public", "private"], "exclude_bot_users": True})),
+                       filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True))),
         *([ContextBlock(elements=[MarkdownTextObject(text=f"⚠️ {channel_note}")])] if channel_note else []),
         SectionBlock(text=MarkdownTextObject(text=url_text)),
         InputBlock(block_id=BlockId.SETUP_WEBHOOK_SECRET, label="Webhook signing secret", optional=True,
@@ -143,7 +146,7 @@ def disconnect_question(provider_names: list[str]) -> Message:
     ])
 
 
-def disconnected(provider_names: list[str], problems: list[str] = ()) -> Message:
+def disconnected(provider_names: list[str], problems: Sequence[str] = ()) -> Message:
     if not provider_names:
         return refused("Nothing to disconnect: this workspace has no connection.")
     text = (f"Disconnected {' and '.join(provider_names)}. The key and secrets are deleted. "
@@ -155,19 +158,22 @@ def disconnected(provider_names: list[str], problems: list[str] = ()) -> Message
 
 def submission_values(view: dict) -> dict:
     """The modal's state as plain values (strings, lists), read by block and action id."""
-    state = (view.get("state") or {}).get("values") or {}
+    def mapping(value: object) -> dict:  # anything Slack never sends reads as "not filled in"
+        return value if isinstance(value, dict) else {}
+
+    state = mapping(mapping(view.get("state")).get("values"))
 
     def element(block: str, action: str) -> dict:
-        return (state.get(block) or {}).get(action) or {}
+        return mapping(mapping(state.get(block)).get(action))
 
-    provider = (element(BlockId.SETUP_PROVIDER, ActionId.SETUP_PROVIDER).get("selected_option") or {}).get("value")
+    provider = mapping(element(BlockId.SETUP_PROVIDER, ActionId.SETUP_PROVIDER).get("selected_option")).get("value")
     return {
         "provider": provider,
         "api_key": (element(BlockId.SETUP_API_KEY, ActionId.SETUP_API_KEY).get("value") or "").strip() or None,
         "channel": element(BlockId.SETUP_CHANNEL, ActionId.SETUP_CHANNEL).get("selected_conversation"),
         "webhook_secret": (element(BlockId.SETUP_WEBHOOK_SECRET, ActionId.SETUP_WEBHOOK_SECRET).get("value")
                            or "").strip() or None,
-        "posts": [o.get("value") for o in
+        "posts": [mapping(o).get("value") for o in
                   element(BlockId.SETUP_POSTS, ActionId.SETUP_POSTS).get("selected_options") or []],
         "register_webhook": bool(element(BlockId.SETUP_REGISTER_WEBHOOK, ActionId.SETUP_REGISTER_WEBHOOK)
                                  .get("selected_options")),

@@ -24,6 +24,22 @@ def escape(text: str | None) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# A Slack user id as Slack writes it (U… or, for Enterprise Grid users, W…): nothing else may
+# become an <@…> mention, whatever a button, a picker or a stored row says.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
+def is_user_id(value: object) -> bool:
+    return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
+
+
+def mention(user_id: str | None, *, otherwise: str = "someone") -> str:
+    """`<@U123>` for a real user id; anything else (a forged value, "slack", "cli") as escaped text."""
+    if is_user_id(user_id):
+        return f"<@{user_id}>"
+    return escape(user_id) or otherwise
+
+
 def plain(text: str | None, limit: int) -> str:
     """For plain_text objects: no escaping needed, only a length cap; never empty."""
     text = " ".join((text or "").split()) or "Untitled"

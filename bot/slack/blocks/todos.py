@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextOb
 from bot.services.meetings import TodoGroup
 from bot.slack.blocks.meetings import SECTION_LIMIT, todo_line
 from bot.slack.blocks.message import BlockBudget, Message, note
-from bot.slack.blocks.text import escape, slack_date, truncate
+from bot.slack.blocks.text import escape, mention, slack_date, truncate
 
 if TYPE_CHECKING:
     from bot.slack.blocks.digest import TodoView
@@ -28,7 +28,8 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
     shown = 0
     for group in groups:
         if group.meeting_title:
-            heading = f"*{escape(truncate(group.meeting_title, 200))}* · {slack_date(group.meeting_started_at, with_time=False)}"
+            day = slack_date(group.meeting_started_at, with_time=False)
+            heading = f"*{escape(truncate(group.meeting_title, 200))}* · {day}"
         elif group.meeting_id:
             heading = f"*Meeting `{escape(truncate(group.meeting_id, 100))}`*"
         else:
@@ -53,7 +54,7 @@ def todo_groups(groups: list[TodoGroup], *, provider_name: str, include_done: bo
 def owner_todos(views: list[tuple[str, TodoView]], *, owner: str, asker: str, notice: str | None = None) -> Message:
     """Open todos someone owns, each under its meeting's title, with the same buttons as in threads.
     `views`: (meeting title, todo). `notice`: what the last click did, when the list is shown again."""
-    who = "you" if owner == asker else f"<@{escape(owner)}>"
+    who = "you" if owner == asker else mention(owner)
     done = f"{notice}\n" if notice else ""  # mrkdwn the caller built (a mention, escaped todo text)
     if not views:
         text = (f"{done}No open todos owned by {who}. Owners are set with *Assign* on the todos in a digest's thread.")
@@ -88,3 +89,13 @@ def titled_todo_list(heading: str, views: list[tuple[str, TodoView]], *, list_ow
             budget.add(block)
         shown += 1
     return budget, shown
+
+
+def change_notice(action: str, *, assignee: str | None, todo_text: str) -> str:
+    """What a click on a todo did, for the person who clicked (mrkdwn: the todo's text escaped,
+    the owner a mention only when it is a real user id)."""
+    done = {"done": "Marked done.", "reopen": "Reopened.", "assign": f"Assigned to {mention(assignee)}.",
+            "unassign": "No owner now.", "snooze_tomorrow": "Snoozed until tomorrow.",
+            "snooze_week": "Snoozed until next week."}.get(action, "Changed.")
+    text = " ".join(todo_text.split())
+    return f"{done} ({escape(text if len(text) <= 80 else text[:79] + '…')})"

@@ -1,21 +1,19 @@
-"""Buttons on `/meetings` answers. Every click is answered for the clicking user's own team."""
+"""Buttons on `/meetings` answers and channel digests, answered for the workspace they belong to
+(context["workspace"], bot/slack/context.py)."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.answers import minutes_view, more_meetings, show_meeting
-from bot.slack.blocks.digest import minutes_loading_modal
+from bot.deps import Deps
+from bot.slack.answers import more_meetings, show_meeting
 from bot.slack.blocks.meetings import parse_more_value
 from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import sentence
-from bot.deps import Deps
 from bot.slack.ids import ActionId
+from bot.slack.minutes import open_minutes
 
-
-def clicking_team(body: dict) -> str:
-    # The clicking user's team, never a team named in the button value.
-    return (body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id") or ""
+MAX_MORE = 30  # as many as `/meetings list` shows at once
 
 
 async def _stale_button() -> Message:
@@ -24,36 +22,33 @@ async def _stale_button() -> Message:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.SHOW_MEETING.value)
-    async def show_clicked(ack, body, action):
+    async def show_clicked(ack, body, action, context):
         await ack()
-        team_id = clicking_team(body)
+        team_id = context["workspace"]
         work = show_meeting(team_id=team_id, meeting_id=action.get("value") or "", deps=deps,
-                            user_id=(body.get("user") or {}).get("id") or "")
+                            user_id=context["user_id"])
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.MORE_MEETINGS.value)
-    async def more_clicked(ack, body, action):
+    async def more_clicked(ack, body, action, context):
         await ack()
-        team_id = clicking_team(body)
+        team_id = context["workspace"]
         try:
             cursor, limit, after_id = parse_more_value(action.get("value") or "")
-        except (ValueError, TypeError, AttributeError):
+        except ValueError:
             deps.background.answer(_stale_button(), response_url=body["response_url"], team_id=team_id)
             return
-        work = more_meetings(team_id=team_id, cursor=cursor, limit=max(1, min(limit, 30)), after_id=after_id,
-                             deps=deps, user_id=(body.get("user") or {}).get("id") or "")
+        work = more_meetings(team_id=team_id, cursor=cursor, limit=min(limit, MAX_MORE), after_id=after_id,
+                             deps=deps, user_id=context["user_id"])
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.FULL_MINUTES.value)
-    async def full_minutes_clicked(ack, body, action, client):
-        await ack()
-        team_id = clicking_team(body)
-        # trigger_id is only good for 3 s: open a loading modal now, fill it once the provider answers.
-        opened = await client.views_open(trigger_id=body["trigger_id"], view=minutes_loading_modal())
-        view_id = opened["view"]["id"]
-
-        async def fill() -> None:
-            view = await minutes_view(team_id=team_id, meeting_id=action.get("value") or "", deps=deps)
-            await deps.slack_client(team_id).views_update(view_id=view_id, view=view)
-
-        deps.background.run(fill(), what="filling the minutes modal")
+    async def full_minutes_clicked(ack, body, action, context):
+        await ack()  # before views.open: Slack's 3 s are for the ack, and views.open may be slow or limited
+        team_id = context["workspace"]
+        work = open_minutes(deps, team_id=team_id, trigger_id=body.get("trigger_id") or "",
+                            meeting_id=action.get("value") or "")
+        if body.get("response_url"):
+            deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
+        else:
+            deps.background.run(work, what="opening the minutes modal")

@@ -13,8 +13,8 @@ from bot.services import decisions
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.routing import parse_decision_ref, post_to_modal
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.listeners.actions import clicking_team
-from bot.slack.listeners.setup import is_admin
+from bot.slack.context import AdminCheck
+from bot.slack.setup_flow import provider_choices
 
 STALE = "That button is out of date. Type `/meetings status` to see the meetings waiting for you."
 CHOICES = {ActionId.ROUTE_APPROVE: "approve", ActionId.ROUTE_KEEP_PRIVATE: "keep_private",
@@ -22,12 +22,12 @@ CHOICES = {ActionId.ROUTE_APPROVE: "approve", ActionId.ROUTE_KEEP_PRIVATE: "keep
 
 
 async def _choose(deps: Deps, *, team_id: str, user_id: str, value: str | None, choice: str,
-                  channel: str | None = None):
+                  admin: AdminCheck, channel: str | None = None):
     decision_id = parse_decision_ref(value)
     if decision_id is None:
         return sentence(STALE)
     outcome = await approvals.decide(deps, team_id=team_id, decision_id=decision_id, user_id=user_id, choice=choice,
-                                     channel=channel, is_admin=lambda: is_admin(deps, team_id, user_id))
+                                     channel=channel, is_admin=admin)
     return sentence(outcome.text)
 
 
@@ -35,24 +35,22 @@ async def open_personal_connect(deps: Deps, *, team_id: str, user_id: str, trigg
     """`/meetings connect`: the setup modal's personal form, for any member."""
     from bot.services import setup as setup_service
     from bot.slack.blocks.setup import setup_modal
-    from bot.slack.listeners.setup import provider_choices
-
     mine = None
     for name, _display in provider_choices():
         mine = mine or await setup_service.personal_connection(deps.db, team_id, name, user_id)
     url = deps.settings.webhook_url(mine.provider, mine.webhook_token) if mine else None
-    await deps.slack_client(team_id).views_open(trigger_id=trigger_id, view=setup_modal(
+    await deps.slack_client(team_id, interactive=True).views_open(trigger_id=trigger_id, view=setup_modal(
         providers=provider_choices(), connection=mine, webhook_url=url, personal=True))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     def on(action_id: ActionId, choice: str):
         @app.action(action_id.value)
-        async def clicked(ack, body, action):
+        async def clicked(ack, body, action, context):
             await ack()
-            team_id = clicking_team(body)
-            user_id = (body.get("user") or {}).get("id") or ""
-            work = _choose(deps, team_id=team_id, user_id=user_id, value=action.get("value"), choice=choice)
+            team_id, user_id = context["workspace"], context["user_id"]
+            work = _choose(deps, team_id=team_id, user_id=user_id, value=action.get("value"), choice=choice,
+                           admin=context["is_admin"])
             deps.background.answer(work, response_url=body.get("response_url") or "", team_id=team_id)
 
     for action_id, choice in CHOICES.items():
@@ -60,7 +58,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     register_routes(app, deps)
 
     @app.view(CallbackId.CONNECT_MODAL.value)
-    async def personal_connect_submitted(ack, body, view):
+    async def personal_connect_submitted(ack, body, view, context):
         import asyncio
 
         from bot.providers.base import ProviderError
@@ -69,14 +67,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         from bot.slack import directory
         from bot.slack.blocks.setup import submission_values
         from bot.slack.errors import describe
-        from bot.slack.listeners.setup import (
-            SUBMIT_BUDGET_SECONDS,
-            _confirm,
-            _finish_late,
-        )
+        from bot.slack.setup_flow import SUBMIT_BUDGET_SECONDS, confirm, finish_late
 
-        team_id = clicking_team(body)
-        user_id = (body.get("user") or {}).get("id") or ""
+        team_id, user_id = context["workspace"], context["user_id"]
         values = submission_values(view)
         if values["provider"] not in PROVIDERS:
             await ack(response_action="errors", errors={BlockId.SETUP_PROVIDER.value: "Choose a service."})
@@ -103,7 +96,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         done, _ = await asyncio.wait({task}, timeout=SUBMIT_BUDGET_SECONDS)
         if task not in done:
             await ack()
-            deps.background.run(_finish_late(deps, request, task), what="finishing a slow personal connect")
+            deps.background.run(finish_late(deps, request, task), what="finishing a slow personal connect")
             return
         try:
             outcome = task.result()
@@ -115,24 +108,23 @@ def register(app: AsyncApp, deps: Deps) -> None:
                       errors={BlockId.SETUP_API_KEY.value: describe(exc, team_id=team_id).text[:500]})
             return
         await ack()
-        deps.background.run(_confirm(deps, request, outcome), what="confirming a personal connect")
+        deps.background.run(confirm(deps, request, outcome), what="confirming a personal connect")
 
     @app.action(ActionId.ROUTE_POST_TO.value)
-    async def post_to_clicked(ack, body, action, client):
+    async def post_to_clicked(ack, body, action, context):
         await ack()
-        team_id = clicking_team(body)
+        team_id = context["workspace"]
         decision_id = parse_decision_ref(action.get("value"))
         decision = await decisions.get(deps.db, team_id=team_id, decision_id=decision_id) if decision_id else None
         if decision is None:
             deps.background.answer(_stale(), response_url=body.get("response_url") or "", team_id=team_id)
             return
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=post_to_modal(decision.id, title=decision.meeting_title))
+        await deps.slack_client(team_id, interactive=True).views_open(
+            trigger_id=body["trigger_id"], view=post_to_modal(decision.id, title=decision.meeting_title))
 
     @app.view(CallbackId.ROUTE_POST_TO_MODAL.value)
-    async def post_to_submitted(ack, body, view):
-        team_id = (body.get("team") or {}).get("id") or (view.get("team_id") or "")
-        user_id = (body.get("user") or {}).get("id") or ""
+    async def post_to_submitted(ack, body, view, context):
+        team_id, user_id, admin = context["workspace"], context["user_id"], context["is_admin"]
         values = (view.get("state") or {}).get("values") or {}
         channel = ((values.get(BlockId.ROUTE_POST_TO_CHANNEL.value) or {})
                    .get(ActionId.ROUTE_POST_TO_CHANNEL.value) or {}).get("selected_conversation")
@@ -147,8 +139,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         async def work() -> None:
             message = await _choose(deps, team_id=team_id, user_id=user_id, value=ref, choice="post_to",
-                                    channel=channel)
-            await deps.slack_client(team_id).chat_postMessage(channel=user_id, **message.to_slack())
+                                    admin=admin, channel=channel)
+            await deps.slack_client(team_id, interactive=True).chat_postMessage(channel=user_id, **message.to_slack())
 
         deps.background.run(work(), what="post to a chosen channel")
 
@@ -166,7 +158,6 @@ NOT_YOURS = ("Only workspace admins edit the workspace's routing rules. To route
 async def _scope_for(deps: Deps, team_id: str, user_id: str) -> tuple[bool, int | None] | None:
     """(is admin, personal connection id or None) of whoever opens the rules; None: nothing to edit."""
     from bot.services import setup as setup_service
-    from bot.slack.listeners.setup import provider_choices
     from bot.slack.visibility import viewer_is_admin
 
     if await viewer_is_admin(deps, team_id, user_id):
@@ -195,8 +186,8 @@ async def open_routes(deps: Deps, *, team_id: str, user_id: str, trigger_id: str
     found = await _scope_for(deps, team_id, user_id)
     if found is None:
         return sentence(NOT_YOURS)
-    await deps.slack_client(team_id).views_open(trigger_id=trigger_id,
-                                                view=await _routes_view(deps, team_id, found[1]))
+    await deps.slack_client(team_id, interactive=True).views_open(trigger_id=trigger_id,
+                                                                  view=await _routes_view(deps, team_id, found[1]))
     return None
 
 
@@ -230,16 +221,15 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
     from bot.slack.blocks.routes import form_values, rule_form
 
     @app.action(ActionId.ROUTE_RULE_MENU.value)
-    async def rule_menu(ack, body, action):
+    async def rule_menu(ack, body, action, context):
         await ack()
-        team_id = clicking_team(body)
-        user_id = (body.get("user") or {}).get("id") or ""
+        team_id, user_id = context["workspace"], context["user_id"]
         view = body.get("view") or {}
         scope = json.loads(view.get("private_metadata") or "{}").get("scope")
         choice, _, number = ((action.get("selected_option") or {}).get("value") or "").partition(":")
 
         async def work() -> None:
-            client = deps.slack_client(team_id)
+            client = deps.slack_client(team_id, interactive=True)
             if not await _allowed(deps, team_id, user_id, scope) or not (number.isascii() and number.isdigit()):
                 await client.views_update(view_id=view["id"], view=await _routes_view(
                     deps, team_id, scope, notice="You cannot change these rules."))
@@ -276,11 +266,10 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
                                                                               root_view=view.get("id") or ""))
 
     @app.view(CallbackId.ROUTE_RULE_FORM.value)
-    async def rule_submitted(ack, body, view):
+    async def rule_submitted(ack, body, view, context):
         import asyncio
 
-        team_id = clicking_team(body)
-        user_id = (body.get("user") or {}).get("id") or ""
+        team_id, user_id = context["workspace"], context["user_id"]
         meta = json.loads(view.get("private_metadata") or "{}")
         scope, rule_id, root = meta.get("scope"), meta.get("rule"), meta.get("root")
         values = form_values(view)
@@ -326,4 +315,4 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
 
 
 async def _refresh_root(deps: Deps, team_id: str, root: str, scope: int | None, notice: str) -> None:
-    await deps.slack_client(team_id).views_update(view_id=root, view=await _routes_view(deps, team_id, scope, notice))
+    await deps.slack_client(team_id, interactive=True).views_update(view_id=root, view=await _routes_view(deps, team_id, scope, notice))

@@ -35,7 +35,10 @@ def _run_offline() -> None:
 async def _run_online_standalone() -> None:
     from bot.store.db import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: set sqlalchemy.url (meetings-bot migrate sets it from DATABASE_URL)")
+    engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -1,0 +1,135 @@
+"""Morning reminders: at 9:00 in each owner's own time zone, a DM with their open todos that are
+due, overdue, or undated for over a week (snoozed ones wait), with the same buttons as threads.
+
+A tick costs what is due, not what is stored: the zones where it is 9:00 now are worked out from
+the few hundred distinct zones members are in (stored, bot/services/timezones.py), and only the
+open todos of people in those zones are read. Slack is asked only about owners whose zone was
+never read. Each person's run key (bot/jobs/runs.py) makes the DM go out once a day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, exists, literal_column, or_
+from sqlmodel import select
+
+from bot.delivery import outbox
+from bot.delivery.digests import todo_view
+from bot.jobs.runs import claim_run, mark_queued
+from bot.services import timezones
+from bot.services import todos as todo_service
+from bot.services.due_dates import parse_due
+from bot.slack import members
+from bot.slack.blocks.followups import reminder_message
+from bot.store.db import Database
+from bot.store.models import (
+    Connection,
+    MemberPrefs,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+)
+
+log = logging.getLogger(__name__)
+
+HOUR = 9
+UNDATED_AFTER = timedelta(days=7)
+PRIORITY_FOLLOWUP = 50  # after digests and their threads
+KIND = "reminder"
+
+
+def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
+    if state.status != todo_service.OPEN or (state.snoozed_until and state.snoozed_until > now):
+        return False
+    anchor = (state.meeting_started_at or state.first_seen_at).date()
+    due = parse_due(state.due, anchor)
+    if due is not None:
+        return due <= today
+    return now - state.first_seen_at >= UNDATED_AFTER  # undated, or a date nobody can read
+
+
+async def _open_todos_in(db: Database, zones: list[str]) -> list[tuple[TodoState, str]]:
+    """Open todos of the people in these zones who want reminders, in active connections."""
+    muted = exists().where(MemberPrefs.team_id == TodoState.team_id, MemberPrefs.user_id == TodoState.assignee,
+                           MemberPrefs.reminders.is_(False))
+    query = (select(TodoState, MemberZone.zone)
+             .join(MemberZone, and_(MemberZone.team_id == TodoState.team_id, MemberZone.user_id == TodoState.assignee))
+             .join(Connection, Connection.id == TodoState.connection_id)
+             # A literal, so the partial index of open owned todos serves it (see models.py).
+             .where(TodoState.status == literal_column("'open'"), MemberZone.zone.in_(zones),
+                    Connection.status == "active", ~muted))
+    async with db.session() as session:
+        return [(state, zone) for state, zone in (await session.exec(query)).all()]
+
+
+def _message(states: list[TodoState]) -> tuple[dict, list[str]]:
+    """The DM for these todos, and the refs of the ones it shows (stored with it)."""
+    ordered = sorted(states, key=lambda s: (s.meeting_title, s.meeting_id, s.position, s.id))
+    message, shown = reminder_message([(s.meeting_title, todo_view(s)) for s in ordered])
+    return message.to_slack(), [todo_service.TodoRef.of(s).encode() for s in ordered[:shown]]
+
+
+async def run_reminders(deps, now: datetime) -> int:
+    """Queue today's reminder DM for everyone whose local time is in the 9 o'clock hour."""
+    missing = await timezones.owners_without_zone(deps.db)
+    if missing:
+        await members.learn_missing(deps, missing, now=now)
+    zones = timezones.at_hour(await timezones.known_zones(deps.db), now, HOUR)
+    if not zones:
+        return 0
+    by_person: dict[tuple[str, str], list[TodoState]] = defaultdict(list)
+    zone_of_person: dict[tuple[str, str], str] = {}
+    for state, zone in await _open_todos_in(deps.db, zones):
+        person = (state.team_id, state.assignee or "")
+        by_person[person].append(state)
+        zone_of_person[person] = zone
+    queued = 0
+    for (team_id, user_id), owned in sorted(by_person.items()):
+        try:
+            local = now.astimezone(timezones.zone_of(zone_of_person[(team_id, user_id)]))
+            due = [s for s in owned if wants_reminder(s, local.date(), now)]
+            if not due:
+                continue
+            run = await claim_run(deps.db, kind=KIND, team_id=team_id, subject=user_id,
+                                  period=local.date().isoformat(), connection_id=min(s.connection_id for s in due))
+            if run is None:
+                continue  # already sent (or being sent) today
+            payload, refs = _message(due)
+            message = await outbox.want(deps.db, connection_id=run.connection_id, team_id=team_id,
+                                        meeting_id=f"reminder:{run.period}", channel=user_id, kind=KIND,
+                                        payload=payload, priority=PRIORITY_FOLLOWUP, todo_refs=refs)
+            await mark_queued(deps.db, run, message)
+            queued += 1
+        except Exception:
+            log.exception("could not prepare the reminder for a user of team %s", team_id)
+    return queued
+
+
+async def find_posted(db: Database, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
+    """The team's message Slack knows as (channel, ts), whatever its kind; None for a message the
+    bot does not know, or a reminder the retention job has expired."""
+    async with db.session() as session:
+        return (await session.exec(select(SlackMessage).where(
+            SlackMessage.team_id == team_id, SlackMessage.ts == ts,
+            or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
+
+
+async def refresh_reminder(deps, message: SlackMessage) -> None:
+    """After a click in a reminder DM: the same todos, rendered again from their stored state
+    (a done one shows who did it), edited in place by the sender."""
+    try:
+        stored = json.loads(message.todo_refs or "[]")
+    except ValueError:
+        stored = []
+    refs = [ref for ref in map(todo_service.TodoRef.parse, stored) if ref is not None]
+    states = await todo_service.by_refs(deps.db, team_id=message.team_id, refs=refs)
+    # The order stays the morning's: by_refs keeps the stored order.
+    message_payload, shown = reminder_message([(s.meeting_title, todo_view(s)) for s in states])
+    await outbox.want(deps.db, connection_id=message.connection_id, team_id=message.team_id,
+                      meeting_id=message.meeting_id, channel=message.channel, kind=KIND,
+                      payload=message_payload.to_slack(), priority=PRIORITY_FOLLOWUP,
+                      todo_refs=[todo_service.TodoRef.of(s).encode() for s in states[:shown]])
