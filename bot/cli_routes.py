@@ -159,7 +159,7 @@ def explain_route(team: str = typer.Option(..., help="Slack team (workspace) id.
 
 
 async def _explain(db, *, team: str, provider: str, meeting_id: str) -> list[str]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from bot.providers.base import ProviderError
     from bot.providers.registry import ProviderFactory, UnknownProvider, provider_info
@@ -176,7 +176,7 @@ async def _explain(db, *, team: str, provider: str, meeting_id: str) -> list[str
         raise RuleError(str(exc)) from None
     async with db.session() as session:
         connections = list((await session.exec(select(Connection).where(
-            Connection.team_id == team, Connection.provider == info.name).order_by(Connection.id))).all())
+            Connection.team_id == team, Connection.provider == info.name).order_by(col(Connection.id)))).all())
         workspace = await session.get(Workspace, team)
     if not connections:
         raise RuleError(f"Workspace {team} has no {info.display_name} connection.")

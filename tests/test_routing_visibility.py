@@ -3,6 +3,8 @@ account only where its digest went to a channel one can read; `/meetings explain
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import update
 
@@ -103,3 +105,23 @@ async def test_another_members_personal_account_is_theirs_except_where_its_diges
     status = text_of(await eve.ask("status"))
     assert "personal" not in status  # the connection is not hers to see
     assert "personal" in text_of(await as_user(slack_user, OWNER).ask("status"))
+
+
+async def test_members_asking_the_same_question_get_their_own_answers_never_anothers(
+        slack_user, deps, owned, fake_hedy):
+    """Answers are cached and identical questions in flight are shared; what a member may see
+    decides the answer, so the asker is part of both keys."""
+    await deliver(deps, owned, fake_hedy, "sess_demo_09")  # "1:1 with Sam", held for OWNER
+    owner, eve = as_user(slack_user, OWNER), as_user(slack_user, EVE)
+
+    # At the same time: two questions in flight together.
+    mine, hers = await asyncio.gather(owner.ask("list 30"), eve.ask("list 30"))
+    assert "1:1 with Sam" in text_of(mine)
+    assert "1:1 with Sam" not in text_of(hers) and "Weekly Product Sync" in text_of(hers)
+
+    # One after the other, while the answers are fresh in the cache (given inside the ack).
+    for _ in range(2):
+        assert "1:1 with Sam" in text_of(await owner.ask("list 30"))
+        assert "1:1 with Sam" not in text_of(await eve.ask("list 30"))
+        assert "1:1 with Sam" not in text_of(await eve.ask("show sess_demo_09"))
+        assert "1:1 with Sam" in text_of(await owner.ask("show sess_demo_09"))

@@ -79,6 +79,8 @@ async def auto_approve(deps) -> int:
     """Approve the held meetings whose rule's wait ran out; returns how many."""
     count = 0
     for decision in await decisions.due_for_auto_approval(deps.db):
+        if decision.id is None:
+            continue
         acted = await decisions.act(deps.db, team_id=decision.team_id, decision_id=decision.id, user_id="auto",
                                     choice="approve")
         if acted is not None and acted.changed:

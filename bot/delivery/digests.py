@@ -117,6 +117,7 @@ async def _note(deps, connection: Connection, event: InboxEvent, title: str | No
     """A started/ended/failed note goes where the meeting's digest goes when that is a channel,
     and nowhere if it is held, private or skipped (a title alone can say "1:1"). Before the
     digest, the rules are tried on the title only, and nothing is stored."""
+    assert connection.id is not None, "a stored connection"
     decision = await decisions.find(deps.db, connection_id=connection.id, meeting_id=event.meeting_id or "-")
     if decision is not None:
         channels = [d for d in decision.destinations if d[:1] not in ("U", "W")] \
@@ -139,6 +140,7 @@ async def _note(deps, connection: Connection, event: InboxEvent, title: str | No
 async def route(deps, *, connection: Connection, meeting: Meeting, provider_name: str) -> RoutingDecision | None:
     """The meeting's routing decision: the stored one, or made now and stored (first delivery).
     None when no rule matched and the connection has nowhere to post."""
+    assert connection.id is not None, "a stored connection"
     stored = await decisions.find(deps.db, connection_id=connection.id, meeting_id=meeting.id)
     if stored is not None:
         return stored
@@ -161,6 +163,7 @@ async def deliver(deps, *, connection: Connection, decision: RoutingDecision, me
     """Store the messages the decision calls for. Posted and approved meetings get a digest (and
     its thread) in each destination; a held one an approval DM; a kept-private one a DM to its
     approver; a skipped one nothing. Re-running it (a re-export) edits the same messages."""
+    assert connection.id is not None, "a stored connection"
     why = why_here(decision)
     if decision.state in (decisions.POSTED, decisions.APPROVED):
         for destination in decision.destinations:

@@ -69,11 +69,12 @@ async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quie
         col(Connection.default_channel).is_not(None),
         and_(col(Connection.personal).is_(True), col(Connection.owner_id).is_not(None))))
     if slices > 1:
-        query = query.where(Connection.id % slices == slice_index)
+        query = query.where(col(Connection.id) % slices == slice_index)
     if quiet_for is not None:
-        query = query.where(or_(Connection.last_webhook_at.is_(None), Connection.last_webhook_at < now - quiet_for))
+        query = query.where(or_(col(Connection.last_webhook_at).is_(None),
+                                col(Connection.last_webhook_at) < now - quiet_for))
     async with deps.db.session() as session:
-        connections = list((await session.exec(query.order_by(Connection.id))).all())
+        connections = list((await session.exec(query.order_by(col(Connection.id)))).all())
     gate = asyncio.Semaphore(concurrency)
 
     async def listing(connection: Connection) -> tuple[Connection, list[str]]:

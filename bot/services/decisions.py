@@ -105,6 +105,7 @@ async def record(db: Database, *, connection: Connection, meeting: Meeting, deci
             auto_approve_at=now + timedelta(hours=hours) if hours else None,
             trace=decision.explain(), decided_at=now,
         ).on_conflict_do_nothing(index_elements=["connection_id", "meeting_id"]))
+    assert connection.id is not None, "a stored connection"
     stored = await find(db, connection_id=connection.id, meeting_id=meeting.id)
     assert stored is not None
     return stored
@@ -116,8 +117,8 @@ async def fallback_approver(db: Database, team_id: str) -> str | None:
 
     async with db.session() as session:
         actor = (await session.exec(select(AuditEntry.actor).where(
-            AuditEntry.team_id == team_id, AuditEntry.action == "connected", AuditEntry.actor.like("U%"))
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))).first()
+            col(AuditEntry.team_id) == team_id, col(AuditEntry.action) == "connected",
+            col(AuditEntry.actor).like("U%")).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()))).first()
         if actor:
             return actor
         workspace = await session.get(Workspace, team_id)
@@ -147,8 +148,8 @@ async def act(db: Database, *, team_id: str, decision_id: int, user_id: str, cho
     elif choice == "keep_private":
         values["destinations"] = []
     statement = (update(RoutingDecision)
-                 .where(RoutingDecision.id == decision_id, RoutingDecision.team_id == team_id,
-                        RoutingDecision.state == HELD)
+                 .where(col(RoutingDecision.id) == decision_id, col(RoutingDecision.team_id) == team_id,
+                        col(RoutingDecision.state) == HELD)
                  .values(**values).returning(RoutingDecision))
     async with db.session() as session:
         won = (await session.scalars(statement.execution_options(synchronize_session=False))).first()
@@ -161,8 +162,8 @@ async def act(db: Database, *, team_id: str, decision_id: int, user_id: str, cho
 async def due_for_auto_approval(db: Database, *, limit: int = 100) -> list[RoutingDecision]:
     async with db.session() as session:
         return list((await session.exec(select(RoutingDecision).where(
-            RoutingDecision.state == HELD, RoutingDecision.auto_approve_at.is_not(None),
-            RoutingDecision.auto_approve_at <= utcnow()).order_by(RoutingDecision.id).limit(limit))).all())
+            col(RoutingDecision.state) == HELD, col(RoutingDecision.auto_approve_at).is_not(None),
+            col(RoutingDecision.auto_approve_at) <= utcnow()).order_by(col(RoutingDecision.id)).limit(limit))).all())
 
 
 async def held_for(db: Database, *, team_id: str, user_id: str | None = None, limit: int = 50) -> list[RoutingDecision]:
@@ -171,13 +172,14 @@ async def held_for(db: Database, *, team_id: str, user_id: str | None = None, li
     if user_id is not None:
         query = query.where(RoutingDecision.approver == user_id)
     async with db.session() as session:
-        return list((await session.exec(query.order_by(RoutingDecision.decided_at.desc()).limit(limit))).all())
+        return list((await session.exec(query.order_by(col(RoutingDecision.decided_at).desc()).limit(limit))).all())
 
 
 async def recent(db: Database, *, team_id: str, limit: int = 50) -> list[RoutingDecision]:
     async with db.session() as session:
         return list((await session.exec(select(RoutingDecision).where(RoutingDecision.team_id == team_id)
-                                        .order_by(RoutingDecision.decided_at.desc(), RoutingDecision.id.desc())
+                                        .order_by(col(RoutingDecision.decided_at).desc(),
+                                                  col(RoutingDecision.id).desc())
                                         .limit(limit))).all())
 
 
@@ -213,7 +215,7 @@ async def hidden_meetings(db: Database, *, connection: Connection, viewer: Viewe
     query = select(RoutingDecision).where(RoutingDecision.team_id == connection.team_id,
                                           RoutingDecision.connection_id == connection.id)
     if not connection.personal or connection.visible_to_all or connection.owner_id == viewer.user_id:
-        query = query.where(RoutingDecision.state.in_(PRIVATE_STATES))
+        query = query.where(col(RoutingDecision.state).in_(PRIVATE_STATES))
     async with db.session() as session:
         rows = (await session.exec(query)).all()
     return frozenset(r.meeting_id for r in rows if not may_see(r, connection, viewer))
@@ -224,6 +226,6 @@ async def restricted_count(db: Database, *, connection: Connection) -> int:
     query = select(RoutingDecision.id).where(RoutingDecision.team_id == connection.team_id,
                                              RoutingDecision.connection_id == connection.id)
     if not connection.personal or connection.visible_to_all:
-        query = query.where(RoutingDecision.state.in_(PRIVATE_STATES))
+        query = query.where(col(RoutingDecision.state).in_(PRIVATE_STATES))
     async with db.session() as session:
         return len((await session.exec(query.limit(1))).all())

@@ -11,7 +11,7 @@ import re
 import weakref
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.services import audit, routing
 from bot.services.routing import Conditions, Rule
@@ -27,8 +27,8 @@ class RuleError(ValueError):
 
 
 def _scope(query, connection_id: int | None):
-    return query.where(RouteRule.connection_id.is_(None) if connection_id is None
-                       else RouteRule.connection_id == connection_id)
+    return query.where(col(RouteRule.connection_id).is_(None) if connection_id is None
+                       else col(RouteRule.connection_id) == connection_id)
 
 
 # Workspaces whose built-in rule is known to exist, per database: deliveries and commands then
@@ -61,8 +61,8 @@ async def list_rules(db: Database, team_id: str, *, connection_id: int | None = 
     query = select(RouteRule).where(RouteRule.team_id == team_id)
     if not every:
         query = _scope(query, connection_id)
-    query = query.order_by(RouteRule.connection_id.is_(None), RouteRule.connection_id, RouteRule.position,
-                           RouteRule.id)
+    query = query.order_by(col(RouteRule.connection_id).is_(None), col(RouteRule.connection_id),
+                           col(RouteRule.position), col(RouteRule.id))
     async with db.session() as session:
         return list((await session.exec(query)).all())
 
@@ -130,7 +130,7 @@ async def _ids_in_order(session, team_id: str, connection_id: int | None) -> lis
 def _insert_at(ids: list[int], rule_id: int, position: int | None) -> list[int]:
     rest = [i for i in ids if i != rule_id]
     index = len(rest) if position is None else max(0, min(position - 1, len(rest)))
-    return rest[:index] + [rule_id] + rest[index:]
+    return [*rest[:index], rule_id, *rest[index:]]
 
 
 async def add_rule(db: Database, *, team_id: str, actor: str, name: str, conditions: Conditions, action: str,
@@ -149,6 +149,7 @@ async def add_rule(db: Database, *, team_id: str, actor: str, name: str, conditi
                         auto_approve_hours=auto_approve_hours or None, created_by=actor[:64])
         session.add(row)
         await session.flush()
+        assert row.id is not None, "a stored rule"
         ids = await _ids_in_order(session, team_id, connection_id)
         await _renumber(session, team_id, connection_id, _insert_at(ids, row.id, position))
         await session.flush()
@@ -187,6 +188,7 @@ async def move_rule(db: Database, *, team_id: str, rule_id: int, position: int, 
     async with db.session() as session:
         row = await _get(session, team_id, rule_id)
         before = row.position
+        assert row.id is not None, "a stored rule"
         ids = await _ids_in_order(session, team_id, row.connection_id)
         await _renumber(session, team_id, row.connection_id, _insert_at(ids, row.id, position))
         await session.flush()

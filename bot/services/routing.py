@@ -178,9 +178,11 @@ def _compile(c: Conditions) -> Callable[[Facts, frozenset[str] | None], bool]:
     check() without building its sentences (check() explains; this decides, fast)."""
     tests: list[Callable[[Facts, frozenset[str] | None], bool]] = []
     if c.provider is not None:
-        tests.append(lambda f, _i, p=c.provider: f.provider == p)
+        provider = c.provider
+        tests.append(lambda f, _i: f.provider == provider)
     if c.connection_id is not None:
-        tests.append(lambda f, _i, n=c.connection_id: f.connection_id == n)
+        connection_id = c.connection_id
+        tests.append(lambda f, _i: f.connection_id == connection_id)
     if c.title_contains:
         search = _title_pattern(c.title_contains).search
         tests.append(lambda f, _i: search(f.title) is not None)
@@ -192,15 +194,19 @@ def _compile(c: Conditions) -> Callable[[Facts, frozenset[str] | None], bool]:
         domains = frozenset(c.participant_domains)
         tests.append(lambda f, _i: f.emails is not None and not domains.isdisjoint(f.domains))
     if c.external:
-        tests.append(lambda f, i: bool(i) and bool(f.emails) and not f.domains <= i)
+        tests.append(lambda f, i: i is not None and bool(i) and bool(f.emails) and not f.domains <= i)
     if c.max_participants is not None:
-        tests.append(lambda f, _i, n=c.max_participants: f.participants is not None and f.participants <= n)
+        most = c.max_participants
+        tests.append(lambda f, _i: f.participants is not None and f.participants <= most)
     if c.exact_participants is not None:
-        tests.append(lambda f, _i, n=c.exact_participants: f.participants == n)
+        exactly = c.exact_participants
+        tests.append(lambda f, _i: f.participants == exactly)
     if c.min_minutes is not None:
-        tests.append(lambda f, _i, n=c.min_minutes: f.minutes is not None and f.minutes >= n)
+        shortest = c.min_minutes
+        tests.append(lambda f, _i: f.minutes is not None and f.minutes >= shortest)
     if c.max_minutes is not None:
-        tests.append(lambda f, _i, n=c.max_minutes: f.minutes is not None and f.minutes <= n)
+        longest = c.max_minutes
+        tests.append(lambda f, _i: f.minutes is not None and f.minutes <= longest)
     if c.any_of:
         groups = [g.matches for g in c.any_of]
         tests.append(lambda f, i: any(g(f, i) for g in groups))
@@ -208,7 +214,7 @@ def _compile(c: Conditions) -> Callable[[Facts, frozenset[str] | None], bool]:
         return tests[0]
 
     def every(f: Facts, i: frozenset[str] | None) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a plain loop: this runs per rule per meeting, see bench/)
             if not test(f, i):
                 return False
         return True

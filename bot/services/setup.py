@@ -63,8 +63,9 @@ async def personal_connection(db, team_id: str, provider: str, owner_id: str) ->
     """A member's own connection to a provider, if they made one."""
     async with db.session() as session:
         return (await session.exec(select(Connection).where(
-            Connection.team_id == team_id, Connection.provider == provider, Connection.personal.is_(True),
-            Connection.owner_id == owner_id).order_by(Connection.id))).first()
+            col(Connection.team_id) == team_id, col(Connection.provider) == provider,
+            col(Connection.personal).is_(True), col(Connection.owner_id) == owner_id)
+            .order_by(col(Connection.id)))).first()
 
 
 async def save_setup(deps, request: SetupRequest) -> SetupOutcome:

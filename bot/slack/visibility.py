@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
@@ -62,7 +62,7 @@ class Visibility:
             rows = (await session.exec(select(RoutingDecision).where(
                 RoutingDecision.team_id == self.connection.team_id,
                 RoutingDecision.connection_id == self.connection.id,
-                RoutingDecision.meeting_id.in_(ids)))).all() if ids else []
+                col(RoutingDecision.meeting_id).in_(ids)))).all() if ids else []
         return {r.meeting_id: r for r in rows}
 
     async def hidden(self, meetings: Iterable[tuple[str, str | None]]) -> set[str]:
@@ -77,7 +77,8 @@ class Visibility:
         for meeting_id, title in meetings:
             decision = found.get(meeting_id)
             if decision is None:
-                if await self._would_be_private(meeting_id, title) and not owner or self.connection.personal and not self.connection.visible_to_all and not owner:
+                personal = self.connection.personal and not self.connection.visible_to_all
+                if not owner and (personal or await self._would_be_private(meeting_id, title)):
                     hidden.add(meeting_id)
                 continue
             if decision.state in decisions.PRIVATE_STATES or (

@@ -42,7 +42,8 @@ class FakeSlack(WebApiMethods):
         "api.test", "auth.test", "auth.revoke",
         "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "chat.getPermalink",
         "views.open", "views.update", "views.push", "views.publish",
-        "users.info", "users.lookupByEmail", "users.list", "users.conversations", "conversations.info", "conversations.list", "conversations.join",
+        "users.info", "users.lookupByEmail", "users.list", "users.conversations",
+        "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
     )
     _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")

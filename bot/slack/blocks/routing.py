@@ -85,7 +85,7 @@ def acted_message(decision: RoutingDecision, *, title: str) -> Message:
     who = "Approved automatically" if decision.acted_by == "auto" else None
     by = f"<@{decision.acted_by}>" if decision.acted_by and decision.acted_by != "auto" else "someone"
     text = {
-        "approved": who and f"{who}: posted to {where(decision.destinations)}."
+        "approved": (who and f"{who}: posted to {where(decision.destinations)}.")
         or f"Approved by {by}: posted to {where(decision.destinations)}.",
         "kept_private": f"Kept private by {by}: the digest is in the approver's DMs only.",
         "skipped": f"Skipped by {by}: not posted anywhere.",

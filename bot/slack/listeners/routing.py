@@ -237,7 +237,7 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
             notice = None
             try:
                 rule = await route_rules.get_rule(deps.db, team_id=team_id, rule_id=int(number))
-                if rule.connection_id != scope:
+                if rule.connection_id != scope or rule.id is None:
                     raise route_rules.RuleError("That rule is not in this list any more.")
                 if choice == "edit" and rule.builtin:
                     await route_rules.set_builtin(deps.db, team_id=team_id, on=not rule.enabled, actor=user_id)
@@ -315,4 +315,5 @@ def register_routes(app: AsyncApp, deps: Deps) -> None:
 
 
 async def _refresh_root(deps: Deps, team_id: str, root: str, scope: int | None, notice: str) -> None:
-    await deps.slack_client(team_id, interactive=True).views_update(view_id=root, view=await _routes_view(deps, team_id, scope, notice))
+    view = await _routes_view(deps, team_id, scope, notice)
+    await deps.slack_client(team_id, interactive=True).views_update(view_id=root, view=view)
