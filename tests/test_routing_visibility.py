@@ -125,3 +125,19 @@ async def test_members_asking_the_same_question_get_their_own_answers_never_anot
         assert "1:1 with Sam" not in text_of(await eve.ask("list 30"))
         assert "1:1 with Sam" not in text_of(await eve.ask("show sess_demo_09"))
         assert "1:1 with Sam" in text_of(await owner.ask("show sess_demo_09"))
+
+
+async def test_a_held_meetings_full_minutes_are_for_its_approver_only(slack_user, deps, owned, fake_hedy, fake_slack):
+    import json
+
+    from bot.slack.ids import ActionId
+
+    await deliver(deps, owned, fake_hedy, "sess_demo_09")  # "1:1 with Sam", held for OWNER
+    for count, (user, sees) in enumerate(((EVE, False), (OWNER, True)), start=1):
+        await as_user(slack_user, user).click(ActionId.FULL_MINUTES, "sess_demo_09",
+                                              trigger_id=fake_slack.new_trigger_id())
+        update = (await asyncio.to_thread(fake_slack.wait_for_call, "views.update", timeout=10, count=count))[-1]
+        view = update.args["view"]
+        view = json.dumps(view) if isinstance(view, dict) else view
+        assert ("only its approver and workspace admins" in view) is not sees
+        assert ("1:1 with Sam" in view) is sees

@@ -47,7 +47,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()  # before views.open: Slack's 3 s are for the ack, and views.open may be slow or limited
         team_id = context["workspace"]
         work = open_minutes(deps, team_id=team_id, trigger_id=body.get("trigger_id") or "",
-                            meeting_id=action.get("value") or "")
+                            meeting_id=action.get("value") or "", user_id=context["user_id"])
         if body.get("response_url"):
             deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
         else:
