@@ -244,3 +244,11 @@ async def digest_of(db: Database, *, connection_id: int, meeting_id: str) -> Sla
         return (await session.exec(select(SlackMessage).where(
             SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
             col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id).desc()))).first()
+
+
+async def digests_of(db: Database, *, connection_id: int, meeting_id: str) -> list[SlackMessage]:
+    """Every digest of the meeting, one per channel it went to, in the order they were stored."""
+    async with db.session() as session:
+        return list((await session.exec(select(SlackMessage).where(
+            col(SlackMessage.connection_id) == connection_id, col(SlackMessage.meeting_id) == meeting_id,
+            col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id)))).all())

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.approvals import auto_approve
 from bot.jobs.followups import run_followups
 from bot.jobs.reconcile import RECONCILE_EVERY, SLICES, reconcile_slice
 from bot.jobs.retention import run_retention
 from bot.jobs.zones import refresh_zones
 
 FOLLOWUPS_EVERY = timedelta(minutes=5)
+AUTO_APPROVE_EVERY = timedelta(minutes=5)
 RETENTION_EVERY = timedelta(minutes=10)
 ZONES_EVERY = timedelta(hours=1)
 
@@ -34,5 +36,9 @@ def start_scheduler(deps, *, reconcile_every: timedelta = RECONCILE_EVERY) -> As
                       id="retention", misfire_grace_time=300, **common)
     scheduler.add_job(refresh_zones, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
                       id="member-zones", misfire_grace_time=600, **common)
+    # Held meetings whose rule approves them after N hours. Each approval is one conditional UPDATE,
+    # so replicas running this together still approve a meeting once; no leader lock needed.
+    scheduler.add_job(auto_approve, "interval", seconds=AUTO_APPROVE_EVERY.total_seconds(), args=[deps],
+                      id="auto_approve", misfire_grace_time=240, **common)
     scheduler.start()
     return scheduler

@@ -48,6 +48,12 @@ class Todo:
 
 
 @dataclass(frozen=True)
+class Participant:
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class MeetingSummary:
     """A meeting as it appears in a list: enough for one line and a Show button."""
 
@@ -69,6 +75,10 @@ class Meeting(MeetingSummary):
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
+    # What routing rules look at (bot/services/routing.py). None: the provider does not report it.
+    participants: tuple[Participant, ...] | None = None  # everyone in the meeting, the host included
+    categories: tuple[str, ...] | None = None  # Hedy topic, Meetric department and type, Harmony team, Whereby room
+    host_email: str | None = None  # the meeting's own person (Meetric's conversation user): its approver
     transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
 
 

@@ -36,6 +36,7 @@ import httpx
 from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
+    Participant,
     Account,
     Highlight,
     Meeting,
@@ -61,7 +62,7 @@ from bot.providers.http import (
     get_server_budget,
     parse_reset,
 )
-from bot.providers.parsing import IsoTime, Lenient, Number, Text, number
+from bot.providers.parsing import IsoTime, Lenient, Number, Text, number, people
 from bot.providers.parsing import text as clean_text
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class HarmonyProvider:
         return Meeting(id=base.id, title=base.title, started_at=base.started_at,
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
-                       url=fields.url, transcript=transcript_text(transcript))
+                       url=fields.url, transcript=transcript_text(transcript),
+                       **routing_facts(fields))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         """The meeting's detail whatever its processing status: started, still processing or failed."""
@@ -277,6 +279,7 @@ class _Meeting(_HarmonyModel):
     ended_at: IsoTime = _spellings("ended_at", "end_time", "endTime")
     duration: Number = _spellings("duration", "duration_seconds", "durationSeconds")
     team: Any = None
+    participants: Any = None
     status: Text = _spellings("status", "state")
     failure_reason: Text = _spellings("error_message", "failure_reason", "error", "reason")
     url: Text = _spellings("url", "app_url", "web_url")
@@ -493,3 +496,13 @@ def transcript_text(body: Any) -> str | None:
         if size > TRANSCRIPT_MAX_CHARS:
             break
     return "\n".join(lines)[:TRANSCRIPT_MAX_CHARS] or None
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(fields: _Meeting) -> dict:
+    """Harmony's participants where the meeting lists them, and its team as the category."""
+    listed = isinstance(fields.participants, list)
+    team = clean_text(fields.team.get("name")) if isinstance(fields.team, dict) else None
+    return {"participants": tuple(Participant(name=p.name, email=p.email) for p in people(fields.participants))
+            if listed else None,
+            "categories": (team,) if team else (() if isinstance(fields.team, dict) else None)}

@@ -352,6 +352,7 @@ def _meeting(d: dict) -> Meeting:
         highlights=[_highlight(h, meeting_id) for h in highlights if isinstance(h, dict)],
         todos=[_todo(t, meeting_id, fields["topic"]) for t in todos if isinstance(t, dict)],
         url=session.url,
+        **routing_facts(fields["topic"]),
     )
 
 
@@ -384,3 +385,9 @@ def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) ->
         completed=bool(t.completed),
         topic=_topic(t.topic) or topic,
     )
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(topic: Topic | None) -> dict:
+    """Hedy's topic is the category; sessions do not say who took part."""
+    return {"categories": (topic.name,) if topic and topic.name else ()}

@@ -25,6 +25,7 @@ import httpx
 from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
+    Participant,
     Account,
     Highlight,
     Meeting,
@@ -48,7 +49,7 @@ from bot.providers.http import (
     get_pacer,
     get_server_budget,
 )
-from bot.providers.parsing import Id, IsoTime, Lenient, Text, parse_iso, text
+from bot.providers.parsing import Id, IsoTime, Lenient, Person, Text, parse_iso, people, text
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ class MeetricProvider:
                        ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
-                       url=conversation.url, transcript=transcript_text(transcript))
+                       url=conversation.url, transcript=transcript_text(transcript),
+                       **routing_facts(conversation))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}", scope="conversations")
@@ -267,6 +269,9 @@ class _Conversation(_MeetricModel):
     insights: Any = None
     transcript: Any = _spellings("transcript", "transcript_data")
     url: Text = _spellings("url", "app_url")
+    user: Any = None  # the meeting's own person: {id, name, email}
+    participants: Any = None
+    conversation_type: Text = None
 
 
 class _SummaryText(_MeetricModel):
@@ -405,3 +410,16 @@ def _summary(data: dict) -> MeetingSummary:
         duration_seconds=int(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(conversation: _Conversation) -> dict:
+    """Who took part (the conversation's user and its participants), the category (department and
+    conversation type) and the meeting's own person, for routing rules."""
+    user = Person.read(conversation.user) if isinstance(conversation.user, dict) else None
+    department = _TopicName.read(conversation.department)
+    categories = tuple(c for c in (department.name, conversation.conversation_type) if c)
+    known = user is not None or conversation.participants is not None
+    found = ([user] if user else []) + people(conversation.participants)
+    return {"participants": tuple(Participant(name=p.name, email=p.email) for p in found) if known else None,
+            "categories": categories, "host_email": user.email if user else None}

@@ -432,7 +432,8 @@ def _meeting(t: dict, *, minutes: str | None = None, fetched: tuple[str | None, 
     _start, end, _duration = _times(t)
     transcript, transcript_note = fetched
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
-                   ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note)
+                   ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note,
+                   **routing_facts(t))
 
 
 _SOAP_TITLES = {"chief_complaint": "Chief complaint", "subjective": "Subjective", "objective": "Objective",
@@ -493,3 +494,10 @@ def transcript_text(markdown: str | None) -> str | None:
         lines.append(_EMPHASIS.sub(r"\1", stripped))
     text = "\n".join(lines).strip()
     return text[:TRANSCRIPT_MAX_CHARS] or None
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(t: dict) -> dict:
+    """The room name is Whereby's category; transcriptions do not say who took part."""
+    room = (_Transcription.read(t).room_name or "").strip("/")
+    return {"categories": (room,) if room else ()}
