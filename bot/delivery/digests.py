@@ -30,6 +30,7 @@ from bot.slack.blocks.digest import (
     todo_pages,
 )
 from bot.store.models import Connection, InboxEvent, TodoState, utcnow
+from bot.store.states import ConnectionStatus, MessageKind, TodoStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ async def process(event: InboxEvent, deps) -> str | None:
     """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
     async with deps.db.session() as session:
         connection = (await session.exec(select(Connection).where(Connection.id == event.connection_id))).first()
-    if connection is None or connection.status != "active":
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return "the connection is gone or paused"
     channel = connection.default_channel
     if not channel:
@@ -64,7 +65,7 @@ async def process(event: InboxEvent, deps) -> str | None:
         message = meeting_started_message(title=known.title, started_at=known.started_at,
                                           provider_name=info.display_name)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="started",
+                          meeting_id=event.meeting_id or "-", channel=channel, kind=MessageKind.STARTED,
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
         return None
 
@@ -80,7 +81,7 @@ async def process(event: InboxEvent, deps) -> str | None:
         message = meeting_failed_message(title=known.title, started_at=known.started_at,
                                          provider_name=info.display_name, reason=known.failure_reason)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="failed",
+                          meeting_id=event.meeting_id or "-", channel=channel, kind=MessageKind.FAILED,
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
         return None
 
@@ -94,7 +95,7 @@ async def process(event: InboxEvent, deps) -> str | None:
             return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
         message = meeting_ended_message(title=known.title, ended_at=known.ended_at, provider_name=info.display_name)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="ended",
+                          meeting_id=event.meeting_id or "-", channel=channel, kind=MessageKind.ENDED,
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
         return None
 
@@ -147,7 +148,7 @@ def _unknown_meeting(event: InboxEvent, provider_name: str) -> str:
 
 
 def todo_view(state: TodoState) -> TodoView:
-    return TodoView(text=state.text, due=state.due, done=state.status == "done",
+    return TodoView(text=state.text, due=state.due, done=state.status == TodoStatus.DONE,
                     ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
                     assignee=state.assignee, snoozed_until=state.snoozed_until)
 
@@ -159,7 +160,7 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
     first = 0
     for page, message in enumerate(pages, start=1):
         row = await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                                meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
+                                meeting_id=digest.meeting_id, channel=digest.channel, kind=MessageKind.todo_page(page),
                                 priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
         shown = sum(1 for b in message.blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
         assert row.id is not None, "a stored outbox row"
@@ -186,7 +187,8 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     """Store what the meeting's digest and thread should say; the sender does the rest."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
-    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST, title=meeting.title,
+    digest = await outbox.want(deps.db, **common, kind=MessageKind.DIGEST, priority=PRIORITY_DIGEST,
+                               title=meeting.title,
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)
@@ -195,6 +197,6 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:
-        await outbox.want(deps.db, **common, kind="highlights", priority=PRIORITY_THREAD + 1000,
+        await outbox.want(deps.db, **common, kind=MessageKind.HIGHLIGHTS, priority=PRIORITY_THREAD + 1000,
                           parent_id=digest.id, payload=highlights.to_slack())
 

@@ -27,6 +27,7 @@ from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, WebhookEvent
 from bot.services.connections import open_provider
 from bot.store.models import Connection, utcnow
+from bot.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ async def reconcile_slice(deps, *, every: timedelta = RECONCILE_EVERY) -> int:
 
 async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quiet_for: timedelta | None,
                      concurrency: int) -> int:
-    query = select(Connection).where(Connection.status == "active", Connection.default_channel.is_not(None))
+    query = select(Connection).where(Connection.status == ConnectionStatus.ACTIVE,
+                                     Connection.default_channel.is_not(None))
     if slices > 1:
         query = query.where(Connection.id % slices == slice_index)
     if quiet_for is not None:
