@@ -33,13 +33,14 @@ from bot.store.models import (
     SlackMessage,
     TodoState,
 )
+from bot.store.states import ConnectionStatus, MessageKind, RunKind, TodoStatus
 
 log = logging.getLogger(__name__)
 
 HOUR = 9
 UNDATED_AFTER = timedelta(days=7)
 PRIORITY_FOLLOWUP = 50  # after digests and their threads
-KIND = "reminder"
+KIND = MessageKind.REMINDER
 
 
 def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
@@ -62,8 +63,8 @@ async def _open_todos_in(db: Database, zones: list[str]) -> list[tuple[TodoState
                                     col(MemberZone.user_id) == col(TodoState.assignee)))
              .join(Connection, col(Connection.id) == col(TodoState.connection_id))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(col(TodoState.status) == literal_column("'open'"), col(MemberZone.zone).in_(zones),
-                    Connection.status == "active", ~muted))
+             .where(col(TodoState.status) == literal_column(f"'{TodoStatus.OPEN}'"), col(MemberZone.zone).in_(zones),
+                    Connection.status == ConnectionStatus.ACTIVE, ~muted))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
 
@@ -96,7 +97,7 @@ async def run_reminders(deps, now: datetime) -> int:
             due = [s for s in owned if wants_reminder(s, local.date(), now)]
             if not due:
                 continue
-            run = await claim_run(deps.db, kind=KIND, team_id=team_id, subject=user_id,
+            run = await claim_run(deps.db, kind=RunKind.REMINDER, team_id=team_id, subject=user_id,
                                   period=local.date().isoformat(), connection_id=min(s.connection_id for s in due))
             if run is None:
                 continue  # already sent (or being sent) today
