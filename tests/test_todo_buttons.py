@@ -344,6 +344,7 @@ async def test_a_click_in_a_reminder_dm_edits_that_dm_and_the_thread(slack_user,
     dm_channel = "D" + USER[1:]  # where Slack puts a message posted to a user id
     dm = await wait_until(lambda: next((m for (c, _), m in fake_slack.messages.items() if c == dm_channel), None))
     assert "Post the launch note" in json.dumps(dm)
+    await workers.idle()  # the sender has stored where the DM went (as a person reads it before clicking)
     await click_element(slack_user, dm, ActionId.TODO_DONE, channel_id=dm_channel)
     dm = await edited(fake_slack, dm, f"Done by <@{USER}>", channel=dm_channel)
     assert element(dm, ActionId.TODO_REOPEN)  # the same todo, now with Reopen
