@@ -38,6 +38,15 @@ class Highlight:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone a provider names: a todo's owner hint or a meeting's participant. Either part may be
+    missing; neither is checked here (bot/services/owners.py matches them to Slack members)."""
+
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Todo:
     id: str
     text: str
@@ -45,6 +54,9 @@ class Todo:
     due: str | None = None  # free text exactly as the provider gives it ("Tomorrow", "2026-03-10")
     completed: bool = False
     topic: Topic | None = None
+    # Who the provider says owns it (assignee, owner, assignee suggestions…), in its order.
+    # Names in the todo's own text ("Anna will…") are read later, by bot/services/owner_hints.py.
+    owner_hints: tuple[Person, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class Meeting(MeetingSummary):
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
+    participants: tuple[Person, ...] = ()  # who was in it, where the provider says (names, emails)
+    language: str | None = None  # the meeting's language as the provider reports it ("de", "es-ES")
 
 
 @dataclass(frozen=True)

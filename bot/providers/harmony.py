@@ -58,6 +58,7 @@ from bot.providers.http import (
     get_server_budget,
     parse_reset,
 )
+from bot.providers.people import owner_hints, people
 from bot.providers.webhooks import parse_iso
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,10 @@ class HarmonyProvider:
         return Meeting(id=base.id, title=base.title, started_at=base.started_at,
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript))
+                       url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript),
+                       # owners and due dates (issue 12)
+                       participants=people(_pick(detail, "participants", "attendees") or []),
+                       language=_text(_pick(detail, "language", "language_code", "locale")))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Harmony has no action-item list in its API; todos come with each meeting's digest.",
@@ -336,7 +340,8 @@ def _todo(item: Any, meeting_id: str, prefix: str) -> Todo | None:
         text, due, ident, done = _text(item), None, None, False
     if not text:
         return None
-    return Todo(id=ident or _stable_id(prefix, text), text=text, meeting_id=meeting_id, due=due, completed=done)
+    return Todo(id=ident or _stable_id(prefix, text), text=text, meeting_id=meeting_id, due=due, completed=done,
+                owner_hints=owner_hints(item))  # owners (issue 12)
 
 
 _MINUTES_SECTIONS = (("key_points", "Key points"), ("keyPoints", "Key points"), ("highlights", "Key points"),

@@ -38,6 +38,7 @@ from bot.providers.http import (
     get_pacer,
     response_error,
 )
+from bot.providers.people import owner_hints, people
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +336,9 @@ def _meeting(d: dict) -> Meeting:
         highlights=[_highlight(h, meeting_id) for h in highlights if isinstance(h, dict)],
         todos=[_todo(t, meeting_id, fields["topic"]) for t in todos if isinstance(t, dict)],
         url=_text(_pick(d, "url", "sessionUrl")),
+        # owners and due dates (issue 12): who was there, and the language due dates are in
+        participants=people(_pick(d, "participants", "attendees") or []),
+        language=_text(_pick(d, "language", "languageCode", "language_code", "locale")),
     )
 
 
@@ -366,4 +370,5 @@ def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) ->
         due=str(due) if due is not None and str(due).strip() else None,  # free text, kept as given
         completed=bool(_pick(d, "completed", "isCompleted", "done")),
         topic=_topic(d.get("topic")) or topic,
+        owner_hints=owner_hints(d),  # owners (issue 12)
     )

@@ -45,6 +45,7 @@ from bot.providers.http import (
     get_pacer,
     get_server_budget,
 )
+from bot.providers.people import owner_hints, people
 from bot.providers.webhooks import parse_iso
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,11 @@ class MeetricProvider:
                        ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript))
+                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript),
+                       # owners and due dates (issue 12): the conversation's user, then the others
+                       participants=people([data.get("user"), *(data.get("participants") or [])]
+                                           if isinstance(data.get("participants") or [], list) else [data.get("user")]),
+                       language=_text(data.get("language") or data.get("locale")))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Meetric has no action-item list in its API; todos come with each meeting's digest.",
@@ -285,7 +290,8 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo], 
         ident = _text(item.get("id")) or _stable_id("insight", f"{kind}:{text}")
         if kind in TODO_KINDS:
             todos.append(Todo(id=ident, text=text, meeting_id=meeting_id,
-                              due=_text(item.get("due") or item.get("due_date"))))
+                              due=_text(item.get("due") or item.get("due_date")),
+                              owner_hints=owner_hints(item)))  # owners (issue 12)
         else:
             label = _text(item.get("title")) if item.get("title") and item.get("title") != text else None
             highlights.append(Highlight(id=ident, title=label or kind.replace("_", " ").capitalize() or "Insight",

@@ -380,7 +380,8 @@ def _meeting(t: dict, *, minutes: str | None = None, transcript: str | None = No
     base = _meeting_summary(t)
     _start, end, _duration = _times(t)
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
-                   ended_at=end, recap=note, minutes=minutes, transcript=transcript)
+                   ended_at=end, recap=note, minutes=minutes, transcript=transcript,
+                   language=_text(t.get("language")))  # due dates' language (issue 12)
 
 
 _SOAP_TITLES = {"chief_complaint": "Chief complaint", "subjective": "Subjective", "objective": "Objective",

@@ -1,0 +1,81 @@
+"""People in provider payloads: a todo's owner fields and a meeting's participants, as `Person`s.
+
+Providers spell an owner many ways and their documentation rarely fixes one (Hedy documents
+"assignee suggestions" without a field name), so every adapter reads the same reasonable names:
+`assignee`, `assignees`, `assigneeSuggestions`, `suggestedAssignee`, `owner` (and their
+snake_case forms). A value may be a name, an email address, an object with name/email parts, or
+a list of those. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.providers.base import Person
+
+OWNER_FIELDS = ("assignee", "assignees", "assigneeSuggestions", "assignee_suggestions", "suggestedAssignee",
+                "suggested_assignee", "suggestedAssignees", "suggested_assignees", "owner", "owners")
+NAME_KEYS = ("name", "displayName", "display_name", "fullName", "full_name", "real_name", "realName", "username")
+EMAIL_KEYS = ("email", "emailAddress", "email_address", "mail")
+EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}")
+MAX_PEOPLE = 10  # a hint list longer than this is noise, not a suggestion
+
+
+def person(value: Any) -> Person | None:
+    """"Anna Kowalski", "anna@example.com", "Anna <anna@example.com>" or {"name", "email"}."""
+    if isinstance(value, dict):
+        name = next((_clean(value.get(k)) for k in NAME_KEYS if _clean(value.get(k))), None)
+        email = next((_email(value.get(k)) for k in EMAIL_KEYS if _email(value.get(k))), None)
+        if name is None and email is None:
+            nested = value.get("user") or value.get("person")
+            return person(nested) if isinstance(nested, (dict, str)) else None
+        return Person(name=name, email=email)
+    text = _clean(value)
+    if text is None:
+        return None
+    found = EMAIL.search(text)
+    if found is None:
+        return Person(name=text[:120])
+    name = _clean(text.replace(found.group(0), "").strip(" <>()\"'"))
+    return Person(name=name[:120] if name else None, email=found.group(0).lower())
+
+
+def people(value: Any) -> tuple[Person, ...]:
+    """A list (or a single value, or a comma-separated string) of people; duplicates dropped."""
+    if isinstance(value, str) and ("," in value or ";" in value) and not EMAIL.fullmatch(value.strip()):
+        items: list[Any] = [part for part in re.split(r"[,;]", value)]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    out: list[Person] = []
+    for item in items[:MAX_PEOPLE]:
+        found = person(item)
+        if found is not None and found not in out:
+            out.append(found)
+    return tuple(out)
+
+
+def owner_hints(item: Any) -> tuple[Person, ...]:
+    """Every owner a todo object names in its structured fields, in field order."""
+    if not isinstance(item, dict):
+        return ()
+    out: list[Person] = []
+    for key in OWNER_FIELDS:
+        for found in people(item.get(key)) if item.get(key) is not None else ():
+            if found not in out:
+                out.append(found)
+    return tuple(out[:MAX_PEOPLE])
+
+
+def _clean(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _email(value: Any) -> str | None:
+    text = _clean(value)
+    return text.lower() if text and EMAIL.fullmatch(text) else None
