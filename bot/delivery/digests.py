@@ -14,6 +14,8 @@ from typing import Any
 from sqlmodel import select
 
 from bot.delivery import outbox
+from bot.delivery import owners as owner_flow
+from bot.delivery.owner_views import owner_fields
 from bot.providers.base import Meeting
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action
@@ -117,7 +119,7 @@ async def process(event: InboxEvent, deps) -> str | None:
 def todo_view(state: TodoState) -> TodoView:
     return TodoView(text=state.text, due=state.due, done=state.status == "done",
                     ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
-                    assignee=state.assignee, snoozed_until=state.snoozed_until)
+                    assignee=state.assignee, snoozed_until=state.snoozed_until, **owner_fields(state))
 
 
 async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
@@ -158,8 +160,11 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                                payload=digest_message(meeting, provider_name=provider_name).to_slack())
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)
+        states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states)
         await _want_todo_pages(deps, connection=connection, digest=digest, states=states,
                                meeting_title=meeting.title, provider_name=provider_name)
+        await owner_flow.ask_owners(deps, connection=connection, meeting_id=meeting.id, meeting_title=meeting.title,
+                                    states=states, todo_view=todo_view)
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:

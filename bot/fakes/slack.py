@@ -511,7 +511,7 @@ class FakeSlack:
         "api.test", "auth.test", "auth.revoke",
         "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "chat.getPermalink",
         "views.open", "views.update", "views.push", "views.publish",
-        "users.info", "conversations.info", "conversations.list", "conversations.join",
+        "users.info", "users.list", "users.lookupByEmail", "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
     )
     _JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -549,6 +549,10 @@ class FakeSlack:
         self.method_latency: dict[str, float] = {}
         #: redirect target for /oauth/v2/authorize when the request carries none
         self.oauth_redirect_uri: str | None = None
+        #: Slack's per-method rate tiers for the directory methods: (calls, per seconds). Past it, a
+        #: 429 with Retry-After, like Slack (users.list is Tier 2, users.lookupByEmail Tier 3).
+        self.tier_limits: dict[str, tuple[int, float]] = {"users.list": (20, 60.0), "users.lookupByEmail": (50, 60.0)}
+        self._tier_calls: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 
         self.base_url: str | None = None
         self._lock = threading.RLock()
@@ -826,8 +830,10 @@ class FakeSlack:
 
     @property
     def unexpected_errors(self) -> list[ApiCall | ResponsePost]:
-        """Rejections not caused by fail_next() or per-channel pacing: bot bugs, usually."""
-        return [e for e in self.errors if not e.injected]
+        """Rejections not caused by fail_next() or per-channel pacing: bot bugs, usually. A
+        users.lookupByEmail `users_not_found` is that method's answer for a stranger, not a bug."""
+        return [e for e in self.errors if not e.injected and not (
+            isinstance(e, ApiCall) and e.method == "users.lookupByEmail" and e.error == "users_not_found")]
 
     def channel_messages(self, channel: str) -> list[dict]:
         """Messages currently in `channel` (after updates/deletes), oldest first."""
@@ -1318,6 +1324,65 @@ class FakeSlack:
         if user is None:
             return self._fail("user_not_found")
         return {"ok": True, "user": copy.deepcopy(user)}, []
+
+    def _tier_wait(self, ws: _Workspace, method: str) -> int | None:
+        """Seconds to wait when `method` is past its tier in this workspace, else None (and counted)."""
+        calls, per = self.tier_limits.get(method, (0, 0.0))
+        if not calls:
+            return None
+        now = time.monotonic()
+        window = self._tier_calls[(ws.team_id, method)]
+        while window and now - window[0] >= per:
+            window.popleft()
+        if len(window) >= calls:
+            return max(1, math.ceil(per - (now - window[0])))
+        window.append(now)
+        return None
+
+    def _m_users_list(self, args, ws, token, basic):
+        # Slack's contract: `limit` (at most 1000; Slack suggests 200), an opaque `cursor` from
+        # response_metadata.next_cursor, "" on the last page; an unknown cursor is invalid_cursor.
+        if (retry := self._tier_wait(ws, "users.list")) is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry)}
+        try:
+            limit = min(max(int(args.get("limit") or 0) or 1000, 1), 1000)
+        except (TypeError, ValueError):
+            return self._fail("invalid_arguments")
+        members = [u for u in self.users.values() if u.get("team_id") == ws.team_id
+                   or ws.team_id in (u.get("enterprise_user") or {}).get("teams", [])]
+        cursor = str(args.get("cursor") or "")
+        start = 0
+        if cursor:
+            try:
+                start = int(base64.b64decode(cursor.encode()).decode().removeprefix("users:"))
+            except (ValueError, UnicodeDecodeError):
+                return self._fail("invalid_cursor")
+        page = [copy.deepcopy(u) for u in members[start:start + limit]]
+        following = start + limit
+        next_cursor = base64.b64encode(f"users:{following}".encode()).decode() if following < len(members) else ""
+        return {"ok": True, "members": page, "cache_ts": int(time.time()),
+                "response_metadata": {"next_cursor": next_cursor}}, []
+
+    def _m_users_lookupByEmail(self, args, ws, token, basic):
+        if (retry := self._tier_wait(ws, "users.lookupByEmail")) is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry)}
+        email = str(args.get("email") or "").strip().lower()
+        if not email:
+            return self._fail("invalid_arguments")
+        for user in self.users.values():
+            if (user.get("profile") or {}).get("email", "").lower() == email and not user.get("deleted"):
+                return {"ok": True, "user": copy.deepcopy(user)}, []
+        return self._fail("users_not_found")
+
+    def add_members(self, count: int, *, prefix: str = "UM", domain: str = "members.example") -> list[str]:
+        """`count` ordinary members (for directory benchmarks): Member 1 … with emails."""
+        ids = []
+        for number in range(1, count + 1):
+            user_id = f"{prefix}{number:06d}"
+            self.add_user(user_id, name=f"member{number}", real_name=f"Member {number}",
+                          email=f"member{number}@{domain}")
+            ids.append(user_id)
+        return ids
 
     def _m_conversations_info(self, args, ws, token, basic):
         channel = self.channels.get(args.get("channel", ""))

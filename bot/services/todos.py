@@ -16,15 +16,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.providers.base import Meeting
+from bot.services.owner_hints import name_key
 from bot.store.db import Database
-from bot.store.models import Connection, TodoState, utcnow
+from bot.store.models import Connection, OwnerRejection, TodoState, utcnow
 
-ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week")
+ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week", "accept", "not_me")
 OPEN, DONE, REMOVED = "open", "done", "removed"  # removed: no longer in the provider's listing
 
 
 class TodoGone(Exception):
     """The todo (or its meeting or connection) no longer exists, or is not this team's."""
+
+
+class NotSuggestedToYou(Exception):
+    """Accept or Not me from someone the todo is not (or no longer) suggested to."""
+
+    def __init__(self, state: TodoState):
+        super().__init__(state.id)
+        # plain values: the row is gone with its session once this is raised
+        self.confidence, self.suggested_owner = state.owner_confidence, state.suggested_owner
 
 
 _REF = re.compile(r"t1\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8})")
@@ -186,8 +196,21 @@ async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_i
             state.status, state.done_by, state.done_at = OPEN, None, None
         elif action == "assign":
             state.assignee, state.assigned_by = assignee or user_id, user_id
+            state.owner_confidence, state.suggested_owner = "confirmed", None  # a person picked them
         elif action == "unassign":
             state.assignee, state.assigned_by = None, user_id
+            state.owner_confidence, state.suggested_owner = "needs_owner", None
+        elif action in ("accept", "not_me"):
+            if state.owner_confidence != "suggested" or state.suggested_owner != user_id:
+                raise NotSuggestedToYou(state)
+            if action == "accept":
+                state.assignee, state.assigned_by = user_id, user_id
+                state.owner_confidence, state.suggested_owner = "confirmed", None
+            else:
+                state.owner_confidence, state.suggested_owner = "needs_owner", None
+                if state.owner_hint:  # never suggest them for this name again
+                    await session.merge(OwnerRejection(team_id=team_id, name_key=name_key(state.owner_hint),
+                                                       user_id=user_id, created_at=now))
         else:
             days = 1 if action == "snooze_tomorrow" else 7
             state.snoozed_until = snooze_until or now + timedelta(days=days)
@@ -203,3 +226,21 @@ async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int =
         return list((await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == OPEN)
             .order_by(col(TodoState.updated_at).desc(), col(TodoState.id)).limit(limit))).all())
+
+
+async def accept_all(db: Database, *, team_id: str, ref: TodoRef, user_id: str,
+                     now: datetime | None = None) -> list[TodoState]:
+    """Accept every todo of `ref`'s meeting that is suggested to `user_id` (the owner DM's
+    Accept all). Returns the ones accepted; TodoGone when `ref` names nothing of this team."""
+    state = await check(db, team_id=team_id, ref=ref)
+    now = now or utcnow()
+    async with db.session() as session:
+        rows = list((await session.exec(select(TodoState).where(
+            TodoState.team_id == team_id, TodoState.connection_id == state.connection_id,
+            TodoState.meeting_id == state.meeting_id, TodoState.owner_confidence == "suggested",
+            TodoState.suggested_owner == user_id, TodoState.status != REMOVED))).all())
+        for row in rows:
+            row.assignee, row.assigned_by = user_id, user_id
+            row.owner_confidence, row.suggested_owner, row.updated_at = "confirmed", None, now
+            session.add(row)
+    return rows

@@ -47,7 +47,8 @@ def slack_client(deps: Deps, token: str | None = None) -> AsyncWebClient:
 
 
 # The bot scopes an install asks for; the same list as manifest.yml (a test keeps them equal).
-BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "channels:read", "groups:read"]
+BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "users:read.email", "channels:read",
+              "groups:read"]
 
 
 def _oauth_flow(deps: Deps) -> AsyncOAuthFlow:

@@ -1,0 +1,113 @@
+"""The member directory and email lookups as Slack gives them, within Slack's rate tiers.
+
+users.list is Tier 2 (about 20 calls a minute) and is read in pages of 200 with its cursor, at
+most once a day per workspace (bot/services/directory.py keeps the result). users.lookupByEmail is
+Tier 3 (about 50 a minute); each answer is kept a day, so a weekly meeting's owners cost one call
+each per week. Both are paced per workspace before the call, and a 429 waits its Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
+from bot.providers.http import Pacer, get_pacer
+from bot.services import directory
+from bot.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200  # Slack's advice for users.list
+MAX_PAGES = 500  # 100,000 members: past this, something is looping
+MAX_RATE_LIMITED = 5  # 429s in a row before giving up until the next time
+MAX_RETRY_AFTER = 120.0
+LIST_TIER = (20, 5)  # Tier 2: calls a minute, burst
+LOOKUP_TIER = (50, 10)  # Tier 3
+NOT_FOUND = frozenset({"users_not_found", "user_not_found", "user_not_visible", "account_inactive"})
+
+
+def _pacer(team_id: str, method: str, tier: tuple[int, int]) -> Pacer:
+    rate, burst = tier
+    return get_pacer(f"slack:{team_id}:{method}", rate=rate, burst=burst, name=method)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """Seconds a 429 asks to wait; None for any other error."""
+    if getattr(exc.response, "status_code", None) != 429:
+        return None
+    headers = getattr(exc.response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after") or "1"
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+async def _call(deps, team_id: str, method: str, tier: tuple[int, int], **kwargs) -> dict:
+    """One paced call; a 429 waits its Retry-After and tries again (a few times)."""
+    client = deps.slack_client(team_id)
+    pacer = _pacer(team_id, method, tier)
+    for _ in range(MAX_RATE_LIMITED):
+        await pacer.acquire()
+        try:
+            # users_list / users_lookupByEmail: the SDK's own method for each
+            response = await getattr(client, method.replace(".", "_"))(**kwargs)
+        except SlackApiError as exc:
+            wait = _retry_after(exc)
+            if wait is None:
+                raise
+            log.info("slack: %s rate limited for team %s; waiting %.0f s", method, team_id, wait)
+            await asyncio.sleep(wait)
+            continue
+        return dict(response.data) if isinstance(response.data, dict) else {}
+    raise RuntimeError(f"{method} stayed rate limited")
+
+
+async def refresh_directory(deps, team_id: str, *, now: datetime | None = None, force: bool = False) -> int | None:
+    """Read the workspace's members, page by page, unless they were read less than a day ago
+    (or `force`). Returns how many people were stored; None when the stored copy is fresh."""
+    now = now or utcnow()
+    if not force and not await directory.needs_refresh(deps.db, team_id=team_id, now=now):
+        return None
+    members: list[directory.Member] = []
+    cursor = ""
+    for _ in range(MAX_PAGES):
+        arguments: dict = {"limit": PAGE_SIZE}
+        if cursor:
+            arguments["cursor"] = cursor
+        body = await _call(deps, team_id, "users.list", LIST_TIER, **arguments)
+        members += [m for u in body.get("members") or [] if (m := directory.member_from_slack(u)) is not None]
+        metadata = body.get("response_metadata") if isinstance(body.get("response_metadata"), dict) else {}
+        cursor = str(metadata.get("next_cursor") or "")
+        if not cursor:
+            break
+    await directory.replace_members(deps.db, team_id=team_id, members=members, now=now)
+    log.info("slack: member directory of team %s read: %d people", team_id, len(members))
+    return len(members)
+
+
+async def lookup_email(deps, team_id: str, email: str, *, now: datetime | None = None) -> str | None:
+    """The member with this email address, or None (a stranger, a guest the bot cannot see, or
+    a workspace whose install predates the users:read.email scope). Answers are kept a day."""
+    now = now or utcnow()
+    known, user_id = await directory.cached_email(deps.db, team_id=team_id, email=email, now=now)
+    if known:
+        return user_id
+    try:
+        body = await _call(deps, team_id, "users.lookupByEmail", LOOKUP_TIER, email=email)
+    except SlackApiError as exc:
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        error = data.get("error")
+        if error not in NOT_FOUND:
+            # missing_scope (installed before users:read.email) and the like: no answer, nothing kept
+            log.warning("slack: users.lookupByEmail failed for team %s: %s", team_id, error)
+            return None
+        user_id = None
+    else:
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        user_id = None if user.get("deleted") or user.get("is_bot") else (str(user.get("id") or "") or None)
+    await directory.store_email(deps.db, team_id=team_id, email=email, user_id=user_id, now=now)
+    return user_id
