@@ -229,3 +229,42 @@ async def test_a_rate_limited_directory_read_waits_and_finishes(deps, fake_slack
     assert await refresh_directory(deps, TEAM, force=True) == 455
     assert 429 in [c.status for c in fake_slack.calls_to("users.list")]  # Slack said wait, and it waited
     assert len(fake_slack.calls_to("users.list", ok=True)) == 3
+
+
+# ----------------------------------------------------------------------------- aliases
+
+ALIAS_CASES = [
+    ('alias "Anna K" <@UANNA|anna>', ("alias", "Anna K", "UANNA")),
+    ("alias Anna K <@UANNA>", ("alias", "Anna K", "UANNA")),
+    ("alias “Ana Ruiz” <@UANNA>", ("alias", "Ana Ruiz", "UANNA")),
+    ('alias "Anna K" @anna', ("usage", None, None)),  # typed, not picked: no user id
+    ("alias <@UANNA>", ("usage", None, None)),
+    ('alias "" <@UANNA>', ("usage", None, None)),
+    ("alias", ("usage", None, None)),
+]
+
+
+@pytest.mark.parametrize("text,expected", ALIAS_CASES)
+def test_alias_command_parsing(text, expected):
+    from bot.slack.commands import parse
+
+    parsed = parse(text)
+    assert (parsed.name, parsed.alias_name, parsed.owner if parsed.name == "alias" else None) == expected
+
+
+async def test_an_alias_makes_a_name_find_its_person(slack_user, fake_slack, fake_hedy, hedy_webhooks, db):
+    # a member for someone else: refused, with what to do instead
+    slack_user.user_id = BEN
+    answer = await slack_user.ask('alias "Anna K" <@UANNA|anna>')
+    assert "for yourself only" in answer["text"]
+    assert await directory.alias_of(db, team_id=TEAM, name="Anna K") is None
+    # a member for themselves, and an admin for anyone
+    assert "suggested to <@UBEN>" in (await slack_user.ask('alias "B. Okafor" <@UBEN|ben>'))["text"]
+    slack_user.user_id = USER  # an admin
+    assert "suggested to <@UANNA>" in (await slack_user.ask('alias "Anna K" <@UANNA|anna>'))["text"]
+    fake_hedy.add_session(sessionId="sess_alias", title="Weekly sync",
+                          user_todos=[{"id": "t_a", "text": "Anna K will send the plan"},
+                                      {"id": "t_b", "text": "B. Okafor: check the numbers"}])
+    await hedy_webhooks.session_event("sess_alias")
+    assert (await wait_for_state(db, "t_a")).suggested_owner == ANNA
+    assert (await wait_for_state(db, "t_b")).suggested_owner == BEN

@@ -20,8 +20,10 @@ from bot.services.connections import NotConnected, active_connection
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
+from bot.slack.blocks.text import escape
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
+from bot.store.models import utcnow
 
 Build = Callable[[MeetingProvider, str], Awaitable[Message]]
 
@@ -128,3 +130,18 @@ async def show_meeting(*, team_id: str, meeting_id: str, deps: Deps) -> Message:
     async def build(provider, name):
         return meeting_blocks.meeting_detail(await provider.get_meeting(meeting_id), provider_name=name)
     return await _cached(deps, team_id, ("show", meeting_id), build)
+
+
+async def set_alias(deps: Deps, parsed: Parsed, *, team_id: str, user_id: str,
+                    admin: Callable[[], Awaitable[bool]]) -> Message:
+    """`/meetings alias "Anna K" @anna`: members for themselves, admins for anyone (docs/owners.md)."""
+    from bot.services import directory
+
+    assert parsed.alias_name and parsed.owner, "parsed as an alias"
+    if parsed.owner != user_id and not await admin():
+        return replies.sentence("You can set an alias for yourself only; a workspace admin can set one for anyone. "
+                                f'Try `/meetings alias "{escape(parsed.alias_name)}" @you`.')
+    await directory.set_alias(deps.db, team_id=team_id, name=parsed.alias_name, user_id=parsed.owner,
+                              created_by=user_id, now=utcnow())
+    return replies.sentence(f"Done: todos that name “{escape(parsed.alias_name)}” will be suggested to "
+                            f"<@{parsed.owner}>, starting with the next meeting.")

@@ -7,7 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.deps import Deps
 from bot.metrics import COMMANDS
 from bot.slack import setup_flow
-from bot.slack.answers import answer, instant, switch_followups
+from bot.slack.answers import answer, instant, set_alias, switch_followups
 from bot.slack.commands import parse
 
 
@@ -27,6 +27,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                          admin=admin)
         elif parsed.name == "disconnect":
             work = setup_flow.ask_disconnect(deps, team_id=team_id, admin=admin)
+        elif parsed.name == "alias":
+            work = set_alias(deps, parsed, team_id=team_id, user_id=user_id, admin=admin)
         elif parsed.name in ("reminders", "recap"):
             work = switch_followups(deps, parsed, team_id=team_id, user_id=user_id,
                                     channel_id=command.get("channel_id") or "", admin=admin)
