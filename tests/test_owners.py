@@ -201,15 +201,32 @@ async def test_reassign_from_the_dm(weekly_sync, fake_slack, slack_user, db):
     assert (stored.assignee, stored.owner_confidence, stored.suggested_owner) == (ANNA, "confirmed", None)
 
 
-async def test_reminders_go_to_confirmed_owners_only(weekly_sync, fake_slack, deps, db):
+async def test_reminders_go_to_confirmed_owners_and_a_silent_suggestion_is_asked_once_more(
+        weekly_sync, fake_slack, deps, db):
+    await wait_until(lambda: dm_to(fake_slack, BEN))  # the owner DM: Ben does not answer it
     local = datetime.now(ZoneInfo(ZONE)) + timedelta(days=8)
     nine = datetime.combine(local.date(), time(9), tzinfo=ZoneInfo(ZONE))
     await run_followups(deps, nine)
-    await wait_until(lambda: any("Your todos for today" in m.get("text", "")
-                                 for (c, _), m in fake_slack.messages.items() if c == "D" + ANNA[1:]))
-    reminded = {c.args.get("channel") for c in fake_slack.calls_to("chat.postMessage", ok=True)
-                if "Your todos for today" in (c.args.get("text") or "")}
-    assert reminded == {ANNA}  # Ben is only suggested: his DM asks him, no reminder yet
+
+    def mornings() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for call in fake_slack.calls_to("chat.postMessage", ok=True):
+            if call.args.get("channel") in (ANNA, BEN) and "named as owner" not in (call.args.get("text") or ""):
+                found.setdefault(call.args["channel"], []).append(json.dumps(call.args, ensure_ascii=False))
+        return found
+
+    sent = await wait_until(lambda: len(mornings()) == 2 and mornings())
+    assert "Your todos for today (1)" in sent[ANNA][0] and "Send the rollout plan" in sent[ANNA][0]
+    assert "update the deck" not in sent[ANNA][0]
+    # Ben owns nothing yet: his morning DM only asks again, with Accept / Not me
+    assert "Are these yours?" in sent[BEN][0] and ActionId.TODO_ACCEPT.value in sent[BEN][0]
+    assert "2 of these were suggested to you" in sent[BEN][0]
+    stored = await by_key(db)
+    assert stored["t_name"].owner_asked_at is not None
+    # the next morning: Anna is reminded again, Ben is not asked a third time
+    await run_followups(deps, nine + timedelta(days=1))
+    await wait_until(lambda: len(mornings().get(ANNA, [])) == 2)
+    assert len(mornings()[BEN]) == 1
 
 
 async def test_the_directory_is_read_in_pages_and_at_most_daily(deps, fake_slack, db):
@@ -268,3 +285,35 @@ async def test_an_alias_makes_a_name_find_its_person(slack_user, fake_slack, fak
     await hedy_webhooks.session_event("sess_alias")
     assert (await wait_for_state(db, "t_a")).suggested_owner == ANNA
     assert (await wait_for_state(db, "t_b")).suggested_owner == BEN
+
+
+async def test_the_weekly_recap_lists_todos_that_need_an_owner_first_with_their_age(deps, db, connected):
+    from datetime import UTC
+
+    from bot.store.models import SlackMessage
+
+    monday_nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    async with db.session() as session:
+        session.add(SlackMessage(connection_id=connected.id, team_id=TEAM, meeting_id="sess_thu", channel=CHANNEL,
+                                 kind="digest", title="Thursday sync", payload=json.dumps({"text": "x"}),
+                                 content_hash="x", sent_hash="x", ts="1700000000.000100",
+                                 sent_at=monday_nine - timedelta(days=3)))
+        for key, text, days, confidence, owner in [
+                ("a", "Order the pizza", 3, "needs_owner", None),
+                ("b", "Renew the domain", 20, "needs_owner", None),
+                ("c", "Send the plan", 3, "confirmed", ANNA)]:
+            session.add(TodoState(connection_id=connected.id, team_id=TEAM, meeting_id="sess_thu" if days == 3
+                                  else "sess_old", meeting_title="Thursday sync", todo_key=key, text=text,
+                                  owner_confidence=confidence, assignee=owner,
+                                  first_seen_at=monday_nine - timedelta(days=days)))
+    await run_followups(deps, monday_nine)
+    async with db.session() as session:
+        [recap] = (await session.exec(select(SlackMessage).where(SlackMessage.kind == "recap"))).all()
+    blocks = json.loads(recap.payload)["blocks"]
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and b.get("text")]
+    unowned = next(i for i, s in enumerate(sections) if s.startswith("*Needs an owner (2)*"))
+    by_owner = next(i for i, s in enumerate(sections) if s.startswith("*Open todos by owner*"))
+    assert unowned < by_owner
+    text = sections[unowned]
+    assert text.index("Renew the domain (20 days open)") < text.index("Order the pizza (3 days open)")
+    assert "Send the plan" not in text
