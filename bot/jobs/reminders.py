@@ -41,7 +41,7 @@ def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
     if state.status != todo_service.OPEN or (state.snoozed_until and state.snoozed_until > now):
         return False
     anchor = (state.meeting_started_at or state.first_seen_at).date()
-    due = parse_due(state.due, anchor)
+    due = parse_due(state.due, anchor, state.language)
     if due is not None:
         return due <= today
     return now - state.first_seen_at >= UNDATED_AFTER  # undated, or a date nobody can read
@@ -65,12 +65,13 @@ async def _unanswered_in(db: Database, zones: list[str], now: datetime) -> list[
     """Open todos suggested to people in these zones that they have not answered since their owner
     DM, and were not asked about in a morning DM yet: asked once more, then left to the thread."""
     query = (select(TodoState, MemberZone.zone)
-             .join(MemberZone, and_(MemberZone.team_id == TodoState.team_id,
-                                    MemberZone.user_id == TodoState.suggested_owner))
-             .join(Connection, Connection.id == TodoState.connection_id)
-             .where(TodoState.status == literal_column("'open'"), TodoState.owner_confidence == "suggested",
-                    TodoState.owner_asked_at.is_(None), TodoState.first_seen_at <= now - ASK_AGAIN_AFTER,
-                    MemberZone.zone.in_(zones), Connection.status == "active"))
+             .join(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
+                                    col(MemberZone.user_id) == col(TodoState.suggested_owner)))
+             .join(Connection, col(Connection.id) == col(TodoState.connection_id))
+             .where(col(TodoState.status) == literal_column("'open'"),
+                    col(TodoState.owner_confidence) == "suggested", col(TodoState.owner_asked_at).is_(None),
+                    col(TodoState.first_seen_at) <= now - ASK_AGAIN_AFTER, col(MemberZone.zone).in_(zones),
+                    col(Connection.status) == "active"))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
 
@@ -78,11 +79,11 @@ async def _unanswered_in(db: Database, zones: list[str], now: datetime) -> list[
 async def _suggested_without_zone(db: Database, *, limit: int = 500) -> list[tuple[str, str]]:
     """People a todo waits on (suggested, not asked again yet) whose zone was never read."""
     query = (select(TodoState.team_id, TodoState.suggested_owner).distinct()
-             .outerjoin(MemberZone, and_(MemberZone.team_id == TodoState.team_id,
-                                         MemberZone.user_id == TodoState.suggested_owner))
-             .where(TodoState.status == literal_column("'open'"), TodoState.owner_confidence == "suggested",
-                    TodoState.owner_asked_at.is_(None), TodoState.suggested_owner.is_not(None),
-                    MemberZone.user_id.is_(None))
+             .outerjoin(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
+                                         col(MemberZone.user_id) == col(TodoState.suggested_owner)))
+             .where(col(TodoState.status) == literal_column("'open'"),
+                    col(TodoState.owner_confidence) == "suggested", col(TodoState.owner_asked_at).is_(None),
+                    col(TodoState.suggested_owner).is_not(None), col(MemberZone.user_id).is_(None))
              .limit(limit))
     async with db.session() as session:
         return [(team, user) for team, user in (await session.exec(query)).all() if user]

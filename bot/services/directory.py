@@ -36,7 +36,7 @@ def member_from_slack(user: dict) -> Member | None:
     user_id = str(user.get("id") or "")
     if not user_id:
         return None
-    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    profile: dict = user["profile"] if isinstance(user.get("profile"), dict) else {}
     real = str(profile.get("real_name") or user.get("real_name") or "")[:255]
     display = str(profile.get("display_name") or "")[:255]
     return Member(user_id=user_id[:32], real_name=real, display_name=display)

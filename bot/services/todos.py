@@ -102,6 +102,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
         rows[key] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                          todo_key=key, meeting_title=(meeting.title or "")[:500], position=position, text=todo.text,
                          due=(todo.due or None) and todo.due[:255], meeting_started_at=meeting.started_at,
+                         language=(meeting.language or None) and meeting.language[:16],
                          # Done in the provider before the bot ever saw it; a known todo keeps its status.
                          status=DONE if todo.completed else OPEN, first_seen_at=now, updated_at=now)
     table = TodoState.__table__
@@ -118,6 +119,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
                 set_=dict(meeting_title=statement.excluded.meeting_title, position=statement.excluded.position,
                           text=statement.excluded.text, due=statement.excluded.due,
                           meeting_started_at=statement.excluded.meeting_started_at,
+                          language=statement.excluded.language,
                           updated_at=statement.excluded.updated_at, status=listed_again)))
         # Gone from the provider's listing: kept (with what people did) but no longer shown,
         # reminded of or counted; its buttons say it is no longer tracked.

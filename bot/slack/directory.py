@@ -80,7 +80,7 @@ async def refresh_directory(deps, team_id: str, *, now: datetime | None = None, 
             arguments["cursor"] = cursor
         body = await _call(deps, team_id, "users.list", LIST_TIER, **arguments)
         members += [m for u in body.get("members") or [] if (m := directory.member_from_slack(u)) is not None]
-        metadata = body.get("response_metadata") if isinstance(body.get("response_metadata"), dict) else {}
+        metadata: dict = body["response_metadata"] if isinstance(body.get("response_metadata"), dict) else {}
         cursor = str(metadata.get("next_cursor") or "")
         if not cursor:
             break
@@ -107,7 +107,7 @@ async def lookup_email(deps, team_id: str, email: str, *, now: datetime | None =
             return None
         user_id = None
     else:
-        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        user: dict = body["user"] if isinstance(body.get("user"), dict) else {}
         user_id = None if user.get("deleted") or user.get("is_bot") else (str(user.get("id") or "") or None)
     await directory.store_email(deps.db, team_id=team_id, email=email, user_id=user_id, now=now)
     return user_id

@@ -250,6 +250,7 @@ class TodoState(SQLModel, table=True):
     carried_from_id: int | None = None  # the same commitment in an earlier meeting of the series
     carried_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # first said then
     carried_from_title: str | None = Field(default=None, max_length=500)  # that meeting's title
+    language: str | None = Field(default=None, max_length=16)  # the meeting's, for reading `due` in it
 
 
 class MemberPrefs(SQLModel, table=True):

@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("carried_from_id", sa.Integer(), nullable=True))
         batch.add_column(_ts("carried_since", nullable=True))
         batch.add_column(sa.Column("carried_from_title", sa.String(length=500), nullable=True))
+        batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
     op.create_table(
         "slack_members",
         sa.Column("team_id", sa.String(length=32), nullable=False),
@@ -83,6 +84,6 @@ def downgrade() -> None:
     op.drop_index("ix_slack_members_real_key", table_name="slack_members")
     op.drop_table("slack_members")
     with op.batch_alter_table("todo_states") as batch:
-        for column in ("carried_from_title", "carried_since", "carried_from_id", "owner_asked_at", "owner_quote", "owner_hint",
-                       "suggested_owner", "owner_confidence"):
+        for column in ("language", "carried_from_title", "carried_since", "carried_from_id", "owner_asked_at",
+                       "owner_quote", "owner_hint", "suggested_owner", "owner_confidence"):
             batch.drop_column(column)
