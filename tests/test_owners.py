@@ -317,3 +317,65 @@ async def test_the_weekly_recap_lists_todos_that_need_an_owner_first_with_their_
     text = sections[unowned]
     assert text.index("Renew the domain (20 days open)") < text.index("Order the pizza (3 days open)")
     assert "Send the plan" not in text
+
+
+# ----------------------------------------------------------------------------- carried over
+
+async def test_a_commitment_repeated_in_the_next_meeting_of_the_series_is_linked(
+        hedy_webhooks, fake_hedy, fake_slack, db):
+    from datetime import UTC
+
+    first_said = datetime.now(UTC) - timedelta(days=17)
+    fake_hedy.add_session(sessionId="sess_w1", title="Weekly sync", startTime=first_said, user_todos=[
+        {"id": "w1_plan", "text": "Send the rollout plan", "assignee": "anna@example.com"},
+        {"id": "w1_deck", "text": "Ben will update the deck"}])
+    await hedy_webhooks.session_event("sess_w1")
+    await wait_for_state(db, "w1_plan")
+    fake_hedy.add_session(sessionId="sess_other", title="Board prep", startTime=first_said + timedelta(days=3),
+                          user_todos=[{"id": "o_plan", "text": "Send the rollout plan", "assignee": "anna@example.com"}])
+    await hedy_webhooks.session_event("sess_other")
+    await wait_for_state(db, "o_plan")
+    fake_hedy.add_session(sessionId="sess_w2", title="Weekly sync", user_todos=[
+        {"id": "w2_plan", "text": "Send the rollout plan!", "assignee": "anna@example.com"},
+        {"id": "w2_deck", "text": "Anna will update the deck"},  # a different owner: a new commitment
+        {"id": "w2_new", "text": "Book the offsite"}])
+    await hedy_webhooks.session_event("sess_w2")
+    await wait_for_state(db, "w2_new")
+    stored = await by_key(db)
+    assert stored["w2_plan"].carried_from_id == stored["w1_plan"].id
+    assert stored["w1_plan"].status == "carried"  # counted once: no longer open in the first meeting
+    assert stored["o_plan"].status == "open"  # another series
+    assert stored["w2_deck"].carried_from_id is None and stored["w1_deck"].status == "open"
+    assert stored["w2_new"].carried_from_id is None
+    said = f"{first_said.day} {first_said:%b}"
+
+    def second_thread():
+        for (channel, _ts), message in fake_slack.messages.items():
+            if channel == CHANNEL and "Book the offsite" in json.dumps(message) and message.get("thread_ts"):
+                return message
+        return None
+
+    page = await wait_until(second_thread)
+    assert f"carried over from «Weekly sync» of {said} (17 days open)" in todo_section(page, "rollout plan")
+
+
+def test_similar_commitments():
+    from bot.services.carryover import similar
+
+    assert similar("Send the rollout plan", "send the rollout plan.")
+    assert similar("Send the rollout plan to Bob", "Send the roll-out plan to Bob")
+    assert not similar("Send the rollout plan", "Book the offsite")
+    assert not similar("", "")
+
+
+async def test_the_directory_job_rereads_stale_directories_only(deps, fake_slack, db):
+    from datetime import UTC
+
+    from bot.jobs.directory import refresh_directories
+
+    now = datetime.now(UTC)
+    assert await refresh_directory(deps, TEAM, now=now - timedelta(days=2)) == 5
+    fake_slack.add_user("UNEW", real_name="Nadia New")
+    assert await refresh_directories(deps, now) == 1
+    assert await directory.by_real_name(db, team_id=TEAM, name="Nadia New") == ["UNEW"]
+    assert await refresh_directories(deps, now + timedelta(hours=1)) == 0  # read an hour ago: left alone

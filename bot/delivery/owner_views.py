@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.services.carryover import CARRIED
 from bot.services.owners import NEEDS_OWNER, SUGGESTED
 from bot.store.models import TodoState, utcnow
 
 
 def carried_note(state: TodoState, *, now: datetime | None = None) -> str | None:
     """"carried over from «Weekly sync» of 10 Nov (17 days open)" for a repeated commitment."""
+    if state.status == CARRIED:
+        return "said again in a later meeting, and tracked there"
     if state.carried_from_id is None or state.carried_since is None:
         return None
     days = max(0, ((now or utcnow()) - state.carried_since).days)

@@ -15,7 +15,7 @@ from sqlmodel import or_, select
 
 from bot.delivery import outbox
 from bot.providers.base import Meeting
-from bot.services import directory, owners
+from bot.services import carryover, directory, owners
 from bot.services import todos as todo_service
 from bot.slack.blocks.digest import TodoView
 from bot.slack.blocks.owners import owner_request_message
@@ -30,8 +30,9 @@ PRIORITY_OWNERS = 30  # after the digest and its thread, before reminders
 
 async def find_owners(deps, *, connection: Connection, meeting: Meeting,
                       states: list[TodoState]) -> list[TodoState]:
-    """Match the undecided todos' hints to members. When Slack cannot be asked now (the
-    directory cannot be read), the todos stay undecided and the next processing tries again."""
+    """Match the undecided todos' hints to members, then link the ones that repeat an open todo of
+    an earlier meeting of the series. When Slack cannot be asked now (the directory cannot be
+    read), the todos stay undecided and the next processing tries again."""
     if not any(s.owner_confidence is None for s in states):
         return states
     team_id = connection.team_id
@@ -43,10 +44,14 @@ async def find_owners(deps, *, connection: Connection, meeting: Meeting,
         async def lookup(email: str) -> str | None:
             return await lookup_email(deps, team_id, email)
 
-        return await owners.assign_meeting(deps.db, team_id=team_id, meeting=meeting, states=states, lookup=lookup)
+        states = await owners.assign_meeting(deps.db, team_id=team_id, meeting=meeting, states=states,
+                                             lookup=lookup)
     except Exception:
         log.warning("owners of a meeting of team %s not matched this time", team_id, exc_info=True)
         return states
+    assert connection.id is not None, "a stored connection"
+    return await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id, meeting=meeting,
+                                        states=states)
 
 
 def _message(person: str, title: str | None, views: list[TodoView]) -> dict:

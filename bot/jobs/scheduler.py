@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.jobs.directory import refresh_directories
 from bot.jobs.followups import run_followups
 from bot.jobs.reconcile import RECONCILE_EVERY, SLICES, reconcile_slice
 from bot.jobs.retention import run_retention
@@ -34,5 +35,7 @@ def start_scheduler(deps, *, reconcile_every: timedelta = RECONCILE_EVERY) -> As
                       id="retention", misfire_grace_time=300, **common)
     scheduler.add_job(refresh_zones, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
                       id="member-zones", misfire_grace_time=600, **common)
+    scheduler.add_job(refresh_directories, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
+                      id="member-directories", misfire_grace_time=600, **common)
     scheduler.start()
     return scheduler
