@@ -24,8 +24,10 @@ PAGE_SIZE = 200  # Slack's advice for users.list
 MAX_PAGES = 500  # 100,000 members: past this, something is looping
 MAX_RATE_LIMITED = 5  # 429s in a row before giving up until the next time
 MAX_RETRY_AFTER = 120.0
-LIST_TIER = (20, 5)  # Tier 2: calls a minute, burst
-LOOKUP_TIER = (50, 10)  # Tier 3
+# Calls a minute and burst, a little under Slack's tiers (Tier 2: 20+, Tier 3: 50+) so a burst
+# followed by steady calls never touches the limit in any minute.
+LIST_TIER = (18, 3)  # users.list, Tier 2
+LOOKUP_TIER = (45, 5)  # users.lookupByEmail, Tier 3
 NOT_FOUND = frozenset({"users_not_found", "user_not_found", "user_not_visible", "account_inactive"})
 
 
