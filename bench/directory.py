@@ -22,15 +22,15 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.deps import Deps  # noqa: E402
-from bot.fakes.slack import FakeSlack  # noqa: E402
-from bot.providers.registry import ProviderFactory  # noqa: E402
-from bot.services import directory  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.slack.directory import lookup_email, refresh_directory  # noqa: E402
-from bot.store import migrate  # noqa: E402
-from bot.store.crypto import SecretBox  # noqa: E402
-from bot.store.db import Database  # noqa: E402
+from bot.deps import Deps
+from bot.fakes.slack import FakeSlack
+from bot.providers.registry import ProviderFactory
+from bot.services import directory
+from bot.settings import Settings
+from bot.slack.directory import lookup_email, refresh_directory
+from bot.store import migrate
+from bot.store.crypto import SecretBox
+from bot.store.db import Database
 
 TEAM = "T0BENCH"
 TOKEN = "xoxb-bench"

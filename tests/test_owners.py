@@ -332,7 +332,8 @@ async def test_a_commitment_repeated_in_the_next_meeting_of_the_series_is_linked
     await hedy_webhooks.session_event("sess_w1")
     await wait_for_state(db, "w1_plan")
     fake_hedy.add_session(sessionId="sess_other", title="Board prep", startTime=first_said + timedelta(days=3),
-                          user_todos=[{"id": "o_plan", "text": "Send the rollout plan", "assignee": "anna@example.com"}])
+                          user_todos=[{"id": "o_plan", "text": "Send the rollout plan",
+                                       "assignee": "anna@example.com"}])
     await hedy_webhooks.session_event("sess_other")
     await wait_for_state(db, "o_plan")
     fake_hedy.add_session(sessionId="sess_w2", title="Weekly sync", user_todos=[
