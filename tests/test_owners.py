@@ -380,3 +380,23 @@ async def test_the_directory_job_rereads_stale_directories_only(deps, fake_slack
     assert await refresh_directories(deps, now) == 1
     assert await directory.by_real_name(db, team_id=TEAM, name="Nadia New") == ["UNEW"]
     assert await refresh_directories(deps, now + timedelta(hours=1)) == 0  # read an hour ago: left alone
+
+
+# ----------------------------------------------------------------------------- the builders
+
+def test_owner_views_stay_within_block_kit_limits_for_any_input():
+    from bot.fakes.slack import validate_message
+    from bot.slack.blocks.digest import TodoView, todo_pages
+    from bot.slack.blocks.owners import owner_request_message
+
+    hostile = "<!channel> *Anna* & <@U999> will " + "x" * 3000
+    views = [TodoView(text=f"{hostile} {n}", ref=f"t1.{n}.1.0123abcd", suggested_owner=BEN,
+                      owner_quote=hostile) for n in range(60)]
+    message = owner_request_message(BEN, "<Weekly> & «sync» " * 40, views).to_slack()
+    assert validate_message({"channel": BEN, **message})[0] is None
+    assert "more are in the meeting's thread" in json.dumps(message)
+    assert "<!channel>" not in json.dumps(message) and "&lt;!channel&gt;" in json.dumps(message)
+    others = [TodoView(text="a", ref="t1.1.1.0123abcd", needs_owner=True),
+              TodoView(text="b", ref="t1.2.1.0123abcd", assignee=ANNA)]
+    for page in todo_pages([*views, *others], meeting_title="Weekly sync", provider_name="Hedy"):
+        assert validate_message({"channel": CHANNEL, **page.to_slack()})[0] is None

@@ -90,4 +90,4 @@ def hints(todo: Todo) -> list[Hint]:
 
 
 def _field_quote(person: Person) -> str:
-    return f"assignee {person.name or person.email}"[:QUOTE_CHARS]
+    return f"assignee {person.name}"[:QUOTE_CHARS] if person.name else "the assignee's email address"

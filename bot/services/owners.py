@@ -36,7 +36,7 @@ EmailLookup = Callable[[str], Awaitable[str | None]]
 class Resolution:
     confidence: str  # CONFIRMED | SUGGESTED | NEEDS_OWNER
     user_id: str | None = None
-    hint: str | None = None  # the name (or address) as the provider wrote it
+    hint: str | None = None  # the name as the provider wrote it (addresses are not kept)
     quote: str | None = None  # where it was read, for "Suggested: @anna (from "Anna will…")"
 
 
@@ -76,7 +76,7 @@ async def resolve(db: Database, *, team_id: str, todo_hints: list[Hint], partici
     if not todo_hints:
         return Resolution(NEEDS_OWNER)
     first = todo_hints[0]
-    said = first.name or first.email
+    said = next((h.name for h in todo_hints if h.name), None)  # a name, for Not me; never an address
     refused = await directory.rejected(db, team_id=team_id, names=[h.name for h in todo_hints if h.name])
     results: list[_Found] = []
     for hint in todo_hints:
@@ -93,9 +93,8 @@ async def resolve(db: Database, *, team_id: str, todo_hints: list[Hint], partici
     if len(everyone) != 1:  # nobody, or two people: a person has to decide
         return Resolution(NEEDS_OWNER, hint=said, quote=first.quote)
     (user_id,) = everyone
-    matched = next(h for h in todo_hints if h.name or h.email)
     confidence = CONFIRMED if any(r.by_email for r in results) else SUGGESTED
-    return Resolution(confidence, user_id=user_id, hint=(matched.name or matched.email), quote=matched.quote)
+    return Resolution(confidence, user_id=user_id, hint=said, quote=first.quote)
 
 
 async def assign_meeting(db: Database, *, team_id: str, meeting: Meeting, states: list[TodoState],
