@@ -358,6 +358,11 @@ async def test_a_commitment_repeated_in_the_next_meeting_of_the_series_is_linked
     assert stored["o_plan"].status == "open"  # another series
     assert stored["w2_deck"].carried_from_id is None and stored["w1_deck"].status == "open"
     assert stored["w2_new"].carried_from_id is None
+    # the first meeting's thread says where the commitment went
+    first_page = next(m for (c, _), m in fake_slack.messages.items() if c == CHANNEL and m.get("thread_ts")
+                      and "Ben will update the deck" in json.dumps(m))
+    await wait_until(lambda: "said again in a later meeting" in todo_section(
+        fake_slack.messages[(CHANNEL, first_page["ts"])], "Send the rollout plan"))
 
 
 def test_similar_commitments():

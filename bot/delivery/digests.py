@@ -165,6 +165,8 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                                meeting_title=meeting.title, provider_name=provider_name)
         await owner_flow.ask_owners(deps, connection=connection, meeting_id=meeting.id, meeting_title=meeting.title,
                                     states=states, todo_view=todo_view)
+        for earlier in await owner_flow.carried_from_meetings(deps, states=states):
+            await refresh_todos(deps, connection=connection, meeting_id=earlier)
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 
 from bot.delivery import outbox
 from bot.providers.base import Meeting
@@ -52,6 +52,16 @@ async def find_owners(deps, *, connection: Connection, meeting: Meeting,
     assert connection.id is not None, "a stored connection"
     return await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id, meeting=meeting,
                                         states=states)
+
+
+async def carried_from_meetings(deps, *, states: list[TodoState]) -> set[str]:
+    """The earlier meetings these todos carry a commitment over from: their threads now say so."""
+    earlier = [s.carried_from_id for s in states if s.carried_from_id is not None]
+    if not earlier:
+        return set()
+    async with deps.db.session() as session:
+        return set((await session.exec(select(TodoState.meeting_id).where(
+            col(TodoState.id).in_(earlier)))).all())
 
 
 def _message(person: str, title: str | None, views: list[TodoView]) -> dict:
