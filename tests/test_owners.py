@@ -405,3 +405,23 @@ def test_owner_views_stay_within_block_kit_limits_for_any_input():
               TodoView(text="b", ref="t1.2.1.0123abcd", assignee=ANNA)]
     for page in todo_pages([*views, *others], meeting_title="Weekly sync", provider_name="Hedy"):
         assert validate_message({"channel": CHANNEL, **page.to_slack()})[0] is None
+
+
+async def test_email_lookups_wait_out_a_429_and_are_kept_a_day(deps, fake_slack, db):
+    from bot.slack.directory import lookup_email
+
+    fake_slack.tier_limits["users.lookupByEmail"] = (1, 1.0)  # one a second: the second call hears 429
+    assert await lookup_email(deps, TEAM, "anna@example.com") == ANNA
+    assert await lookup_email(deps, TEAM, "Ben@Example.com") == BEN
+    assert await lookup_email(deps, TEAM, "nobody@example.com") is None
+    statuses = [c.status for c in fake_slack.calls_to("users.lookupByEmail")]
+    assert 429 in statuses and len(fake_slack.calls_to("users.lookupByEmail", ok=True)) == 2
+    calls = len(fake_slack.calls_to("users.lookupByEmail"))
+    assert await lookup_email(deps, TEAM, "ben@example.com") == BEN  # kept: Slack is not asked
+    assert await lookup_email(deps, TEAM, "nobody@example.com") is None  # a stranger is kept too
+    assert len(fake_slack.calls_to("users.lookupByEmail")) == calls
+    from bot.store.models import EmailLookup
+
+    async with db.session() as session:
+        stored = (await session.exec(select(EmailLookup))).all()
+    assert stored and not any("@" in row.email_hash for row in stored)  # only hashes of the addresses
