@@ -84,11 +84,15 @@ class Stack:
 
     def connect(self, team: str, channel: str, *, key_number: int = 0, webhook_secret: str | None = None) -> str:
         """`meetings-bot connect` for real; returns the connection's webhook URL path."""
-        env = dict(self.env, MEETINGS_BOT_API_KEY=hedy_key(key_number))
+        # Without the Slack settings `connect` skips its workspace and channel checks: the benchmarks
+        # connect made-up workspaces to one stand-in Slack.
+        env = {k: v for k, v in self.env.items() if not k.startswith("SLACK_")}
+        env["MEETINGS_BOT_API_KEY"] = hedy_key(key_number)
         command = [sys.executable, "-m", "bot", "connect", "--team", team, "--provider", "hedy", "--channel", channel]
         if webhook_secret:
             command += ["--webhook-secret", webhook_secret]
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=self.folder)
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       cwd=self.folder)
         with sqlite3.connect(self.database) as db:
             (token,) = db.execute("SELECT webhook_token FROM connections WHERE team_id = ?", (team,)).fetchone()
         return f"/webhooks/hedy/{token}"

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import unicodedata
 from importlib import resources
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from bot.settings import Settings, get_settings
+from rich.markup import escape
+
+from bot.cli_common import (DatabaseUnavailable, checked_database, console, errors, fail, load_settings,
+                            require_database, warn)
+from bot.settings import Settings
 
 cli = typer.Typer(help="meetings-bot: meeting notes from Hedy and friends, in Slack.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    errors.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(code)
 
 
 @cli.command()
@@ -36,13 +34,49 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
 
     from bot.store.crypto import EncryptionKeyError
 
-    settings = get_settings()
-    logging_setup.configure(settings.log_level)
+    settings = load_settings()
+    logging_setup.configure(settings.log_level, settings.log_format,
+                            secrets=logging_setup.settings_secrets(settings))
+    require_database(settings)
+    if settings.public_url_warning:
+        warn(settings.public_url_warning)
     try:
+        asyncio.run(_first_use_key(settings))  # the key file, if there is no key at all yet
         app = create_app(settings)
     except (ConfigurationError, EncryptionKeyError) as exc:
         fail(str(exc), 2)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+    if settings.metrics_port is None:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=True, proxy_headers=True)
+        return
+    from bot.web import metrics_app
+
+    # Two servers in one event loop: the public app, and /metrics alone on METRICS_PORT.
+    public = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True,
+                                           proxy_headers=True))
+    private = uvicorn.Server(uvicorn.Config(metrics_app(app.state.deps), host=host, port=settings.metrics_port,
+                                            # access_log=False would silence uvicorn.access for both
+                                            # servers (uvicorn sets it on the shared logger).
+                                            log_config=None, access_log=True, lifespan="off"))
+
+    async def both() -> None:
+        # Whichever server catches SIGTERM/SIGINT stops first; the other follows.
+        tasks = [asyncio.create_task(public.serve()), asyncio.create_task(private.serve())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        public.should_exit = private.should_exit = True
+        await asyncio.gather(*tasks)
+
+    asyncio.run(both())
+
+
+async def _first_use_key(settings: Settings) -> None:
+    from bot.store.db import Database
+    from bot.store.secrets import first_use_box
+
+    db = Database(settings.database_url)
+    try:
+        await first_use_box(settings, db)
+    finally:
+        await db.dispose()
 
 
 @cli.command()
@@ -51,7 +85,8 @@ def migrate() -> None:
     from bot.store import migrate as migrations
     from bot.store.db import Database
 
-    settings = get_settings()
+    settings = load_settings()
+    require_database(settings)
 
     async def run() -> str | None:
         db = Database(settings.database_url)
@@ -84,16 +119,21 @@ def connect(
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
     from bot.providers.registry import UnknownProvider
+    from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
-    settings = get_settings()
+    settings = load_settings()
+    require_database(settings)
     try:
-        result = asyncio.run(run_connect(settings, team=team, provider=provider, api_key=api_key,
-                                         channel=channel, webhook_secret=webhook_secret,
-                                         meeting_started_notes=meeting_started_notes,
-                                         meeting_ended_notes=meeting_ended_notes))
+        result = asyncio.run(connect_standalone(settings, team=team, provider=provider, api_key=api_key,
+                                                channel=channel, webhook_secret=webhook_secret,
+                                                meeting_started_notes=meeting_started_notes,
+                                                meeting_ended_notes=meeting_ended_notes,
+                                                vet=slack_vetting(settings, team=team, channel=channel)))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
+    except SlackCheckFailed as exc:
+        fail(f"{exc}. Nothing was stored.")
     except AuthError as exc:
         fail(f"{provider} rejected the API key ({exc.code or exc.status}). Nothing was stored. "
              "Check that you copied the whole key and that it has not been revoked.")
@@ -113,35 +153,27 @@ def connect(
                       "every meeting from the API. Add one with --webhook-secret when the provider shows it.")
 
 
-async def run_connect(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
-                      webhook_secret: str | None, meeting_started_notes: bool | None = None,
-                      meeting_ended_notes: bool | None = None):
-    from bot.providers.registry import ProviderFactory, provider_info
-    from bot.services import audit
-    from bot.services.connections import connect as connect_service
-    from bot.store import migrate as migrations
-    from bot.store.crypto import secret_box
-    from bot.store.db import Database
+class SlackCheckFailed(Exception):
+    """`--team` or `--channel` is not what Slack says."""
 
-    provider_info(provider)  # unknown names fail before anything else happens
-    db = Database(settings.database_url)
-    factory = ProviderFactory(settings)
-    try:
-        await migrations.upgrade(db.engine)
-        result = await connect_service(db, secret_box(settings), factory, team_id=team, provider=provider,
-                                       api_key=api_key, channel=channel, webhook_secret=webhook_secret,
-                                       meeting_started_notes=meeting_started_notes,
-                                       options=({"post_meeting_ended": meeting_ended_notes}
-                                                if meeting_ended_notes is not None else None))
-        name = provider_info(provider).display_name
-        await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
-                           detail=f"{name} via meetings-bot connect"
-                                  + (f", digests to <#{channel}>" if channel else ""))
-    finally:
-        await factory.aclose()
-        await db.dispose()
-    url = settings.webhook_url(result.connection.provider, result.connection.webhook_token)
-    return result.connection, result.account, result.created, url
+
+def slack_vetting(settings: Settings, *, team: str, channel: str | None):
+    """What `connect` checks with Slack before it stores anything: the team is the bot token's
+    (or an installed workspace), the channel exists. A check Slack cannot answer is a warning."""
+
+    async def vet(db, box) -> None:
+        from bot.slack.checks import check_team_and_channel
+
+        team_check, channel_check = await check_team_and_channel(settings, db, box, team, channel)
+        for check in (team_check, channel_check):
+            if check is not None and check.ok is False:
+                raise SlackCheckFailed(check.detail)
+        if team_check.ok is None:
+            warn(team_check.detail)  # (then the channel could not be checked either)
+        elif channel_check is not None and channel_check.ok is None:
+            warn(channel_check.detail)
+
+    return vet
 
 
 def manifest_text(public_url: str) -> str:
@@ -152,7 +184,7 @@ def manifest_text(public_url: str) -> str:
 @cli.command()
 def manifest() -> None:
     """Print the Slack app manifest with this server's PUBLIC_URL filled in."""
-    sys.stdout.write(manifest_text(get_settings().public_url))
+    sys.stdout.write(manifest_text(load_settings().public_url))
 
 
 @cli.command()
@@ -160,13 +192,14 @@ def doctor() -> None:
     """Check settings, database, Slack and every stored connection; exit 1 if anything is wrong."""
     from bot.doctor import run_checks
 
-    results = asyncio.run(run_checks(get_settings()))
+    results = asyncio.run(run_checks(load_settings()))
     table = Table(title="meetings-bot doctor")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail")
     for check in results:
-        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]problem[/]", check.detail)
+        verdict = "[red]problem[/]" if not check.ok else "[yellow]warning[/]" if check.warning else "[green]ok[/]"
+        table.add_row(escape(check.name), verdict, escape(check.detail))
     console.print(table)
     if not all(check.ok for check in results):
         raise typer.Exit(1)
@@ -180,17 +213,27 @@ def demo(provider: str = typer.Option("hedy", help="Which provider's flow to pla
     raise typer.Exit(run_demo(console, provider=provider))
 
 
+def literal(value: str) -> Text:
+    """Text from outside (webhook ids, event names, error messages) shown exactly as it is: never
+    read as rich markup (`[/bold]` would crash the table), and control characters (terminal escape
+    sequences, bidi overrides, newlines) shown as visible escapes instead of acting on the terminal."""
+    return Text("".join(_visible(ch) for ch in value))
+
+
+def _visible(ch: str) -> str:
+    # Control, format, separator, surrogate, private and unassigned code points: as \x1b, \u202e, …
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch
+
+
 inbox_cli = typer.Typer(help="The webhook inbox: see and retry events.", no_args_is_help=True)
 cli.add_typer(inbox_cli, name="inbox")
 
 
 async def _with_db(work):
-    from bot.store import migrate as migrations
-    from bot.store.db import Database
-
-    db = Database(get_settings().database_url)
+    db = await checked_database(load_settings())
     try:
-        await migrations.upgrade(db.engine)
         return await work(db)
     finally:
         await db.dispose()
@@ -211,15 +254,15 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
     summary = ", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "empty"
     console.print(f"Inbox: {summary}.")
     if not events:
-        console.print("No events" + (f" with status {status}" if status else "") + ".")
+        console.print(Text("No events" + (f" with status {status}" if status else "") + "."))
         return
     table = Table()
     for column in ("id", "team", "event", "meeting", "status", "attempts", "received", "last error"):
         table.add_column(column)
     for event in events:
-        table.add_row(str(event.id), event.team_id, event.event_type, event.meeting_id or "-", event.status,
-                      str(event.attempts), event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      (event.last_error or "")[:80])
+        table.add_row(str(event.id), literal(event.team_id), literal(event.event_type),
+                      literal(event.meeting_id or "-"), literal(event.status), str(event.attempts),
+                      event.received_at.strftime("%Y-%m-%d %H:%M:%S"), literal((event.last_error or "")[:80]))
     console.print(table)
 
 
@@ -234,5 +277,27 @@ def inbox_retry(event_ids: Optional[list[int]] = typer.Argument(None, help="Even
                   else "No dead events to retry.")
 
 
+from bot import cli_admin  # noqa: E402  (its commands register on `cli`)
+
+cli_admin.register(cli)
+
+
 def main() -> None:
-    cli()
+    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback."""
+    from bot.store.db import describe_database_error
+
+    try:
+        cli()
+    except DatabaseUnavailable as exc:
+        errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+        sys.exit(1)
+    except Exception as exc:
+        try:
+            url = load_settings().database_url
+        except BaseException:
+            raise exc from None
+        sentence = describe_database_error(url, exc)
+        if sentence is None:
+            raise
+        errors.print(f"[bold red]Error:[/] {escape(sentence)}")
+        sys.exit(1)

@@ -47,10 +47,6 @@ class StandIn:
     after_digest: Callable[[], str | None] = lambda: None
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    return httpx.post(url, content=body, headers=headers, timeout=10).status_code
-
-
 def _hedy() -> StandIn:
     from bot.fakes.hedy import FakeHedy, send_webhook
 
@@ -102,7 +98,9 @@ def _whereby() -> StandIn:
                 f"({fake.points_spent()} of the organization's API points used so far).")
 
     return StandIn("Whereby", fake.app, key,
-                   lambda url: {"whereby_api_url": url + "/v1", "whereby_summary_poll_seconds": 1.0},
+                   lambda url: {"whereby_api_url": url + "/v1", "whereby_summary_poll_seconds": 1.0,
+                                # the stand-in's transcript links point at itself, on loopback
+                                "whereby_transcript_private_hosts": httpx.URL(url).host},
                    ends, again, bind=bind, thread_replies=0, connect_options={"meeting_ended_notes": True},
                    after_digest=after_digest)
 
@@ -153,11 +151,11 @@ STAND_INS: dict[str, Callable[[], StandIn] | None] = {
 
 
 def run_demo(console: Console, *, provider: str = "hedy") -> int:
-    from bot.cli import run_connect
     from bot.fakes import slack_requests
     from bot.fakes.render import print_message
     from bot.fakes.server import ThreadedServer
     from bot.fakes.slack import FakeSlack
+    from bot.services.connections import connect_standalone
     from bot.settings import Settings
     from bot.web import create_app
 
@@ -176,6 +174,7 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
     signing_secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="meetings-bot-demo-") as folder:
         fake_slack = FakeSlack(bot_token=DEMO_TOKEN, team_id=DEMO_TEAM, team_name="Demo Team")
+        fake_slack.add_channel(DEMO_CHANNEL, "meetings")  # `connect` checks the channel with Slack
         with ThreadedServer(fake_slack.app) as slack_server, ThreadedServer(stand_in.app) as provider_server:
             fake_slack.set_base_url(slack_server.url)
             stand_in.bind(provider_server.url)
@@ -197,7 +196,7 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
             console.print(f"[bold]1. An admin connects {shown}[/] (meetings-bot connect --team T0DEMO "
                           f"--provider {name} --api-key … --channel C0MEETINGS)")
             webhook_secret = secrets.token_hex(16)
-            connection, account, _created, url = asyncio.run(run_connect(
+            connection, account, _created, url = asyncio.run(connect_standalone(
                 settings, team=DEMO_TEAM, provider=name, api_key=stand_in.api_key, channel=DEMO_CHANNEL,
                 webhook_secret=webhook_secret, **stand_in.connect_options))
             who = account.email or account.name or "the key's account"
@@ -266,7 +265,8 @@ def run_demo(console: Console, *, provider: str = "hedy") -> int:
                 count = len([m for m in channel() if _is_digest(m)])
                 console.print(f"HTTP {again}, and the channel still has {count} digest (stored once).\n")
             console.print(Rule("[bold green]demo finished"))
-            console.print("Next: run the tests (see README), or connect a real Slack workspace with manifest.yml.")
+            console.print("Next: run the tests (see README), or connect a real Slack workspace with the app "
+                          "manifest that `meetings-bot manifest` prints.")
     return 0
 
 

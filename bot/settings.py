@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +23,15 @@ def async_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -56,6 +67,10 @@ class Settings(BaseSettings):
     whereby_signature_tolerance_seconds: int = Field(default=300, ge=1)
     whereby_summary_template: str = "General Bulleted"
     whereby_summary_poll_seconds: float = Field(default=30.0, gt=0)
+    # Hosts (comma-separated) the transcript download may reach although they are private or
+    # plain http. Only for loopback stand-ins (tests, `meetings-bot demo`); empty in production,
+    # where a transcript link must be https to a public address (bot/providers/downloads.py).
+    whereby_transcript_private_hosts: str = ""
 
     # Retention (bot/jobs/retention.py): processed webhook events (dead ones are kept), reminder
     # DMs (their buttons answer "expired" after this), weekly recaps, the setup audit log.
@@ -65,9 +80,19 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=365, ge=1)
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Serve /metrics on this port only (bound to the same host), off the public one; or require
+    # `Authorization: Bearer <METRICS_TOKEN>` on the public port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_token: SecretStr | None = None
     # How long an interactive command may wait for a slow provider before it answers
     # with "still busy, try again"; Slack keeps a response_url alive for 30 minutes.
     provider_timeout_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: str) -> str:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -83,6 +108,26 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"PUBLIC_URL must be an absolute https URL like https://bot.example.com, not {value!r}")
+        if parts.scheme == "http" and not _is_local(parts.hostname):
+            raise ValueError(f"PUBLIC_URL must use https (Slack and the providers only call https URLs); "
+                             f"http is allowed for localhost only, not {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"PUBLIC_URL must not have a query or fragment: {value!r}")
+        return value
+
+    @property
+    def public_url_warning(self) -> str | None:
+        if urlsplit(self.public_url).scheme == "http":
+            return (f"PUBLIC_URL is {self.public_url} (http on this machine): fine for trying it out, but Slack "
+                    "and the providers cannot reach it; set an https URL before connecting them.")
+        return None
 
     def webhook_url(self, provider: str, token: str) -> str:
         return f"{self.public_url}/webhooks/{provider}/{token}"

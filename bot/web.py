@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
 from contextlib import asynccontextmanager
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
 from bot.slack import install_pages
 from bot.slack.app import build_slack_app
+from bot.slack_guard import slack_events_endpoint
 from bot.deps import Deps
 from bot.store import migrate
+from bot.observability import RequestContext, metrics_endpoint, startup_summary
 from bot.store.crypto import secret_box
+from bot.store.secrets import undecryptable
 from bot.store.db import Database
 from bot.delivery.webhooks import webhook_endpoint
 from bot.delivery.workers import Workers
@@ -32,6 +37,26 @@ def build_deps(settings: Settings) -> Deps:
                 factory=ProviderFactory(settings))
 
 
+async def stored_secrets_problem(deps: Deps, *, quiet: bool = False) -> str | None:
+    """At start-up: a sentence when stored secrets do not decrypt with ENCRYPTION_KEY (then /readyz
+    says it instead of every webhook failing for hours), else None."""
+    try:
+        report = await undecryptable(deps.db, deps.box)
+    except Exception as exc:  # the database may not be migrated yet; readiness reports that itself
+        log.warning("could not check the stored secrets at start-up: %s", type(exc).__name__)
+        return None
+    if report.ok:
+        return None
+    if not quiet:
+        log.error("%s", report.sentence())
+    return report.sentence()
+
+
+def metrics_app(deps: Deps) -> Starlette:
+    """The app METRICS_PORT serves: /metrics and nothing else."""
+    return Starlette(routes=[Route("/metrics", metrics_endpoint(deps, public=False), methods=["GET"])])
+
+
 def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: bool = True,
                workers: Workers | None = None, start_workers: bool = True) -> Starlette:
     deps = deps or build_deps(settings)
@@ -39,8 +64,9 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
     slack_app = build_slack_app(deps)
     slack_handler = AsyncSlackRequestHandler(slack_app)
 
-    async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+    # Signature and size checked on the raw body before Bolt parses anything (bot/slack_guard.py).
+    assert settings.slack_signing_secret is not None  # build_slack_app refuses to build without it
+    slack_events = slack_events_endpoint(slack_app, settings.slack_signing_secret.get_secret_value())
 
     async def slack_install(request: Request) -> Response:
         """The install page and Slack's redirect back (multi-workspace mode); Bolt's OAuth flow."""
@@ -53,6 +79,14 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
+        secrets_problem = getattr(app.state, "secrets_problem", None)
+        if secrets_problem and time.monotonic() - app.state.secrets_checked_at >= 1.0:
+            # Checked again (at most once a second) until it is fixed: the operator may have removed
+            # the connections it was about, or restored their rows.
+            app.state.secrets_problem = secrets_problem = await stored_secrets_problem(deps, quiet=True)
+            app.state.secrets_checked_at = time.monotonic()
+        if secrets_problem:
+            return JSONResponse({"status": "unavailable", "secrets": secrets_problem}, status_code=503)
         try:
             async with deps.db.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
@@ -64,9 +98,6 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
             return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "pending"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
 
-    async def metrics(_request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     async def not_found(_request: Request, _exc) -> Response:
         return PlainTextResponse("Not found", status_code=404)
 
@@ -76,10 +107,17 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
 
     @asynccontextmanager
     async def lifespan(_app):
+        log.info("%s", startup_summary(settings))
         if run_migrations:
             await migrate.upgrade(deps.db.engine)
+        app.state.secrets_problem = await stored_secrets_problem(deps)
+        app.state.secrets_checked_at = time.monotonic()
         if start_workers:
             await workers.start()
+        # What start-up built (the app, the routes, the imported modules) lives as long as the process:
+        # keep it out of every later collection, so the pauses under load stay short.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -96,8 +134,9 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
             Route("/webhooks/{provider}/{token}", webhook_endpoint(deps), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            Route("/metrics", metrics_endpoint(deps, public=True), methods=["GET"]),
         ],
+        middleware=[Middleware(RequestContext)],
         exception_handlers={404: not_found, 500: server_error},
         lifespan=lifespan,
     )

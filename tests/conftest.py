@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +45,11 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
-def fresh_pacing_budget():
+def fresh_pacing_budget(monkeypatch):
     """Each test starts with a full provider rate budget, as a fresh server would."""
-    from bot.providers.http import reset_pacers
+    from bot.providers.http import pacing
 
-    reset_pacers()
-    yield
-    reset_pacers()
+    monkeypatch.setattr(pacing, "PACERS", pacing.Pacers())
 
 
 @pytest.fixture
@@ -60,7 +59,9 @@ def fake_slack(request):
     server = ThreadedServer(fake.app).start()
     fake.set_base_url(server.url)
     yield fake
-    server.stop()
+    # The app and its clients are closed by now (they depend on this fixture), so nothing else
+    # reaches the stand-in: the server stops in the background while the checks run.
+    server.stop(wait=False)
     # Whatever a test did, the bot never sent Slack something it would reject or warn about
     # (unless the test set Slack up to refuse, and says so).
     if request.node.get_closest_marker("slack_refuses") is None:
@@ -75,7 +76,7 @@ def fake_hedy():
     server = ThreadedServer(fake.app).start()
     fake.url = server.url
     yield fake
-    server.stop()
+    server.stop(wait=False)
 
 
 # ----------------------------------------------------------------------------- database
@@ -108,13 +109,32 @@ async def _reset_postgres(db: Database) -> None:
             await connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path | None:
+    """One SQLite file built by the migrations, once per run: each test gets a copy of it, which
+    takes a millisecond where migrating takes a few hundred."""
+    if TEST_DATABASE_URL:
+        return None
+    path = tmp_path_factory.mktemp("migrated") / "bot.db"
+
+    async def build() -> None:
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        await migrate.upgrade(database.engine)
+        await database.dispose()
+
+    asyncio.run(build())
+    return path
+
+
 @pytest.fixture
-async def db(database_url: str):
+async def db(database_url: str, migrated_sqlite: Path | None):
     database = Database(database_url)
     if database_url.startswith("postgresql"):
         await _reset_postgres(database)
+    elif migrated_sqlite and not (file := Path(database_url.removeprefix("sqlite+aiosqlite:///"))).exists():
+        shutil.copyfile(migrated_sqlite, file)
     else:
-        await migrate.upgrade(database.engine)
+        await migrate.upgrade(database.engine)  # something made the file first: bring it up to date
     yield database
     await database.dispose()
 
@@ -292,7 +312,7 @@ def fake_harmony(settings):
     fake.url = server.url
     settings.harmony_api_url = server.url
     yield fake
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture
@@ -304,6 +324,35 @@ async def harmony_connection(deps, fake_harmony):
     return result.connection
 
 
+# ----------------------------------------------------------------------------- Meetric
+
+MEETRIC_TOKEN = "mt_test_token_0123456789"
+MEETRIC_LIMITED = "mt_no_insights_000000000"  # a token without the `conversations` scope
+MEETRIC_SECRET = "meetric-webhook-secret"
+
+
+@pytest.fixture
+def fake_meetric(settings):
+    from bot.fakes.meetric import FakeMeetric
+
+    fake = FakeMeetric(tokens={MEETRIC_TOKEN: {"conversations", "insights"}, MEETRIC_LIMITED: {"users"}})
+    fake.seed_demo()
+    server = ThreadedServer(fake.app).start()
+    fake.url = server.url
+    settings.meetric_api_url = server.url  # without /api/v1/rest: the client adds it
+    yield fake
+    server.stop(wait=False)
+
+
+@pytest.fixture
+async def meetric_connection(deps, fake_meetric):
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="meetric", api_key=MEETRIC_TOKEN,
+                           channel=CHANNEL, webhook_secret=MEETRIC_SECRET)
+    return result.connection
+
+
 # ----------------------------------------------------------------------------- Whereby
 
 WHEREBY_KEY = "whereby_test_key_0123456789abcdef"
@@ -311,21 +360,22 @@ WHEREBY_SECRET = "whereby-webhook-secret-for-tests"
 
 
 @pytest.fixture
-def fake_whereby(settings):
-    """The Whereby stand-in (API under /v1), with summaries polled every 50 ms instead of 30 s."""
+def fake_whereby(settings, monkeypatch):
+    """The Whereby stand-in (API under /v1), with summaries polled every 50 ms instead of 30 s, and
+    the provider remembering no summary ids from earlier tests."""
     from bot.fakes.whereby import FakeWhereby
-    from bot.providers.whereby import forget_summaries
+    from bot.providers import whereby
 
-    forget_summaries()
+    monkeypatch.setattr(whereby, "SUMMARY_IDS", whereby.SummaryIds())
     fake = FakeWhereby(api_keys=[WHEREBY_KEY])
     server = ThreadedServer(fake.app).start()
     fake.url = server.url
     fake.seed_demo()
     settings.whereby_api_url = fake.api_url
     settings.whereby_summary_poll_seconds = 0.05
+    settings.whereby_transcript_private_hosts = "127.0.0.1"  # the stand-in serves transcripts on loopback
     yield fake
-    server.stop()
-    forget_summaries()
+    server.stop(wait=False)
 
 
 @pytest.fixture

@@ -11,7 +11,13 @@ from sqlmodel import select
 from bot.fakes import slack_requests
 from bot.store.models import Workspace
 from tests.conftest import SIGNING_SECRET
-from tests.test_oauth_install import approve, browser, oauth_deps, oauth_settings, start_install  # noqa: F401
+from tests.test_oauth_install import (  # noqa: F401
+    approve,
+    browser,
+    oauth_deps,
+    oauth_settings,
+    start_install,
+)
 
 TEAM = "T0001"
 FIRST = "U0INSTALL"  # installs first; not a Slack admin

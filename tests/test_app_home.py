@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -69,11 +68,8 @@ async def test_posted_digests_are_listed_with_links(slack_user, fake_slack, hedy
     [post] = await fake_slack.wait_for_call_async("chat.postMessage",
                                                   predicate=lambda c: not c.args.get("thread_ts"))
     ts = post.response["ts"]
-    for _ in range(100):  # the sender records the ts just after Slack answers
-        view = await open_home(slack_user, fake_slack, MEMBER)
-        if "Weekly Product Sync" in json.dumps(view):
-            break
-        await asyncio.sleep(0.05)
+    await workers.idle()  # the sender records the ts just after Slack answers
+    view = await open_home(slack_user, fake_slack, MEMBER)
     words = json.dumps(view, ensure_ascii=False)
     assert "Weekly Product Sync" in words
     assert f"https://slack.com/archives/{CHANNEL}/p{ts.replace('.', '')}" in words

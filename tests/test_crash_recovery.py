@@ -32,8 +32,9 @@ from sqlmodel import select
 from bot.delivery import inbox, outbox
 from bot.fakes.hedy import webhook_request
 from bot.fakes.server import free_port
-from bot.store.models import InboxEvent, SlackMessage
+from bot.store.models import SlackMessage
 from tests.conftest import CHANNEL, WEBHOOK_SECRET
+from tests.helpers import inbox_rows
 from tests.test_serve import serve_env
 
 MEETINGS = 30
@@ -115,11 +116,6 @@ def digest_counts(fake_slack) -> Counter:
         found = TITLE.match(message.get("text") or "")
         counts[found.group(1) if found else "(other) " + (message.get("text") or "")[:60]] += 1
     return counts
-
-
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
 
 
 async def outbox_rows(db) -> list[SlackMessage]:

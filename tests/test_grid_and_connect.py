@@ -156,3 +156,20 @@ async def test_an_admin_of_another_grid_org_is_no_admin_here(slack_user, fake_sl
     response = await submit(slack_user, user_id=GUEST, user_team_id=GUEST_COMPANY)  # a Grid payload
     assert "Only workspace admins and owners" in response.text
     assert await saved_teams(db) == []
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@pytest.mark.parametrize("org_wide", [False, True], ids=["workspace-install", "org-wide-install"])
+@pytest.mark.usefixtures("connected")
+async def test_the_app_home_in_a_grid_workspace_shows_that_workspaces_connection(slack_user, fake_slack, org_wide):
+    """An org-wide install's events name no team in their authorizations: the event's team_id does."""
+    fake_slack.add_user(USER, team_id=HOME, enterprise_id=GRID, teams=[HOME, TEAM])
+    body, headers = slack_requests.event_callback(
+        SIGNING_SECRET, team_id=TEAM, enterprise_id=GRID, is_enterprise_install=org_wide,
+        event={"type": "app_home_opened", "user": USER, "tab": "home", "channel": "D0HOME", "event_ts": "1.2"})
+    assert (await slack_user.client.post("/slack/events", content=body, headers=headers)).status_code == 200
+    [published] = await fake_slack.wait_for_call_async("views.publish", timeout=15)
+    assert published.ok and "Hedy" in json.dumps(published.args["view"])
+    assert "isn't connected" not in json.dumps(published.args["view"])

@@ -9,7 +9,6 @@ payload, the `X-RateLimit-*` headers, and the `conversations` style's paging and
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -17,7 +16,6 @@ import logging
 import time
 
 import pytest
-from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.fakes.harmony import FakeHarmony
@@ -37,8 +35,8 @@ from bot.providers.harmony_webhooks import HarmonyWebhooks
 from bot.providers.http import PacingLimited, ServerBudget, parse_reset
 from bot.slack.blocks.digest import meeting_failed_message, minutes_modal
 from bot.slack.errors import describe
-from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL, HARMONY_KEY, HARMONY_SECRET, TEAM
+from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
 
 FAST = {"backoff": 0.01, "deadline": 5.0}
 
@@ -71,10 +69,6 @@ async def client_for(harmony_server):
     yield make
     for provider in made:
         await provider.aclose()
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
 
 
 # ----------------------------------------------------------------------------- the client
@@ -249,31 +243,6 @@ async def deliver(slack_user, connection, body: bytes, headers: dict, provider: 
                                         headers=headers)
 
 
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
-
-
-async def wait_until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def digests_in(fake_slack) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if not m.get("thread_ts")]
-
-
-def replies_to(fake_slack, ts: str) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(CHANNEL) if m.get("thread_ts") == ts and m["ts"] != ts]
-
-
 def signed(fake_harmony, event: str, mid: str, *, secret: str | None = HARMONY_SECRET, **kwargs):
     options = {k: kwargs.pop(k) for k in ("insight_id", "reason") if k in kwargs}
     return fake_harmony.webhook_request(event, fake_harmony.event_payload(event, mid, **options), secret=secret,
@@ -319,13 +288,15 @@ def test_events_parse_from_the_seed_envelope_the_flat_form_and_the_public_names(
     nested = adapter.parse(headers={}, body=json.dumps({"event": "meeting.failed", "timestamp": "2026-02-01T15:30:00Z",
                                                         "data": {"meeting_id": "mtg_abc123", "title": "Sales Call",
                                                                  "error": "No audio"}}).encode())
-    assert (nested.event_type, nested.meeting_id, nested.title, nested.reason) == (
-        "meeting.failed", "mtg_abc123", "Sales Call", "No audio")
+    assert (nested.event_type, nested.meeting_id) == ("meeting.failed", "mtg_abc123")
     flat = adapter.parse(headers={}, body=b'{"event":"conversation.processed","conversation_id":"c1","title":"T"}')
     assert flat.meeting_id == "c1" and adapter.actions[flat.event_type] == "digest"
-    insight = adapter.parse(headers={"X-Harmony-Delivery": "dlv-9"},
-                            body=b'{"event":"insight.generated","data":{"insight_id":"i1","meeting_id":"m1"}}')
-    assert (insight.meeting_id, insight.object_id, insight.dedupe_key) == ("m1", "i1", "delivery:dlv-9")
+    raw = b'{"event":"insight.generated","data":{"insight_id":"i1","meeting_id":"m1"}}'
+    insight = adapter.parse(headers={"X-Harmony-Delivery": "dlv-9"}, body=raw)
+    assert (insight.meeting_id, insight.object_id) == ("m1", "i1")
+    # Delivery and event headers are not signed: the key is the same whatever they say.
+    dressed = adapter.parse(headers={"X-Harmony-Delivery": "dlv-10", "X-Harmony-Event": "meeting.failed"}, body=raw)
+    assert dressed.dedupe_key == insight.dedupe_key
     # The same news delivered twice, only the envelope's timestamp differing, is one event.
     one = adapter.parse(headers={}, body=b'{"event":"meeting.processed","timestamp":"1","data":{"meeting_id":"m"}}')
     two = adapter.parse(headers={}, body=b'{"event":"meeting.processed","timestamp":"2","data":{"meeting_id":"m"}}')
@@ -373,18 +344,70 @@ async def test_a_new_insight_updates_the_thread_and_not_the_channel(slack_user, 
 
 
 @assumption("meeting.failed carries the reason as data.error")
-@pytest.mark.usefixtures("workers")
 async def test_a_failed_meeting_gets_a_short_notice_instead_of_a_digest(slack_user, harmony_connection, fake_harmony,
-                                                                       fake_slack, db):
-    fake_harmony.add_meeting(title="Board sync", mid="mtg_broken", status="failed")
-    calls = fake_harmony.request_count()
-    body, headers = signed(fake_harmony, "meeting.failed", "mtg_broken", reason="The recording had no audio.")
+                                                                       fake_slack, db, workers):
+    fake_harmony.add_meeting(title="Board sync", mid="mtg_broken", status="failed",
+                             error_message="The recording had no audio.")
+    body, headers = signed(fake_harmony, "meeting.failed", "mtg_broken", reason="Whatever the body claims.")
     assert (await deliver(slack_user, harmony_connection, body, headers)).status_code == 200
     [notice] = await wait_until(lambda: fake_slack.channel_messages(CHANNEL))
+    # Title and reason are the API's: the body only said which meeting to look up.
     assert "Harmony could not process *Board sync*" in text_of(notice) and "no audio" in text_of(notice)
-    assert fake_harmony.request_count() == calls  # the notice needs nothing from the API
-    await asyncio.sleep(0.3)
+    assert "Whatever the body claims" not in text_of(notice)
+    await workers.idle()
     assert len(fake_slack.channel_messages(CHANNEL)) == 1
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_signed_body_replayed_with_new_delivery_headers_is_stored_and_fetched_once(
+        slack_user, harmony_connection, fake_harmony, fake_slack, db):
+    body, headers = signed(fake_harmony, "meeting.processed", "mtg_demo_2", delivery_id="dlv-0")
+    answers = []
+    for n in range(21):
+        dressed = {**headers, "X-Harmony-Delivery": f"dlv-{n}", "X-Webhook-Id": f"wh-{n}"}
+        answers.append((await deliver(slack_user, harmony_connection, body, dressed)).json()["message"])
+    assert answers == ["stored"] + ["duplicate"] * 20
+    await wait_until(lambda: digests_in(fake_slack))
+    await wait_until(lambda: _all_done(db))
+    assert len(await inbox_rows(db)) == 1
+    assert sum(1 for s in fake_harmony.seen if s.path.endswith("/meetings/mtg_demo_2")) == 1
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_failed_event_for_a_meeting_the_api_says_is_fine_posts_nothing(slack_user, harmony_connection,
+                                                                              fake_harmony, fake_slack, db):
+    body, headers = signed(fake_harmony, "meeting.failed", "mtg_demo_1")
+    assert (await deliver(slack_user, harmony_connection, body, headers)).status_code == 200
+    [row] = await wait_until(lambda: _all_done(db))
+    assert "does not say this meeting failed" in row.last_error and fake_slack.channel_messages(CHANNEL) == []
+
+
+@pytest.mark.usefixtures("workers")
+@pytest.mark.parametrize("event", ["meeting.processed", "meeting.failed", "meeting.started", "insight.generated",
+                                   "conversation.transcribed"])
+async def test_a_forged_event_posts_only_what_harmony_s_api_says(slack_user, deps, fake_harmony, fake_slack, db,
+                                                                 event):
+    """Only the URL of a connection without a signing secret: bodies with attacker text and links."""
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="harmony", api_key=HARMONY_KEY,
+                           channel=CHANNEL, meeting_started_notes=True)
+    fake_harmony.add_meeting(title="Renewal review", mid="mtg_known", status="failed" if "failed" in event
+                             else "processing" if "started" in event else "processed")
+    lies = {"title": "<https://evil.example|Urgent: wire the payment> <!channel>", "error": "see https://evil.example",
+            "name": "evil.example", "started_at": "2020-01-01T00:00:00Z"}
+    for mid in ("mtg_nobody_knows", "mtg_known"):
+        data = {"meeting_id": mid, "conversation_id": mid, "insight_id": "ins_x", **lies}
+        body, headers = fake_harmony.webhook_request(event, data, secret=None)
+        assert (await deliver(slack_user, result.connection, body, headers)).status_code == 200
+    rows = await wait_until(lambda: _all_done(db))
+    if event != "insight.generated":  # an insight without a digest waits for the digest either way
+        assert "Harmony does not know this meeting" in rows[0].last_error
+    posted = json.dumps([c.args for c in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "wire the payment" not in posted
+    if event != "insight.generated":
+        [post] = await wait_until(lambda: digests_in(fake_slack))
+        assert "Renewal review" in text_of(post)
 
 
 def test_the_failed_notice_is_escaped_and_short():
@@ -437,22 +460,12 @@ async def test_processed_while_still_processing_waits_then_posts(slack_user, har
 
 
 @pytest.mark.usefixtures("workers")
-async def test_harmony_down_then_back(slack_user, harmony_connection, fake_harmony, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_harmony.fail_next(500, times=9, path="/meetings/mtg_demo_3")  # three tries of three attempts
-    body, headers = signed(fake_harmony, "meeting.processed", "mtg_demo_3")
-    await deliver(slack_user, harmony_connection, body, headers)
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    [row] = await inbox_rows(db)
-    assert row.status == "done" and row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
 async def test_failing_events_are_dead_lettered_and_shown(slack_user, harmony_connection, fake_harmony, fake_slack,
                                                           db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
-    body, headers = signed(fake_harmony, "meeting.processed", "mtg_gone")
+    fake_harmony.fail_next(500, times=20, path="mtg_demo_1")
+    body, headers = signed(fake_harmony, "meeting.processed", "mtg_demo_1")
     await deliver(slack_user, harmony_connection, body, headers)
     await wait_until(lambda: _with_status(db, "dead"), timeout=20)
     status = text_of(await slack_user.ask("status"))
@@ -531,25 +544,3 @@ async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, harmony_
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "Sales Call - Acme Corp" in text_of(digest)
     assert await reconcile_all(deps) == 0
-
-
-def test_connect_from_the_command_line(settings, fake_harmony, db):
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HARMONY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), MEETINGS_BOT_API_KEY=HARMONY_KEY,
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), HARMONY_API_URL=fake_harmony.url,
-               PUBLIC_URL=settings.public_url)
-    result = subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "harmony",
-                             "--channel", CHANNEL], env=env, capture_output=True, text=True, timeout=60,
-                            stdin=subprocess.DEVNULL, cwd=settings.data_dir)
-    assert result.returncode == 0, result.stderr
-    assert "Connected workspace T0001 to harmony" in result.stdout and "/webhooks/harmony/" in result.stdout
-    assert HARMONY_KEY not in result.stdout + result.stderr
-    env["MEETINGS_BOT_API_KEY"] = "lk_" + "0" * 64
-    refused = subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "harmony"],
-                             env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                             cwd=settings.data_dir)
-    assert refused.returncode == 1 and "rejected the API key" in refused.stderr

@@ -32,18 +32,10 @@ from bot.providers.base import (
     Unavailable,
 )
 from bot.providers.hedy import HedyProvider
-from bot.providers.http import Pacer, PacingLimited, reset_pacers
+from bot.providers.http import Pacer, PacingLimited
 
 KEY = "hedy_live_client_test_key_5f2a9c"
 FAST = {"backoff": 0.01, "deadline": 5.0}  # keeps retry tests quick
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pacers():
-    # Pacers are process-wide by design; one test's traffic must not pace the next.
-    reset_pacers()
-    yield
-    reset_pacers()
 
 
 class _Switch:
@@ -410,17 +402,17 @@ async def test_connection_refused_is_unavailable(make_provider):
 async def test_concurrent_callers_sharing_a_key_are_spaced(make_provider, hedy):
     tiny = {"rate_limit": 5, "rate_period": 1.0, "rate_burst": 1}
     a, b = make_provider(**tiny), make_provider(**tiny)
-    assert a._pacer is b._pacer  # one budget per key, across client instances
+    assert a.pacer is b.pacer  # one budget per key, across client instances
     await asyncio.gather(*(p.list_topics() for p in (a, b, a, b, a, b)))
     times = sorted(r.at for r in hedy.requests)
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert len(times) == 6 and min(gaps) > 0.15  # 1 s / 5, minus scheduling slack
+    assert len(times) == 6 and min(gaps) > 0.1  # 1 s / 5, minus the arrival jitter of a loaded machine
     assert times[-1] - times[0] >= 0.9
 
 
 async def test_other_keys_are_not_paced_together(make_provider, hedy):
     tiny = {"rate_limit": 5, "rate_period": 1.0, "rate_burst": 1}
-    assert make_provider(**tiny)._pacer is not make_provider("hedy_live_other", **tiny)._pacer
+    assert make_provider(**tiny).pacer is not make_provider("hedy_live_other", **tiny).pacer
 
 
 async def test_pacing_wait_beyond_max_wait_raises_without_calling_hedy(make_provider, hedy):

@@ -98,3 +98,22 @@ def test_doctor_explains_a_slack_api_url_that_answers_without_json(settings, fak
     assert result.returncode == 1
     assert "answered HTTP 500 without Slack's JSON" in result.stdout and "SLACK_API_URL" in result.stdout
     assert "Traceback" not in result.stderr and "AttributeError" not in result.stdout + result.stderr
+
+
+# ----------------------------------------------------------------------------- the setup modal's state
+
+
+@pytest.mark.parametrize("state", [
+    {"setup_provider_block": "not an object"},
+    {"setup_provider_block": {"setup_provider": {"selected_option": ["hedy"]}}},
+    {"setup_provider_block": {"setup_provider": None}},
+], ids=["block-as-text", "option-as-list", "element-null"])
+async def test_a_submission_whose_state_slack_never_makes_asks_for_a_service(slack_user, fake_slack, caplog, state):
+    fake_slack.add_user("U0ADMIN", is_admin=True)
+    body, headers = slack_requests.view_submission(SIGNING_SECRET, team_id=TEAM, user_id="U0ADMIN",
+                                                   callback_id="setup_modal", values=state)
+    with caplog.at_level(logging.INFO):
+        response = await slack_user.client.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"response_action": "errors", "errors": {"setup_provider_block": "Choose a service."}}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -21,22 +21,10 @@ from bot.providers.base import NotSupported, PermissionDenied
 from bot.providers.meetric import MeetricProvider
 from bot.services.connections import connect
 from bot.store.models import InboxEvent
-from tests.conftest import CHANNEL, TEAM
+from tests.conftest import CHANNEL, MEETRIC_LIMITED, MEETRIC_SECRET, MEETRIC_TOKEN, TEAM
+from tests.helpers import wait_until
 
-TOKEN = "mt_test_token_0123456789"
-LIMITED = "mt_no_insights_000000000"
-SECRET = "meetric-webhook-secret"
-
-
-@pytest.fixture
-def fake_meetric(settings):
-    fake = FakeMeetric(tokens={TOKEN: {"conversations", "insights"}, LIMITED: {"users"}})
-    fake.seed_demo()
-    server = ThreadedServer(fake.app).start()
-    fake.url = server.url
-    settings.meetric_api_url = server.url  # without /api/v1/rest: the client adds it
-    yield fake
-    server.stop()
+TOKEN, LIMITED, SECRET = MEETRIC_TOKEN, MEETRIC_LIMITED, MEETRIC_SECRET
 
 
 @pytest.fixture
@@ -89,13 +77,6 @@ async def test_todos_and_topics_say_meetric_has_none(meetric):
         await meetric.list_todos()
 
 
-@pytest.fixture
-async def meetric_connection(deps, fake_meetric):
-    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="meetric", api_key=TOKEN,
-                           channel=CHANNEL, webhook_secret=SECRET)
-    return result.connection
-
-
 async def deliver(slack_user, connection, body: bytes, headers: dict):
     return await slack_user.client.post(f"/webhooks/meetric/{connection.webhook_token}", content=body,
                                         headers=headers)
@@ -104,6 +85,10 @@ async def deliver(slack_user, connection, body: bytes, headers: dict):
 async def inbox(db) -> list[InboxEvent]:
     async with db.session() as session:
         return list((await session.exec(select(InboxEvent))).all())
+
+
+async def dead_rows(db) -> list[InboxEvent]:
+    return [r for r in await inbox(db) if r.status == "dead"]
 
 
 async def test_signatures_timestamps_and_delivery_ids(slack_user, meetric_connection, fake_meetric, db):
@@ -118,7 +103,53 @@ async def test_signatures_timestamps_and_delivery_ids(slack_user, meetric_connec
     unsigned = {k: v for k, v in headers.items() if k != "X-Webhook-Signature"}
     assert (await deliver(slack_user, meetric_connection, body, unsigned)).status_code == 401
     [row] = await inbox(db)
-    assert row.dedupe_key == "delivery:d-1" and json.loads(row.payload)["_meta"]["subscription_id"] == "sub_1"
+    assert row.dedupe_key.startswith("conversation.completed:conv_demo_1:")
+    assert json.loads(row.payload)["_meta"]["subscription_id"] == "sub_1"
+
+
+@pytest.mark.parametrize("stamp", ["nan", "-nan", "NaN", "inf", "-inf", "Infinity", "1e400", "9" * 400, "",
+                                   " ", "1e9", "0x6a", "１７８００００００００", "-1780000000", "1780000000;", "²"])
+async def test_a_timestamp_that_is_not_a_plain_number_is_refused(slack_user, meetric_connection, fake_meetric, db,
+                                                                 stamp):
+    body, headers = fake_meetric.webhook_request("conv_demo_1", secret=SECRET)
+    response = await deliver(slack_user, meetric_connection, body, {**headers, "X-Webhook-Timestamp": stamp.encode()})
+    assert response.status_code == 401 and await inbox(db) == []
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_captured_delivery_replayed_with_fresh_headers_is_stored_and_fetched_once(
+        slack_user, meetric_connection, fake_meetric, fake_slack, db):
+    body, headers = fake_meetric.webhook_request("conv_demo_1", secret=SECRET)
+    assert (await deliver(slack_user, meetric_connection, body, headers)).json()["message"] == "stored"
+    for n in range(20):  # the signature covers the body only: new delivery ids and timestamps are free to forge
+        replay = {**headers, "X-Webhook-Delivery-Id": f"forged-{n}", "X-Webhook-Timestamp": str(int(time.time()))}
+        answer = await deliver(slack_user, meetric_connection, body, replay)
+        assert answer.status_code == 200 and answer.json()["message"] == "duplicate"
+    await wait_for(lambda: [p for p in fake_slack.calls_to("chat.postMessage", ok=True)
+                            if not p.args.get("thread_ts")])
+    [row] = await inbox(db)
+    await wait_for(lambda: _finished(db))
+    assert _fetches(fake_meetric, "conv_demo_1") == 1  # one digest, one use of the token's 60 a minute
+
+
+def _fetches(fake: FakeMeetric, cid: str) -> int:
+    return fake.request_count(f"/conversations/{cid}", exact=True)
+
+
+async def _finished(db):
+    return [r for r in await inbox(db) if r.status == "done"]
+
+
+async def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 @pytest.mark.usefixtures("workers")
@@ -126,11 +157,8 @@ async def test_a_completed_conversation_gets_its_digest_and_todos(slack_user, me
                                                                   fake_slack):
     body, headers = fake_meetric.webhook_request("conv_demo_1", secret=SECRET)
     assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
-    for _ in range(200):
-        posts = fake_slack.calls_to("chat.postMessage", ok=True)
-        if len(posts) >= 3:
-            break
-        await asyncio.sleep(0.05)
+    posts = await wait_until(lambda: len(fake_slack.calls_to("chat.postMessage", ok=True)) >= 3
+                             and fake_slack.calls_to("chat.postMessage", ok=True))
     digest = next(p for p in posts if not p.args.get("thread_ts"))
     assert "Discovery call — Acme" in digest.args["text"] and "Meetric" in json.dumps(digest.args["blocks"])
     thread = json.dumps([p.args for p in posts if p.args.get("thread_ts")], ensure_ascii=False)
@@ -288,9 +316,14 @@ def test_the_timestamp_window_cuts_both_ways():
     for stamp, ok in ((now - 299, True), (now - 301, False), (now + 301, False), ((now - 10) * 1000, True)):
         headers = fake.sign(body, secret="s", delivery_id="d", timestamp=stamp)
         assert adapter.verify(headers=headers, body=body, secret="s") is ok, stamp
+    for stamp in ("nan", "-nan", "inf", "1e400", "9" * 400, ""):  # NaN compares false with everything
+        headers = {**fake.sign(body, secret="s", delivery_id="d"), "X-Webhook-Timestamp": stamp}
+        assert adapter.verify(headers=headers, body=body, secret="s") is False, stamp
     event = adapter.parse(headers=fake.sign(body, secret="s", delivery_id="dlv-1"), body=body)
-    assert event.dedupe_key == "delivery:dlv-1" and event.data["subscription_id"] == "sub_1"
-    assert event.meeting_id == "c1" and event.title == "T"
+    assert event.data["subscription_id"] == "sub_1" and event.meeting_id == "c1"
+    other_headers = adapter.parse(headers={**fake.sign(body, secret="s", delivery_id="dlv-2"),
+                                           "X-Webhook-Event": "something.else"}, body=body)
+    assert other_headers.dedupe_key == event.dedupe_key  # made of the signed body only
 
 
 def test_the_fake_delivers_like_meetric_retrying_with_one_delivery_id_and_fresh_timestamps():
@@ -315,59 +348,45 @@ def test_the_fake_delivers_like_meetric_retrying_with_one_delivery_id_and_fresh_
 
 
 @pytest.mark.usefixtures("workers")
-async def test_meetric_down_then_back(slack_user, meetric_connection, fake_meetric, fake_slack, db, monkeypatch):
-    from bot.delivery import inbox as inbox_module
-
-    monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.2)
-    fake_meetric.fail_next(503, times=6, path="/conversations/conv_demo_2", retry_after=None)
-    body, headers = fake_meetric.webhook_request("conv_demo_2", secret=SECRET)
-    assert (await deliver(slack_user, meetric_connection, body, headers)).status_code == 200
-    for _ in range(600):
-        if [p for p in fake_slack.calls_to("chat.postMessage", ok=True) if not p.args.get("thread_ts")]:
-            break
-        await asyncio.sleep(0.05)
-    [row] = await inbox(db)
-    assert row.status == "done" and row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
-async def test_a_conversation_that_is_gone_is_dead_lettered_and_shown(slack_user, meetric_connection, fake_meetric,
-                                                                     db, monkeypatch):
-    from bot.delivery import inbox as inbox_module
-
-    monkeypatch.setattr(inbox_module, "BACKOFF_BASE", 0.01)
-    monkeypatch.setattr(inbox_module, "MAX_ATTEMPTS", 2)
+async def test_a_conversation_the_api_does_not_know_posts_nothing_and_is_not_retried(
+        slack_user, meetric_connection, fake_meetric, fake_slack, db, caplog):
     fake_meetric.add_conversation(title="Deleted later", cid="conv_gone")
     body, headers = fake_meetric.webhook_request("conv_gone", secret=SECRET)
     del fake_meetric.conversations["conv_gone"]
     await deliver(slack_user, meetric_connection, body, headers)
-    for _ in range(400):
-        if [r for r in await inbox(db) if r.status == "dead"]:
-            break
-        await asyncio.sleep(0.05)
-    [row] = await inbox(db)
-    assert row.status == "dead" and "Conversation not found" in row.last_error
-    assert "1 webhook event failed" in json.dumps(await slack_user.ask("status"))
+    [row] = await wait_for(lambda: _finished(db))
+    assert "Meetric does not know this meeting" in row.last_error and row.attempts <= 1
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert _fetches(fake_meetric, "conv_gone") == 1
+    assert "webhook event failed" not in json.dumps(await slack_user.ask("status"))
+    assert "nothing posted" in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
-def test_connect_from_the_command_line(settings, fake_meetric, db):
-    import os
-    import subprocess
-    import sys
+@pytest.mark.usefixtures("workers")
+async def test_a_forged_event_posts_only_what_the_api_says(slack_user, deps, fake_meetric, fake_slack, db):
+    """Only the URL of a connection without a signing secret: a body with attacker text and links."""
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="meetric", api_key=TOKEN,
+                           channel=CHANNEL)
+    unsigned = result.connection
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEETRIC_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), MEETINGS_BOT_API_KEY=TOKEN,
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), MEETRIC_API_URL=fake_meetric.url,
-               PUBLIC_URL=settings.public_url, MEETINGS_BOT_WEBHOOK_SECRET=SECRET)
+    def forged(cid: str) -> bytes:
+        return json.dumps({"event": "conversation.completed", "data": {"conversation": {
+            "id": cid, "title": "<https://evil.example/login|Reset your password> <!channel>",
+            "summary": "Click https://evil.example now"}}}).encode()
 
-    def connect_cli(key):
-        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "meetric",
-                               "--channel", CHANNEL], env={**env, "MEETINGS_BOT_API_KEY": key}, capture_output=True,
-                              text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir)
+    for cid in ("conv_nobody_knows", "conv_demo_1"):
+        assert (await deliver(slack_user, unsigned, forged(cid), {"Content-Type": "application/json"})
+                ).status_code == 200
+    await wait_for(lambda: _all_finished(db, 2))
+    await wait_for(lambda: fake_slack.calls_to("chat.postMessage", ok=True))
+    posted = json.dumps([p.args for p in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "Reset your password" not in posted
+    digests = [p for p in fake_slack.calls_to("chat.postMessage", ok=True) if not p.args.get("thread_ts")]
+    assert len(digests) == 1 and "Discovery call — Acme" in digests[0].args["text"]
 
-    result = connect_cli(TOKEN)
-    assert result.returncode == 0, result.stderr
-    assert "Connected workspace T0001 to meetric as Acme" in result.stdout and "/webhooks/meetric/" in result.stdout
-    assert TOKEN not in result.stdout + result.stderr
-    refused = connect_cli(LIMITED)
-    assert refused.returncode == 1 and "`conversations` scope" in refused.stderr
+
+async def _all_finished(db, count: int):
+    rows = await inbox(db)
+    return rows if len(rows) >= count and all(r.status == "done" for r in rows) else None
+
+

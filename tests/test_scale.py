@@ -172,7 +172,7 @@ async def test_a_failed_post_is_retried_on_time_without_polling(deps, db, connec
 # ----------------------------------------------------------------------------- reconcile
 
 
-async def test_reconcile_reads_one_query_per_connection_and_skips_fresh_webhooks(deps, db, signed_connection,
+async def test_reconcile_checks_a_listing_in_one_query_and_skips_fresh_webhooks(deps, db, signed_connection,
                                                                                 fake_hedy):
     async with db.session() as session:
         await session.exec(update(Connection).values(created_at=utcnow() - timedelta(days=400)))
@@ -186,7 +186,7 @@ async def test_reconcile_reads_one_query_per_connection_and_skips_fresh_webhooks
     with statements(db) as sent:
         assert await reconcile_all(deps) == 0
     digest_reads = [s for s, _ in sent if "FROM slack_messages" in s]
-    assert len(digest_reads) == 1  # one query for the whole listing, not one per meeting
+    assert len(digest_reads) == 1  # one query for the whole listing (and up to 100 connections), not one per meeting
     fake_hedy.add_session(title="No webhook came", startTime=utcnow() - timedelta(minutes=30), duration=600)
     async with db.session() as session:  # but a webhook of this connection came a minute ago
         await session.exec(update(Connection).values(last_webhook_at=utcnow() - timedelta(minutes=1)))
@@ -325,7 +325,8 @@ async def test_the_migration_applies_backfills_and_reverts(db, connected):
         indexes = await connection.run_sync(lambda c: {
             table: {i["name"] for i in inspect(c).get_indexes(table)}
             for table in ("slack_messages", "todo_states", "inbox_events", "member_zones")})
-    assert {"ix_slack_messages_unsent", "ix_slack_messages_team_kind_sent"} <= indexes["slack_messages"]
+    assert {"ix_slack_messages_unsent", "ix_slack_messages_team_kind_sent", "ix_slack_messages_followups",
+            "ix_slack_messages_parent_id"} <= indexes["slack_messages"]
     assert "ix_slack_messages_due" not in indexes["slack_messages"]
     assert "ix_todo_states_open_owned" in indexes["todo_states"]
     assert {"ix_inbox_events_dead", "ix_inbox_events_processed"} <= indexes["inbox_events"]

@@ -3,7 +3,6 @@ the real ASGI app with signed requests, against the Slack and Hedy stand-ins."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -240,7 +239,7 @@ async def test_digest_options_from_the_modal_decide_what_is_posted(slack_user, f
     response = await hedy_webhooks_unsigned("sess_demo_12")
     assert response.status_code == 200
     await fake_slack.wait_for_call_async("chat.postMessage", predicate=lambda c: c.args.get("channel") == CHANNEL)
-    await asyncio.sleep(1.0)
+    await workers.idle()
     posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.args.get("channel") == CHANNEL]
     assert len(posts) == 1 and not posts[0].args.get("thread_ts")
 

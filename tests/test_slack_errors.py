@@ -47,13 +47,13 @@ def problems(caplog) -> list[logging.LogRecord]:
 
 
 @pytest.mark.parametrize(("fault", "expected"), [
-    (dict(status=200, error="missing_scope", extra={"needed": "users:read", "provided": "commands,chat:write"}),
+    ({"status": 200, "error": "missing_scope", "extra": {"needed": "users:read", "provided": "commands,chat:write"}},
      ["`users:read`", "OAuth & Permissions", "reinstall the app"]),
-    (dict(status=200, error="invalid_auth"), ["no longer accepts this app's token", "install the app again"]),
-    (dict(status=200, error="account_inactive"), ["no longer accepts this app's token"]),
-    (dict(status=429, retry_after=1, times=3), ["Slack is limiting how fast", "Try again in about 2 seconds"]),
-    (dict(status=500, times=2), ["Slack isn't answering properly", "Try again in a few minutes"]),
-    (dict(status=200, error="some_new_error"), ["`some_new_error`"]),
+    ({"status": 200, "error": "invalid_auth"}, ["no longer accepts this app's token", "install the app again"]),
+    ({"status": 200, "error": "account_inactive"}, ["no longer accepts this app's token"]),
+    ({"status": 429, "retry_after": 1, "times": 3}, ["Slack is limiting how fast", "Try again in about 2 seconds"]),
+    ({"status": 500, "times": 2}, ["Slack isn't answering properly", "Try again in a few minutes"]),
+    ({"status": 200, "error": "some_new_error"}, ["`some_new_error`"]),
 ], ids=["missing_scope", "invalid_auth", "account_inactive", "ratelimited", "500-plain-text", "unknown-code"])
 async def test_a_slack_error_in_a_command_says_what_to_do(slack_user, fake_slack, caplog, fault, expected):
     fake_slack.fail_next("users.info", **fault)
@@ -183,3 +183,63 @@ async def test_full_minutes_whose_trigger_expired_says_to_press_again(slack_user
     answer = (await slack_user.replies(url))[-1]["text"]
     assert "only 3 seconds" in answer and "try again" in answer
     assert fake_slack.calls_to("views.update") == []
+
+
+async def test_the_app_home_set_up_button_with_an_expired_trigger_says_to_try_again(slack_user, fake_slack):
+    fake_slack.fail_next("views.open", status=200, error="expired_trigger_id")
+    body, headers = slack_requests.block_action(
+        SIGNING_SECRET, team_id=TEAM, user_id=ADMIN, channel_id=None, action_id=ActionId.OPEN_SETUP, value="setup",
+        response_url=None, container={"type": "view", "view_id": "V0HOME"}, trigger_id=fake_slack.new_trigger_id())
+    assert (await slack_user.client.post("/slack/events", content=body, headers=headers)).status_code == 200
+    [dm] = await fake_slack.wait_for_call_async("chat.postMessage", timeout=15,
+                                                predicate=lambda c: c.args.get("channel") == ADMIN)
+    assert "only 3 seconds" in dm.args["text"] and "try again" in dm.args["text"]
+
+
+# ----------------------------------------------------------------------------- Slack behind a broken proxy
+
+
+@pytest.fixture
+def broken_slack(settings):
+    """What SLACK_API_URL answers when a proxy or an outage page stands in front of Slack."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from bot.fakes.server import ThreadedServer
+
+    answer: dict = {}
+
+    async def api(request):
+        return Response(answer["body"], status_code=answer["status"], media_type=answer["type"])
+
+    server = ThreadedServer(Starlette(routes=[Route("/api/{method}", api, methods=["GET", "POST"])])).start()
+    settings.slack_api_url = server.url + "/api/"
+    yield answer
+    server.stop()
+
+
+@pytest.mark.parametrize(("status", "media_type", "body"), [
+    (502, "text/html", "<html><h1>502 Bad Gateway</h1></html>"),
+    (200, "text/html", "<html>Service is down for maintenance</html>"),
+    (500, "application/json", "oops, not json"),
+], ids=["html-502", "html-200", "json-type-not-json"])
+async def test_slack_answering_without_its_json_is_an_outage_sentence_and_a_warning(
+        slack_user, fake_slack, broken_slack, caplog, status, media_type, body):
+    broken_slack.update(status=status, type=media_type, body=body)
+    with caplog.at_level(logging.INFO):
+        answer = await setup_answer(slack_user, fake_slack)
+    assert "Slack isn't answering properly right now" in answer
+    assert problems(caplog) == []
+    assert any(r.levelno == logging.WARNING and "Slack" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.usefixtures("connected")
+async def test_slack_down_for_the_answer_itself_is_one_warning(slack_user, fake_slack, caplog):
+    fake_slack.fail_next("response_url", status=503, times=5)
+    with caplog.at_level(logging.INFO):
+        response, _url = await slack_user.command("list 2")
+        assert response.status_code == 200
+        line = await wait_for_log(caplog, "delivering an answer to Slack failed")
+    assert line.levelno == logging.WARNING
+    assert problems(caplog) == []

@@ -3,18 +3,13 @@ Slack stand-in's response_urls, data from the Hedy stand-in."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 
 import pytest
 
 from bot.slack.ids import ActionId
 from tests.conftest import SIGNING_SECRET, TEAM
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+from tests.helpers import ManualClock, text_of
 
 
 def show_values(message: dict) -> list[str]:
@@ -246,11 +241,12 @@ async def test_a_team_asking_at_once_costs_hedy_one_request(slack_user, fake_hed
 async def test_a_new_key_is_used_at_once_after_reconnecting(slack_user, fake_hedy, deps):
     from bot.services.connections import connect
 
+    clock = deps.connections.clock = ManualClock()
     await slack_user.ask("topics")
     fake_hedy.revoke_all_keys()
     assert "rejected this workspace's API key" in text_of(await slack_user.ask("list 3"))
     fake_hedy.allow_key("hedy_live_replacement_key_0000")
     await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy",
                   api_key="hedy_live_replacement_key_0000", channel=None)
-    await asyncio.sleep(5.1)  # the workspace → connection lookup is reused for up to 5 s
+    clock.advance(5.1)  # the workspace → connection lookup is reused for up to 5 s
     assert len(show_values(await slack_user.ask("list 3"))) == 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 from sqlalchemy import func
@@ -12,36 +11,8 @@ from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.store.models import InboxEvent, SlackMessage
-from tests.conftest import CHANNEL, TEAM
-
-
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
-
-
-async def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def digests_in(fake_slack, channel=CHANNEL) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(channel) if not m.get("thread_ts")]
-
-
-def replies_to(fake_slack, ts: str, channel=CHANNEL) -> list[dict]:
-    return [m for m in fake_slack.channel_messages(channel) if m.get("thread_ts") == ts and m["ts"] != ts]
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+from tests.conftest import CHANNEL, TEAM, HedyWebhooks
+from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
 
 
 # ----------------------------------------------------------------------------- receiving
@@ -195,6 +166,8 @@ async def _done(db):
 @pytest.mark.usefixtures("workers")
 async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy, fake_slack, deps, signed_connection,
                                                         db):
+    for live in ("sess_live_1", "sess_live_2"):
+        fake_hedy.add_session(sessionId=live, title="Design crit", endTime=None)
     payload = {"sessionId": "sess_live_1", "title": "Design crit", "startTime": "2026-11-22T10:00:00Z"}
     await hedy_webhooks.send("session.created", payload)
     await wait_until(lambda: _done(db))
@@ -212,13 +185,64 @@ async def test_meeting_started_notes_only_where_enabled(hedy_webhooks, fake_hedy
 
 
 @pytest.mark.usefixtures("workers")
-async def test_many_meetings_each_posted_exactly_once(hedy_webhooks, fake_hedy, fake_slack):
+@pytest.mark.parametrize("event", ["session.created", "session.ended", "session.exported", "highlight.created",
+                                   "todo.exported"])
+async def test_a_forged_event_posts_only_what_hedy_s_api_says(slack_user, fake_hedy, fake_slack, deps, db, event):
+    """Only the URL of a connection created without a signing secret (as Hedy's API creates them)."""
+    from bot.services.connections import connect
+    from tests.conftest import HEDY_KEY
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                           channel=CHANNEL, meeting_started_notes=True)
+    forged = HedyWebhooks(client=slack_user.client, fake=fake_hedy, token=result.connection.webhook_token, secret=None)
+    attacker = {"title": "<https://evil.example/login|Your Slack session expired> <!channel>",
+                "recap": "Log in again at https://evil.example", "text": "Pay https://evil.example/invoice",
+                "startTime": "2026-11-22T10:00:00Z"}
+    known = fake_hedy.add_session(title="Quarterly planning", endTime=None)["sessionId"]
+    for session_id in ("sess_nobody_knows", known):
+        ids = {"sessionId": session_id} if event.startswith("session.") else {"sessionId": session_id, "id": "x1"}
+        assert (await forged.send(event, {**attacker, **ids}, secret=None)).status_code == 200
+    rows = await wait_until(lambda: _done(db))
+    if event.startswith("session."):
+        assert "Hedy does not know this meeting" in rows[0].last_error
+    posted = json.dumps([c.args for c in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "session expired" not in posted
+    if event == "session.created":
+        [note] = await wait_until(lambda: fake_slack.channel_messages(CHANNEL))
+        assert "Quarterly planning" in text_of(note) and "started" in text_of(note)
+    elif event.startswith("session."):
+        [digest] = await wait_until(lambda: digests_in(fake_slack))
+        assert "Quarterly planning" in text_of(digest)
+
+
+@pytest.mark.usefixtures("workers")
+async def test_a_signed_body_replayed_with_other_headers_is_stored_and_fetched_once(hedy_webhooks, fake_hedy,
+                                                                                   fake_slack, db):
+    from bot.fakes.hedy import webhook_request
+    from tests.conftest import WEBHOOK_SECRET
+
+    body, headers = webhook_request("session.ended", fake_hedy.session_webhook_payload("sess_demo_12"),
+                                    secret=WEBHOOK_SECRET)
+    before = fake_hedy.request_count("/sessions/sess_demo_12")
+    for n in range(21):
+        replay = {**headers, "X-Hedy-Event": "session.exported" if n % 2 else "session.ended",
+                  "X-Hedy-Delivery": f"forged-{n}"}
+        answer = await hedy_webhooks.client.post(f"/webhooks/hedy/{hedy_webhooks.token}", content=body,
+                                                 headers=replay)
+        assert answer.json()["message"] == ("stored" if n == 0 else "duplicate")
+    await wait_until(lambda: digests_in(fake_slack))
+    await wait_until(lambda: _done(db))
+    assert len(await inbox_rows(db)) == 1 and len(digests_in(fake_slack)) == 1
+    assert fake_hedy.request_count("/sessions/sess_demo_12") - before == 1
+
+
+async def test_many_meetings_each_posted_exactly_once(hedy_webhooks, fake_hedy, fake_slack, workers):
     ids = fake_hedy.newest_session_ids(12)
     for session_id in ids:
         await hedy_webhooks.session_event(session_id)
         await hedy_webhooks.session_event(session_id)  # Hedy retried
     await wait_until(lambda: len(digests_in(fake_slack)) == 12, timeout=30)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 12
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == len(fake_slack.channel_messages(CHANNEL))
 
@@ -239,24 +263,13 @@ async def test_huge_meeting_fits_slack(hedy_webhooks, fake_hedy, fake_slack):
 # ----------------------------------------------------------------------------- failures
 
 
-@pytest.mark.usefixtures("workers")
-async def test_hedy_down_then_back(hedy_webhooks, fake_hedy, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_hedy.fail_next(500, times=9, path="/sessions/sess_demo_12")  # three tries of three attempts
-    await hedy_webhooks.session_event("sess_demo_12")
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    row = (await inbox_rows(db))[0]
-    assert row.status == "done" and row.attempts >= 2
-
-
-@pytest.mark.usefixtures("workers")
-async def test_slack_429_and_500_then_fine(hedy_webhooks, fake_slack, monkeypatch):
+async def test_slack_429_and_500_then_fine(hedy_webhooks, fake_slack, monkeypatch, workers):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
     fake_slack.fail_next("chat.postMessage", status=500)
     await hedy_webhooks.session_event("sess_demo_12")
     await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    await asyncio.sleep(0.3)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1
 
 
@@ -265,7 +278,7 @@ async def test_failing_events_are_dead_lettered_shown_and_retryable(hedy_webhook
                                                                    slack_user, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
-    fake_hedy.fail_next(404, times=10, path="/sessions/sess_gone")
+    fake_hedy.fail_next(500, times=10, path="/sessions/sess_gone")
     await hedy_webhooks.send("session.ended", {"sessionId": "sess_gone", "title": "Gone"})
     await wait_until(lambda: _status(db, "dead"), timeout=20)
     status = text_of(await slack_user.ask("status"))

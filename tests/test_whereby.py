@@ -20,29 +20,22 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from sqlmodel import select
 
 from bot.delivery import inbox
 from bot.fakes.server import ThreadedServer
 from bot.fakes.whereby import FakeWhereby
 from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
 from bot.providers.http import Pacer
-from bot.providers.whereby import WherebyProvider, forget_summaries, summary_markdown
+from bot.providers import whereby as whereby_module
+from bot.providers.whereby import SummaryIds, WherebyProvider, summary_markdown
 from bot.slack.errors import describe
-from bot.store.models import InboxEvent
+from bot.providers.downloads import DownloadPolicy
+from bot.slack.blocks.digest import minutes_modal
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
+from tests.helpers import inbox_rows, text_of, wait_until
 
-
-async def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not met in time")
+# The stand-in serves transcript files on loopback, which only an explicit allow-list may reach.
+LOOPBACK = DownloadPolicy(private_hosts=frozenset({"127.0.0.1"}))
 
 
 def top_level(fake_slack) -> list[dict]:
@@ -50,21 +43,13 @@ def top_level(fake_slack) -> list[dict]:
 
 
 def digests_in(fake_slack) -> list[dict]:
+    """The channel's digests (not the started/ended notes)."""
     return [m for m in top_level(fake_slack) if m.get("text", "").startswith("Meeting notes:")]
-
-
-def text_of(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
-
-
-async def inbox_rows(db) -> list[InboxEvent]:
-    async with db.session() as session:
-        return list((await session.exec(select(InboxEvent).order_by(InboxEvent.id))).all())
 
 
 @pytest.fixture
 async def whereby(fake_whereby):
-    provider = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05)
+    provider = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05, download_policy=LOOPBACK)
     yield provider
     await provider.aclose()
 
@@ -215,7 +200,104 @@ async def test_a_summary_is_started_once_and_polled_until_it_is_finished(fake_wh
     assert fake_whereby.file_downloads == [False]  # the storage link is fetched without the API key
 
 
-async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby):
+# ----------------------------------------------------------------------------- the transcript link
+
+
+@pytest.mark.parametrize("base, why", [
+    ("http://127.0.0.1:{port}", "not https"),
+    ("https://127.0.0.1:{port}", "private or local network address (127.0.0.1)"),
+    ("https://localhost:{port}", "private or local network address (localhost)"),
+    ("https://10.1.2.3", "private or local network address (10.1.2.3)"),
+    ("https://169.254.169.254", "private or local network address (169.254.169.254)"),
+    ("https://[::ffff:192.168.0.7]", "private or local network address"),
+    ("http://transcripts.whereby-storage.example", "not https"),
+])
+async def test_a_transcript_link_to_a_private_address_or_over_http_is_refused_and_said_in_the_modal(
+        fake_whereby, base, why):
+    """Without the private-hosts setting (the default), nothing but https to a public address is
+    fetched; the minutes modal says why there is no transcript."""
+    fake_whereby.link_base = base.format(port=httpx.URL(fake_whereby.url).port)
+    strict = WherebyProvider(WHEREBY_KEY, base_url=fake_whereby.api_url, poll_seconds=0.05)
+    try:
+        meeting = await ready_meeting(strict, "tr_demo_launch")
+    finally:
+        await strict.aclose()
+    assert meeting.transcript is None and "Key Points" in meeting.minutes  # the digest is not held up
+    assert fake_whereby.file_downloads == []  # refused before any connection
+    modal = json.dumps(minutes_modal(meeting, provider_name="Whereby"), ensure_ascii=False)
+    assert "The transcript was not fetched" in modal and why in modal
+
+
+@pytest.mark.parametrize("redirects, why", [
+    (["https://localhost:{port}/files/transcriptions/x.md"], "private or local network address (localhost)"),
+    (["http://files.whereby-storage.example/x.md"], "not https"),
+    (["https://10.0.0.9/latest/meta-data"], "private or local network address (10.0.0.9)"),
+    (["/files/transcriptions/{name}?again=1"] * 4, "redirected more than 3 times"),
+])
+async def test_each_redirect_of_the_transcript_link_is_checked_again(fake_whereby, whereby, redirects, why):
+    port = httpx.URL(fake_whereby.url).port
+    fake_whereby.file_redirects = [r.format(port=port, name="tr_demo_launch.md") for r in redirects]
+    meeting = await ready_meeting(whereby, "tr_demo_launch")
+    assert meeting.transcript is None and why in meeting.transcript_note
+    assert len(fake_whereby.file_downloads) == min(len(redirects), 4)
+
+
+async def test_a_transcript_over_5_mb_is_refused(fake_whereby, whereby):
+    fake_whereby.set_transcript("tr_demo_launch", "Maria: " + "la " * (2 * 1024 * 1024))
+    meeting = await ready_meeting(whereby, "tr_demo_launch")
+    assert meeting.transcript is None and "larger than 5 MB" in meeting.transcript_note
+
+
+async def test_a_public_host_is_fetched_from_the_address_that_was_checked():
+    """The name is resolved once, checked, and the connection goes to that address, with the
+    name kept for the Host header and the TLS certificate check: a second DNS answer cannot
+    swap in a private address."""
+    from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
+
+    seen = []
+
+    def storage(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text="Maria: hello")
+
+    async def public(host, port):
+        return ["93.184.216.34"]
+
+    async def rebinding(host, port):
+        return ["93.184.216.34", "127.0.0.1"]
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(storage)) as client:
+        url = "https://files.whereby-storage.example/t.md?sig=1"
+        assert await fetch_text(client, url, policy=DownloadPolicy(), resolve=public) == "Maria: hello"
+        with pytest.raises(RefusedDownload, match="private or local"):
+            await fetch_text(client, url, policy=DownloadPolicy(), resolve=rebinding)
+    [request] = seen
+    assert request.url.host == "93.184.216.34" and request.headers["host"] == "files.whereby-storage.example"
+    assert request.extensions["sni_hostname"] == "files.whereby-storage.example"
+
+
+async def test_a_body_without_a_length_is_cut_off_while_streaming():
+    from bot.providers.downloads import DownloadPolicy, RefusedDownload, fetch_text
+
+    sent = []
+
+    async def endless():
+        for _ in range(1000):
+            sent.append(1)
+            yield b"x" * 1024
+
+    async def public(host, port):
+        return ["93.184.216.34"]
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(RefusedDownload, match="larger than 16 KB"):
+            await fetch_text(client, "https://files.example/t.md", policy=DownloadPolicy(max_bytes=16 * 1024),
+                             resolve=public)
+    assert len(sent) < 100  # stopped reading, not read whole and then measured
+
+
+async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_workers(fake_whereby, monkeypatch):
     """[duplicate] A summary made elsewhere is found, not made again; two workers racing both end
     up with the one Whereby kept."""
     tid = fake_whereby.add_session(room="race")["transcriptionId"]
@@ -224,7 +306,7 @@ async def test_starting_a_summary_is_idempotent_across_restarts_and_racing_worke
         results = await asyncio.gather(*[p.get_meeting(tid) for p in providers], return_exceptions=True)
         assert all(isinstance(r, NotReady) for r in results), results
         assert len(fake_whereby.summaries_of(tid)) == 1
-        forget_summaries()  # a restart: nothing remembered in memory
+        monkeypatch.setattr(whereby_module, "SUMMARY_IDS", SummaryIds())  # a restart: nothing remembered
         posts = fake_whereby.request_count("/summaries", "POST")
         meeting = await ready_meeting(providers[0], tid)
         assert "Launch plan" in meeting.minutes
@@ -300,6 +382,13 @@ async def test_signatures_are_checked_with_their_timestamp(slack_user, whereby_c
     garbled = await deliver(slack_user, whereby_connection, finished, fake_whereby,
                             headers={"Whereby-Signature": "v1=abc,t=notanumber"})
     assert garbled.status_code == 401
+    raw, headers = fake_whereby.webhook_request(finished, secret=WHEREBY_SECRET)
+    v1 = headers["Whereby-Signature"].split("v1=")[1]
+    # Digits that are not ASCII ("²", Arabic-Indic), more digits than int() reads, NaN, nothing: 401, never a 500.
+    for stamp in ("²", "٣٤٥", "9" * 5000, "nan", "inf", "", "-1", "1e9"):
+        odd = await deliver(slack_user, whereby_connection, finished, fake_whereby,
+                            headers={"Whereby-Signature": f"t={stamp},v1={v1}".encode()})
+        assert odd.status_code == 401, stamp
     assert await inbox_rows(db) == []
     good = await deliver(slack_user, whereby_connection, finished, fake_whereby)
     assert good.status_code == 200 and good.json()["message"] == "stored"
@@ -344,9 +433,8 @@ async def test_replays_and_duplicates_are_stored_once(slack_user, whereby_connec
 # ----------------------------------------------------------------------------- digests out
 
 
-@pytest.mark.usefixtures("workers")
 async def test_transcription_finished_posts_the_digest_once_the_summary_is_ready(
-        slack_user, whereby_connection, fake_whereby, fake_slack, db):
+        slack_user, whereby_connection, fake_whereby, fake_slack, db, workers):
     finished = fake_whereby.transcription_event("tr_demo_launch")
     assert (await deliver(slack_user, whereby_connection, finished, fake_whereby)).status_code == 200
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
@@ -357,7 +445,7 @@ async def test_transcription_finished_posts_the_digest_once_the_summary_is_ready
     [row] = await wait_until(lambda: _all_done(db))
     assert row.attempts == 1  # waiting for the summary used up no attempts
     await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1 and len(fake_slack.calls_to("chat.postMessage", ok=True)) == 1
     assert fake_whereby.request_count("/summaries", "POST") == 1
 
@@ -367,9 +455,8 @@ async def _all_done(db):
     return rows if rows and all(r.status in ("done", "ignored") for r in rows) else None
 
 
-@pytest.mark.usefixtures("workers")
 async def test_out_of_order_events_give_one_digest_and_the_ended_note(
-        slack_user, fake_whereby, fake_slack, deps, db):
+        slack_user, fake_whereby, fake_slack, deps, db, workers):
     from bot.services.connections import connect
 
     connection = (await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby",
@@ -382,13 +469,13 @@ async def test_out_of_order_events_give_one_digest_and_the_ended_note(
         assert (await deliver(slack_user, connection, event, fake_whereby)).status_code == 200
     ended = await wait_until(lambda: [m for m in top_level(fake_slack) if "🏁" in text_of(m)])
     assert "Meeting in retro" in text_of(ended[0]) and "ended" in text_of(ended[0])
-    await asyncio.sleep(0.3)
+    await workers.idle()  # the finished event was looked at, and put off
     assert digests_in(fake_slack) == []  # the API is the truth: not transcribed yet
     fake_whereby.set_state(tid, "ready")
     await wait_until(lambda: digests_in(fake_slack))
     for event in events:  # and everything once more, in order
         await deliver(slack_user, connection, event, fake_whereby)
-    await asyncio.sleep(0.5)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1 and len(top_level(fake_slack)) == 2
 
 
@@ -420,13 +507,42 @@ async def test_a_failed_transcription_gets_a_short_notice(slack_user, whereby_co
                   fake_whereby)
     notice = (await wait_until(lambda: top_level(fake_slack)))[0]
     assert "Meeting in muted" in text_of(notice) and "could not process" in text_of(notice)
-    assert "audio could not be processed" in text_of(notice)
+    # The API has no reason for it, and the event's `error` is not the API: it is not shown.
+    assert "audio could not be processed" not in text_of(notice)
     assert fake_whereby.request_count("/summaries") == 0
 
 
 @pytest.mark.usefixtures("workers")
+@pytest.mark.parametrize("event", ["transcription.finished", "transcription.failed", "room.session.started",
+                                   "room.session.ended"])
+async def test_a_forged_event_posts_only_what_whereby_s_api_says(slack_user, deps, fake_whereby, fake_slack, db,
+                                                                 event):
+    """Only the URL of a connection without a signing secret: bodies with attacker text and links."""
+    from bot.services.connections import connect
+
+    result = await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="whereby", api_key=WHEREBY_KEY,
+                           channel=CHANNEL, options={"post_meeting_started": True, "post_meeting_ended": True},
+                           meeting_started_notes=True)
+    known = fake_whereby.add_session(room="board", minutes_ago=10, summarised=True,
+                                     state="failed" if event == "transcription.failed" else "ready")
+    lies = {"roomName": "/<https://evil.example|Re-enter your password> <!channel>",
+            "error": "Call https://evil.example/support"}
+    for ids in ({"transcriptionId": "tr-nobody", "roomSessionId": "rs-nobody"},
+                {"transcriptionId": known["transcriptionId"], "roomSessionId": known["roomSessionId"],
+                 **({"roomName": known["roomName"]} if event.startswith("room.") else {})}):
+        envelope = fake_whereby.event(event, {**lies, **ids})
+        assert (await deliver(slack_user, result.connection, envelope, fake_whereby, secret=None)).status_code == 200
+    rows = await wait_until(lambda: _all_done(db))
+    assert "Whereby does not know this meeting" in rows[0].last_error
+    [post] = await wait_until(lambda: top_level(fake_slack))
+    assert "Meeting in board" in text_of(post)
+    posted = json.dumps([c.args for c in fake_slack.calls_to("chat.postMessage")], ensure_ascii=False)
+    assert "evil.example" not in posted and "password" not in posted
+
+
+@pytest.mark.usefixtures("workers")
 async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, whereby_connection, fake_whereby,
-                                                                  fake_slack, deps):
+                                                                  fake_slack, deps, workers):
     from bot.jobs.reconcile import reconcile_all
 
     tid = fake_whereby.add_session(room="crosstalk", summary_fails=True)["transcriptionId"]
@@ -434,29 +550,17 @@ async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, wh
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "could not summarise" in text_of(digest) and "Full minutes" in text_of(digest)
     assert await reconcile_all(deps) == 0  # it has its digest: nothing polls or re-queues it
-    await asyncio.sleep(0.3)
+    await workers.idle()
     assert len(digests_in(fake_slack)) == 1
 
 
 @pytest.mark.usefixtures("workers")
-async def test_whereby_down_then_back(slack_user, whereby_connection, fake_whereby, fake_slack, db, monkeypatch):
-    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.2)
-    fake_whereby.fail_next(503, times=7, path="/transcriptions/tr_demo_launch")  # two tries of three, and one
-    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
-    await wait_until(lambda: digests_in(fake_slack), timeout=30)
-    [row] = await inbox_rows(db)
-    assert row.status == "done" and row.attempts >= 2
-    assert fake_whereby.request_count("/summaries", "POST") == 1
-
-
-@pytest.mark.usefixtures("workers")
-async def test_a_transcription_that_is_gone_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
+async def test_a_transcription_whereby_keeps_failing_on_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
                                                                        db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
-    gone = fake_whereby.event("transcription.finished", {"roomName": "/gone", "roomSessionId": "s-gone",
-                                                         "transcriptionId": "tr-gone", "status": "ready"})
-    await deliver(slack_user, whereby_connection, gone, fake_whereby)
+    fake_whereby.fail_next(500, times=20, path="/transcriptions/tr_demo_launch")
+    await deliver(slack_user, whereby_connection, fake_whereby.transcription_event("tr_demo_launch"), fake_whereby)
     await wait_until(lambda: _dead(db), timeout=20)
     status = text_of(await slack_user.ask("status"))
     assert "1 webhook event failed" in status and "Whereby" in status
@@ -494,24 +598,6 @@ async def test_slash_commands_and_todos_say_whereby_has_none(slack_user, whereby
     design = next(t for t, s in fake_whereby.transcriptions.items() if s["roomName"] == "/design-review")
     shown = text_of(await slack_user.ask(f"show {design}"))
     assert "Meeting in design-review" in shown and "Launch plan" in shown
-
-
-def test_connect_from_the_command_line(settings, db, fake_whereby):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WHEREBY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value(), WHEREBY_API_URL=fake_whereby.api_url,
-               COLUMNS="200")
-
-    def connect(key: str, *extra: str):
-        return subprocess.run([sys.executable, "-m", "bot", "connect", "--team", TEAM, "--provider", "whereby",
-                               "--channel", CHANNEL, *extra], env={**env, "MEETINGS_BOT_API_KEY": key},
-                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-    refused = connect("wrong-key")
-    assert refused.returncode == 1 and "rejected the API key" in refused.stderr + refused.stdout
-    done = connect(WHEREBY_KEY, "--webhook-secret", WHEREBY_SECRET, "--meeting-ended-notes")
-    assert done.returncode == 0, done.stderr
-    assert "/webhooks/whereby/" in done.stdout and WHEREBY_KEY not in done.stdout + done.stderr
 
 
 def test_the_demo_plays_whereby(tmp_path):

@@ -16,9 +16,9 @@ from sqlmodel import select
 from bot.delivery import outbox
 from bot.delivery import owners as owner_flow
 from bot.delivery.owner_views import owner_fields
-from bot.providers.base import Meeting
+from bot.providers.base import Meeting, MeetingStatus, NotFound
 from bot.providers.registry import provider_info
-from bot.providers.webhooks import Action
+from bot.providers.webhooks import Action, BadWebhook
 from bot.services import post_options
 from bot.services import todos as todo_service
 from bot.services.connections import open_provider
@@ -43,10 +43,6 @@ PRIORITY_THREAD = 10  # todos pages count up from here; highlights come after th
 ENDED_NOTE_MAX_AGE = timedelta(minutes=30)
 
 
-class Skip(Exception):
-    """Nothing to do for this event; the message says why (kept on the inbox row)."""
-
-
 async def process(event: InboxEvent, deps) -> str | None:
     """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
     async with deps.db.session() as session:
@@ -64,8 +60,10 @@ async def process(event: InboxEvent, deps) -> str | None:
     if action is Action.STARTED:
         if not post_options.enabled(connection.options, "started"):
             return "meeting-started notes are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        message = meeting_started_message(title=parsed.title, started_at=parsed.started_at,
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        message = meeting_started_message(title=known.title, started_at=known.started_at,
                                           provider_name=info.display_name)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
                           meeting_id=event.meeting_id or "-", channel=channel, kind="started",
@@ -76,9 +74,13 @@ async def process(event: InboxEvent, deps) -> str | None:
         # The provider gave up on the meeting: say so where its digest would have gone.
         if not post_options.enabled(connection.options, "digest"):
             return "digests are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        message = meeting_failed_message(title=parsed.title, started_at=parsed.started_at,
-                                         provider_name=info.display_name, reason=parsed.reason)
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        if not known.failed:
+            return f"{info.display_name} does not say this meeting failed: no notice"
+        message = meeting_failed_message(title=known.title, started_at=known.started_at,
+                                         provider_name=info.display_name, reason=known.failure_reason)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
                           meeting_id=event.meeting_id or "-", channel=channel, kind="failed",
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
@@ -87,10 +89,12 @@ async def process(event: InboxEvent, deps) -> str | None:
     if action is Action.ENDED:
         if not post_options.enabled(connection.options, "ended"):
             return "meeting-ended notes are off for this connection"
-        parsed = info.webhooks.parse(headers={}, body=event.payload.encode())
-        if parsed.ended_at and utcnow() - parsed.ended_at > ENDED_NOTE_MAX_AGE:
+        known = await _status_from_api(deps, connection, event, info)
+        if isinstance(known, str):
+            return known
+        if known.ended_at and utcnow() - known.ended_at > ENDED_NOTE_MAX_AGE:
             return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
-        message = meeting_ended_message(title=parsed.title, ended_at=parsed.ended_at, provider_name=info.display_name)
+        message = meeting_ended_message(title=known.title, ended_at=known.ended_at, provider_name=info.display_name)
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
                           meeting_id=event.meeting_id or "-", channel=channel, kind="ended",
                           payload=message.to_slack(), priority=PRIORITY_STARTED)
@@ -110,10 +114,38 @@ async def process(event: InboxEvent, deps) -> str | None:
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         meeting = await provider.get_meeting(event.meeting_id)
+    except NotFound:
+        return _unknown_meeting(event, info.display_name)
     finally:
         await provider.aclose()
     await publish(deps, connection=connection, channel=channel, meeting=meeting, provider_name=info.display_name)
     return None
+
+
+async def _status_from_api(deps, connection: Connection, event: InboxEvent, info) -> MeetingStatus | str:
+    """What a short note may say, from the provider's API (never from the webhook body, which
+    anyone holding the URL of a connection without a signing secret can write); a note for the
+    inbox row instead when there is nothing to post."""
+    if not event.meeting_id:
+        return "the event names no meeting"
+    try:
+        hints = info.webhooks.parse(headers={}, body=(event.payload or "").encode()).hints  # look-up keys only
+    except BadWebhook:  # a row kept without its body: the meeting id alone has to do
+        hints = {}
+    provider = open_provider(connection, deps.box, deps.factory)
+    try:
+        return await provider.meeting_status(event.meeting_id, hints=hints)
+    except NotFound:
+        return _unknown_meeting(event, info.display_name)
+    finally:
+        await provider.aclose()
+
+
+def _unknown_meeting(event: InboxEvent, provider_name: str) -> str:
+    # A forged event, or a meeting deleted since: either way there is nothing true to post.
+    log.warning("%s does not know meeting %r of inbox event %s (%s): nothing posted", provider_name,
+                (event.meeting_id or "")[:80], event.id, event.event_type)
+    return f"{provider_name} does not know this meeting: nothing posted"
 
 
 def todo_view(state: TodoState) -> TodoView:

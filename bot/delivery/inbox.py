@@ -9,20 +9,27 @@ taken again once the lease runs out.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal_column, or_, update
+from sqlalchemy import String, and_, func, literal_column, or_, update
 from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.providers.webhooks import WebhookEvent
 from bot.store.db import Database
 from bot.store.models import Connection, InboxEvent, utcnow
 
-LEASE = timedelta(seconds=60)
+log = logging.getLogger(__name__)
+
+# How long a claim holds without renewal: the worker renews it every third of this while it works
+# (bot/delivery/workers.py), so this is how long a crashed replica's events wait for another one.
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 # Attempt n waits BASE * FACTOR**(n-1): 10 s, 40 s, 2.7 min, 11 min, 43 min, 2.8 h, 3 h (capped).
 BACKOFF_BASE = 10.0
@@ -41,16 +48,58 @@ class Stored:
     duplicate: bool
 
 
+class Unstorable(ValueError):
+    """An event holding text the database cannot keep. Refused on its own, before it joins a batch
+    (or, if the database still refuses it, after its batch was retried row by row)."""
+
+
+# NUL is refused by PostgreSQL's text types; a lone surrogate (U+D800..U+DFFF) cannot be encoded
+# as UTF-8 by either driver. The same rule on both databases, so a webhook's fate never depends
+# on which one an operator runs.
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+_INBOX_COLUMNS = InboxEvent.__table__.columns  # type: ignore[attr-defined]
+_COLUMN_LENGTHS = {column.name: column.type.length for column in _INBOX_COLUMNS
+                   if isinstance(column.type, String) and column.type.length}
+
+
+def check_storable(row: dict) -> None:
+    """Raise Unstorable unless every string in the row fits its column on SQLite and PostgreSQL."""
+    for name, value in row.items():
+        if not isinstance(value, str):
+            continue
+        what = "body" if name == "payload" else name.replace("_", " ")
+        if _UNSTORABLE_CHARACTERS.search(value):
+            raise Unstorable(f"the event's {what} holds a NUL character or a lone UTF-16 surrogate")
+        limit = _COLUMN_LENGTHS.get(name)
+        if limit is not None and len(value) > limit:
+            raise Unstorable(f"the event's {what} is longer than {limit} characters")
+
+
+def _refusal(exc: Exception) -> Exception:
+    """What to tell the one caller whose row failed alone: a refusal where the row itself is at fault
+    (its text, its length, its connection gone), the error as it is otherwise (the database is down)."""
+    if isinstance(exc, (UnicodeError, DataError, IntegrityError)):
+        refused = Unstorable(f"the database refused the event ({type(getattr(exc, 'orig', None) or exc).__name__})")
+        refused.__cause__ = exc
+        return refused
+    return exc
+
+
 def _insert(db: Database):
     return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def _row(*, connection_id: int, team_id: str, provider: str, event: WebhookEvent, raw_body: bytes, known: bool,
          now: datetime) -> dict:
-    return dict(connection_id=connection_id, team_id=team_id, provider=provider, event_type=event.event_type,
-                dedupe_key=event.dedupe_key, meeting_id=event.meeting_id,
-                payload=raw_body.decode("utf-8", "replace"), status="pending" if known else "ignored",
-                attempts=0, next_attempt_at=now, received_at=now)
+    """The inbox row for an event; raises Unstorable for text the database cannot keep. An event the
+    bot does not act on keeps its ids and type (what `inbox list` shows) but not its body: nothing
+    will read it, and a sender of unknown events must not fill the disk."""
+    row = {"connection_id": connection_id, "team_id": team_id, "provider": provider,
+           "event_type": event.event_type, "dedupe_key": event.dedupe_key, "meeting_id": event.meeting_id,
+           "payload": raw_body.decode("utf-8", "replace") if known else "",
+           "status": "pending" if known else "ignored", "attempts": 0, "next_attempt_at": now, "received_at": now}
+    check_storable(row)
+    return row
 
 
 async def _insert_rows(db: Database, rows: list[dict], *, note_webhook_for: set[int]) -> list[int | None]:
@@ -123,23 +172,49 @@ class InboxWriter:
             note = {row["connection_id"] for row, _ in batch if self._noted.get(row["connection_id"], -1e9) < now - 5}
             try:
                 ids = await _insert_rows(self.db, [row for row, _ in batch], note_webhook_for=note)
-            except Exception as exc:  # every caller answers 5xx, and the provider delivers again
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever failed, each caller must get an answer
+                if len(batch) > 1:
+                    # One bad row fails the whole statement: never let it fail the other requests
+                    # (other workspaces' among them). Each row alone, each caller its own answer.
+                    log.warning("storing %d webhooks together failed (%s); storing them one by one",
+                                len(batch), type(exc).__name__)
+                    await self._insert_one_by_one(batch, note)
+                elif not batch[0][1].done():
+                    batch[0][1].set_exception(_refusal(exc))
                 continue
             self._noted.update(dict.fromkeys(note, now))
             for (_, future), inserted in zip(batch, ids, strict=True):
                 if not future.done():
                     future.set_result(inserted)
 
+    async def _insert_one_by_one(self, batch: list[tuple[dict, asyncio.Future]], note: set[int]) -> None:
+        for row, future in batch:
+            try:
+                (inserted,) = await _insert_rows(self.db, [row], note_webhook_for=note & {row["connection_id"]})
+            except Exception as exc:  # noqa: BLE001 - this caller alone answers 4xx (its row) or 5xx (the database)
+                if not future.done():
+                    future.set_exception(_refusal(exc))
+                continue
+            if not future.done():
+                future.set_result(inserted)
+
+
+def _due(now: datetime):
+    """Pending and due, or claimed by a process whose lease ran out."""
+    return or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
+               and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
+
+
+async def has_due(db: Database) -> bool:
+    """Whether an event is waiting for a worker right now."""
+    async with db.session() as session:
+        return (await session.exec(select(col(InboxEvent.id)).where(_due(utcnow())).limit(1))).first() is not None
+
 
 async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> list[InboxEvent]:
     """Take up to `limit` due events (pending and due, or claimed by a process whose lease ran out)."""
     now = utcnow()
-    due = or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
-              and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
-    candidates = select(col(InboxEvent.id)).where(due).order_by(col(InboxEvent.id)).limit(limit)
+    candidates = select(col(InboxEvent.id)).where(_due(now)).order_by(col(InboxEvent.id)).limit(limit)
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (update(InboxEvent).where(col(InboxEvent.id).in_(candidates.scalar_subquery()))
@@ -148,6 +223,15 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
     async with db.session() as session:
         result = await session.scalars(statement.execution_options(synchronize_session=False))
         return sorted(result.all(), key=lambda e: e.id or 0)  # stored rows: never 0
+
+
+async def extend_claims(db: Database, event_ids: list[int], *, lease: timedelta = LEASE) -> int:
+    """Renew the claims this process still works on; returns how many it still held."""
+    async with db.session() as session:
+        result = await session.exec(update(InboxEvent).where(col(InboxEvent.id).in_(event_ids),
+                                                             col(InboxEvent.status) == "processing")
+                                    .values(locked_until=utcnow() + lease))
+        return result.rowcount or 0
 
 
 async def finish(db: Database, event_id: int, *, note: str | None = None) -> None:

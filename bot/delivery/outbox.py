@@ -19,7 +19,9 @@ from sqlalchemy.orm import aliased
 from bot.store.db import Database
 from bot.store.models import SlackMessage, utcnow
 
-LEASE = timedelta(seconds=60)
+# How long a claim holds without renewal; the server renews its claims every third of it while the
+# Slack call is under way (bot/delivery/workers.py), so a crashed replica holds messages that long.
+LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 8
 
 
@@ -37,7 +39,8 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
     digest = content_hash(payload)
     body = json.dumps(payload)
     now = utcnow()
-    kept = dict(title=title and title[:500], todo_refs=None if todo_refs is None else json.dumps(todo_refs))
+    kept = {k: v for k, v in (("title", title and title[:500]),
+                              ("todo_refs", None if todo_refs is None else json.dumps(todo_refs))) if v is not None}
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     identity = dict(connection_id=connection_id, meeting_id=meeting_id, channel=channel, kind=kind)
     async with db.session() as session:
@@ -63,14 +66,17 @@ async def find(db: Database, *, connection_id: int, meeting_id: str, channel: st
             SlackMessage.channel == channel, SlackMessage.kind == kind))).first()
 
 
-async def digested(db: Database, *, connection_id: int, meeting_ids: list[str]) -> set[str]:
-    """Which of these meetings have a digest: one query for a whole provider listing."""
+async def digested_pairs(db: Database, listings: dict[int, list[str]]) -> set[tuple[int, str]]:
+    """Which (connection, meeting) of these providers' listings have a digest: one query for
+    many connections' listings (reconcile)."""
+    meeting_ids = sorted({m for ids in listings.values() for m in ids})
     if not meeting_ids:
         return set()
     async with db.session() as session:
-        return set((await session.exec(select(SlackMessage.meeting_id).where(
-            SlackMessage.connection_id == connection_id, SlackMessage.meeting_id.in_(meeting_ids),
-            SlackMessage.kind == "digest"))).all())
+        rows = (await session.exec(select(SlackMessage.connection_id, SlackMessage.meeting_id).where(
+            SlackMessage.connection_id.in_(sorted(listings)), SlackMessage.meeting_id.in_(meeting_ids),
+            SlackMessage.kind == "digest"))).all()
+    return {(c, m) for c, m in rows if m in listings.get(c, ())}
 
 
 async def has_digest(db: Database, *, connection_id: int, meeting_id: str) -> bool:
@@ -88,13 +94,18 @@ def _unsent():
                 or_(SlackMessage.sent_hash.is_(None), SlackMessage.sent_hash != SlackMessage.content_hash))
 
 
-def _due_condition(now):
+def _parent_ready():
+    # A thread reply waits until its parent (the digest) has a ts to thread under. Written as "no
+    # parent without a ts" so PostgreSQL answers it from the small partial index of unposted
+    # rows (ix_slack_messages_unposted) instead of hashing every message ever sent.
     parent = aliased(SlackMessage)
+    return ~select(parent.id).where(parent.id == SlackMessage.parent_id,
+                                    parent.ts.is_(None)).exists()
+
+
+def _due_condition(now):
     unlocked = or_(SlackMessage.locked_until.is_(None), SlackMessage.locked_until < now)
-    # A thread reply waits until its parent (the digest) has a ts to thread under.
-    parent_ready = or_(SlackMessage.parent_id.is_(None),
-                       select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
-    return and_(_unsent(), unlocked, SlackMessage.next_attempt_at <= now, parent_ready)
+    return and_(_unsent(), unlocked, SlackMessage.next_attempt_at <= now, _parent_ready())
 
 
 async def due(db: Database, *, limit: int = 200,
@@ -109,26 +120,38 @@ async def due(db: Database, *, limit: int = 200,
         return list((await session.exec(query)).all())
 
 
-async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset()) -> datetime | None:
+async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset(),
+                      look_at: int = 1000) -> datetime | None:
     """When the earliest message that could be sent comes due (its retry time, or the end of
     another worker's claim), leaving out channels the sender is pacing or busy with; None when
-    nothing waits. The sender sleeps until then, or until something wakes it."""
-    parent = aliased(SlackMessage)
-    parent_ready = or_(SlackMessage.parent_id.is_(None),
-                       select(parent.id).where(parent.id == SlackMessage.parent_id, parent.ts.is_not(None)).exists())
+    nothing waits. The sender sleeps until then, or until something wakes it.
+
+    Only the first `look_at` unsent messages (in sending order) are looked at: read in the
+    order of the partial index, the query costs what is waiting, never a scan of every message
+    (PostgreSQL cannot tell how few rows `sent_hash <> content_hash` leaves, and without the
+    order and limit it reads the whole table). With more than that waiting the sender is busy
+    anyway, and each finished send wakes it."""
     lease_end = func.coalesce(SlackMessage.locked_until, SlackMessage.next_attempt_at)
     later = (func.greatest if db.engine.dialect.name == "postgresql" else func.max)(
         SlackMessage.next_attempt_at, lease_end)
-    query = select(func.min(later)).where(_unsent(), parent_ready)
+    waiting = select(later.label("due_at")).where(_unsent(), _parent_ready())
     if skip_channels:
-        query = query.where(SlackMessage.channel.not_in(skip_channels))
+        waiting = waiting.where(SlackMessage.channel.not_in(skip_channels))
+    waiting = waiting.order_by(SlackMessage.priority, SlackMessage.id).limit(look_at).subquery()
     async with db.session() as session:
-        value = (await session.exec(query)).first()
+        value = (await session.exec(select(func.min(waiting.c.due_at)))).first()
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+async def has_due(db: Database) -> bool:
+    """Whether a message is waiting to be sent right now."""
+    async with db.session() as session:
+        query = select(col(SlackMessage.id)).where(_due_condition(utcnow())).limit(1)
+        return (await session.exec(query)).first() is not None
 
 
 async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> SlackMessage | None:
@@ -139,6 +162,15 @@ async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> S
                  .returning(SlackMessage))
     async with db.session() as session:
         return (await session.scalars(statement.execution_options(synchronize_session=False))).first()
+
+
+async def extend_claims(db: Database, message_ids: list[int], *, lease: timedelta = LEASE) -> int:
+    """Renew the claims of messages this process is still sending."""
+    async with db.session() as session:
+        result = await session.exec(update(SlackMessage).where(SlackMessage.id.in_(message_ids),
+                                                               SlackMessage.locked_until.is_not(None))
+                                    .values(locked_until=utcnow() + lease))
+        return result.rowcount or 0
 
 
 async def parent_ts(db: Database, message: SlackMessage) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from bot.delivery import outbox
 from bot.providers.base import Meeting
@@ -80,14 +80,6 @@ async def ask_owners(deps, *, connection: Connection, meeting_id: str, meeting_t
                           todo_refs=[todo_service.TodoRef.of(s).encode() for s in suggested])
         asked += 1
     return asked
-
-
-async def find_dm(deps, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
-    """The team's owner DM Slack knows as (channel, ts)."""
-    async with deps.db.session() as session:
-        return (await session.exec(select(SlackMessage).where(
-            SlackMessage.team_id == team_id, SlackMessage.kind == KIND, SlackMessage.ts == ts,
-            or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
 
 
 async def dm_of(deps, *, connection_id: int, meeting_id: str, person: str) -> SlackMessage | None:

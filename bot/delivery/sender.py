@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -23,8 +23,9 @@ from slack_sdk.errors import SlackApiError
 from bot.delivery import outbox
 from bot.delivery.inbox import backoff_delay
 from bot.slack.installations import NotInstalled
-from bot.metrics import SLACK_POSTS
-from bot.store.models import SlackMessage, utcnow
+from bot.logging_setup import TEAM
+from bot.metrics import SLACK_POSTS, WEBHOOK_TO_DIGEST_SECONDS
+from bot.store.models import Connection, SlackMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,62 @@ MAX_SLEEP = 30.0
 
 class Sender:
     def __init__(self, deps, *, channel_interval: float = 1.0, max_in_flight: int = 50,
-                 max_sleep: float = MAX_SLEEP) -> None:
+                 max_sleep: float = MAX_SLEEP, lease: timedelta = outbox.LEASE) -> None:
         self.deps = deps
         self.max_sleep = max_sleep
+        self.lease = lease
+        self.claimed: set[int] = set()  # messages being sent now: their claims are renewed (workers.py)
         self.channel_interval = channel_interval
         self.max_in_flight = max_in_flight
         self.wake = getattr(deps, "outbox_wakeup", None) or asyncio.Event()
         self._next_free: dict[str, float] = {}  # channel → monotonic time it may be posted to again
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._ticking = False  # reading the outbox and claiming: a claimed message has no task yet
         self._stopping = False
+        # (connection id, meeting id) → (provider, when its webhook arrived), from this process's inbox
+        # worker: the webhook-to-digest latency of the digest this sender then posts. Another replica's
+        # sender may post it instead; then that one digest goes unmeasured.
+        self._webhooks: dict[tuple[int, str], tuple[str, datetime]] = {}
+
+    def note_webhook(self, connection_id: int, meeting_id: str, *, provider: str, received_at: datetime) -> None:
+        if len(self._webhooks) > 10_000:
+            self._webhooks.pop(next(iter(self._webhooks)))
+        self._webhooks.setdefault((connection_id, meeting_id), (provider, received_at))
+
+    async def _provider_of(self, connection_id: int) -> str:
+        async def load() -> str:
+            async with self.deps.db.session() as session:
+                connection = await session.get(Connection, connection_id)
+            return connection.provider if connection else "-"
+        return await self.deps.connections.get(("provider", connection_id), load)
+
+    async def _log_sent(self, message: SlackMessage, *, edited: bool, started: float) -> None:
+        noted = self._webhooks.pop((message.connection_id, message.meeting_id), None) if message.kind == "digest" \
+            else None
+        provider = noted[0] if noted else await self._provider_of(message.connection_id)
+        latency = ""
+        if noted and not edited:
+            seconds = (utcnow() - _aware(noted[1])).total_seconds()
+            WEBHOOK_TO_DIGEST_SECONDS.labels(provider=provider).observe(seconds)
+            latency = f", {seconds:.2f} s after its webhook"
+        level = logging.INFO if message.kind == "digest" else logging.DEBUG
+        log.log(level, "%s %s: team %s, %s meeting %s, channel %s, Slack answered in %.0f ms%s",
+                message.kind, "edited" if edited else "posted", message.team_id, provider, message.meeting_id,
+                message.channel, (time.monotonic() - started) * 1000, latency)
+
+    async def _retry(self, message: SlackMessage, error: str) -> None:
+        state = await outbox.retry_later(self.deps.db, message, delay=backoff_delay(message.attempts), error=error)
+        SLACK_POSTS.labels(result="dead" if state == "dead" else "retry").inc()
+        self._log_failure(message, error, dead=state == "dead")
+
+    def _log_failure(self, message: SlackMessage, reason: str, *, dead: bool) -> None:
+        what = f"{message.kind} for team {message.team_id}, meeting {message.meeting_id}, channel {message.channel}"
+        if dead:
+            log.error("gave up on the %s after %d attempts: %s; `/meetings status` shows it", what, message.attempts,
+                      reason)
+        else:
+            log.warning("attempt %d to send the %s failed: %s; retrying later", message.attempts, what, reason)
 
     def stop(self) -> None:
         self._stopping = True
@@ -63,14 +110,21 @@ class Sender:
             # Cleared before the outbox is read, so a wake-up that comes during the read is kept.
             self.wake.clear()
             try:
+                self._ticking = True
                 pause = await self.tick()
             except Exception:
                 log.exception("the Slack sender failed to read the outbox; trying again shortly")
                 pause = 2.0
+            finally:
+                self._ticking = False
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=pause)
+
+    def busy(self) -> bool:
+        """Reading the outbox or sending a message right now."""
+        return self._ticking or bool(self._tasks)
 
     def _blocked(self, now: float) -> set[str]:
         return self._busy | {channel for channel, free in self._next_free.items() if free > now}
@@ -84,10 +138,12 @@ class Sender:
                 if message.channel in started or message.channel in self._busy:
                     continue  # one at a time per channel: order and pace
                 assert message.id is not None, "read from the outbox"
-                claimed = await outbox.claim(self.deps.db, message.id)
+                claimed = await outbox.claim(self.deps.db, message.id, lease=self.lease)
                 if claimed is None:
                     continue  # another replica took it
                 started.add(claimed.channel)
+                assert claimed.id is not None, "read from the outbox"
+                self.claimed.add(claimed.id)
                 self._busy.add(claimed.channel)
                 task = asyncio.get_running_loop().create_task(self._send(claimed))
                 self._tasks.add(task)
@@ -110,6 +166,8 @@ class Sender:
         db = self.deps.db
         channel = message.channel
         pause = self.channel_interval
+        TEAM.set(message.team_id)
+        started = time.monotonic()
         try:
             payload = json.loads(message.payload)
             client = self.deps.slack_client(message.team_id)
@@ -126,6 +184,7 @@ class Sender:
             await outbox.sent(db, message, ts=response.get("ts") or message.ts, thread_ts=thread_ts,
                               sent_hash=message.content_hash, sent_channel=response.get("channel"))
             SLACK_POSTS.labels(result="updated" if message.ts else "posted").inc()
+            await self._log_sent(message, edited=bool(message.ts), started=started)
         except SlackApiError as exc:
             status = exc.response.status_code
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
@@ -133,31 +192,31 @@ class Sender:
             if status == 429:
                 retry_after = _retry_after(exc.response.headers)
                 pause = max(pause, retry_after)
+                log.warning("Slack rate-limited channel %s (team %s): waiting %.0f s", channel, message.team_id,
+                            retry_after)
                 await outbox.retry_later(db, message, delay=timedelta(seconds=retry_after), error="ratelimited",
                                          count_attempt=False)
                 SLACK_POSTS.labels(result="ratelimited").inc()
             elif status >= 500:
-                await outbox.retry_later(db, message, delay=backoff_delay(message.attempts), error=error)
-                SLACK_POSTS.labels(result="retry").inc()
+                await self._retry(message, error)
             elif error in PERMANENT_ERRORS:
-                log.warning("Slack refused a message for channel %s (team %s): %s", channel, message.team_id, error)
+                self._log_failure(message, error, dead=True)
                 await outbox.give_up(db, message, error=error)
                 SLACK_POSTS.labels(result="dead").inc()
             else:
-                await outbox.retry_later(db, message, delay=backoff_delay(message.attempts), error=error)
-                SLACK_POSTS.labels(result="retry").inc()
+                await self._retry(message, error)
         except NotInstalled:
+            self._log_failure(message, "the app is not installed in this workspace", dead=True)
             await outbox.give_up(db, message, error="not_installed")
             SLACK_POSTS.labels(result="dead").inc()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            await outbox.retry_later(db, message, delay=backoff_delay(message.attempts),
-                                     error=f"could not reach Slack: {type(exc).__name__}")
-            SLACK_POSTS.labels(result="retry").inc()
+            await self._retry(message, f"could not reach Slack: {type(exc).__name__}")
         except Exception as exc:
             log.exception("unexpected error sending a message to Slack (team %s)", message.team_id)
             await outbox.retry_later(db, message, delay=backoff_delay(message.attempts),
                                      error=f"unexpected error: {type(exc).__name__}")
         finally:
+            self.claimed.discard(message.id)
             self._next_free[channel] = time.monotonic() + pause
             self._busy.discard(channel)
             self.wake.set()
@@ -165,6 +224,10 @@ class Sender:
     async def drain(self, timeout: float = 10.0) -> None:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _retry_after(headers) -> float:

@@ -2,27 +2,38 @@
 
 Nothing here calls the provider or Slack. Order of checks, each answered without storing
 anything: unknown provider or token 404, body over 1 MiB 413, missing or wrong signature 401
-(where the connection has a signing secret), malformed JSON 400. A verified event is in the
-inbox before the 2xx; a duplicate gets a 2xx too, so the provider stops retrying it.
+(where the connection has a signing secret), then 400 for a body that is not UTF-8 JSON, JSON
+nested deeper than MAX_NESTING, or text the database cannot store (a NUL, a lone surrogate, an
+id longer than its column). A verified event is in the inbox before the 2xx; a duplicate gets a
+2xx too, so the provider stops retrying it. A bad request is refused alone: it never joins the
+batch other webhooks are committed in (see InboxWriter).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from sqlmodel import select
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from bot.delivery.inbox import Unstorable
+from bot.metrics import WEBHOOKS
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
-from bot.metrics import WEBHOOKS
 from bot.store.models import Connection
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+# Real payloads nest a handful of levels; a cap far above that keeps every later json.loads and
+# json.dumps of the body (here, in the fingerprint, in the worker) clear of Python's recursion limit.
+MAX_NESTING = 64
+
+_JSON_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,30 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
             raise TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the JSON's arrays and objects go (brackets inside strings do not count); stops
+    counting past MAX_NESTING."""
+    depth = deepest = 0
+    for bracket in _NOT_BRACKETS.sub("", _JSON_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_NESTING:
+                break
+    return deepest
+
+
+def check_json_text(body: bytes) -> None:
+    """Raise BadWebhook unless the body is UTF-8 text (what JSON between systems must be) nested
+    no deeper than MAX_NESTING. Runs before any provider's parser, so it holds for all of them."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadWebhook("the body is not UTF-8 text") from None
+    if nesting_depth(text) > MAX_NESTING:
+        raise BadWebhook(f"the JSON is nested deeper than {MAX_NESTING} levels")
 
 
 def _answer(status: int, message: str, provider: str, result: str) -> Response:
@@ -89,12 +124,18 @@ def webhook_endpoint(deps):
                                                                   secret=target.secret):
             return _answer(401, "missing or wrong signature", provider, "bad_signature")
         try:
+            check_json_text(body)
             event = info.webhooks.parse(headers=request.headers, body=body)
         except BadWebhook as exc:
             return _answer(400, str(exc), provider, "bad_request")
-        stored = await deps.inbox_writer.store(connection_id=target.connection_id, team_id=target.team_id,
-                                               provider=provider, event=event, raw_body=body,
-                                               known=event.event_type in info.webhooks.actions)
+        except RecursionError:  # a parser that recursed anyway: still the body's fault
+            return _answer(400, "the JSON is nested too deeply", provider, "bad_request")
+        try:
+            stored = await deps.inbox_writer.store(connection_id=target.connection_id, team_id=target.team_id,
+                                                   provider=provider, event=event, raw_body=body,
+                                                   known=event.event_type in info.webhooks.actions)
+        except Unstorable as exc:
+            return _answer(400, f"{exc}; nothing was stored", provider, "bad_request")
         if not stored.duplicate:
             deps.inbox_wakeup.set()
         result = "duplicate" if stored.duplicate else "stored"

@@ -20,6 +20,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bot-token", default="xoxb-test-token", help="slack: the accepted bot token")
     parser.add_argument("--team", default="T0001", help="slack: the workspace id")
+    parser.add_argument("--channel", action="append", default=[],
+                        help="slack: a public channel id the bot is in (repeatable); `connect` checks it")
     parser.add_argument("--api-key", action="append",
                         help="hedy, meetric, harmony, whereby: an accepted API key (repeatable)")
     parser.add_argument("--latency", type=float, default=0.0, help="hedy: seconds before every answer")
@@ -44,6 +46,8 @@ def main() -> None:
         fake = FakeSlack(bot_token=args.bot_token, team_id=args.team, per_channel_post_interval=args.post_interval)
         fake.set_base_url(f"http://{args.host}:{args.port}")
         fake.open_response_urls = True
+        for channel in args.channel:
+            fake.add_channel(channel, channel.lower())
     elif args.service == "meetric":
         from bot.fakes.meetric import ALL_SCOPES, FakeMeetric
 

@@ -150,9 +150,11 @@ class FakeMeetric:
         with self._lock:
             self.revoked.add(token)
 
-    def request_count(self, prefix: str = "") -> int:
+    def request_count(self, prefix: str = "", *, exact: bool = False) -> int:
+        """Requests whose path below the REST base starts with `prefix` (is `prefix`, with `exact`)."""
         with self._lock:
-            return sum(1 for _m, path in self.requests if path[len(BASE):].startswith(prefix))
+            return sum(1 for _m, path in self.requests
+                       if (path[len(BASE):] == prefix if exact else path[len(BASE):].startswith(prefix)))
 
     # ------------------------------------------------------------------ webhooks
     def webhook_request(self, conversation_id: str, *, secret: str, delivery_id: str | None = None,

@@ -62,10 +62,12 @@ class ThreadedServer:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving. uvicorn notices within about 0.2 s; `wait=False` lets that happen in the
+        background (a test run stops hundreds of stand-ins, each on its own port)."""
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=10)
 
     def __enter__(self) -> "ThreadedServer":

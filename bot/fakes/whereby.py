@@ -21,6 +21,8 @@
   throttle key: organization:1", "data": {"msLeft": N}}` and `Retry-After` (seconds),
   `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (an HTTP date). Answers
   carry the `X-RateLimit-*` headers too.
+- Insights: `GET /insights/room-sessions` (roomName required) lists the room sessions behind the
+  transcriptions, with `startedAt`/`endedAt`.
 - Scripted faults (`fail_next`), request records (whether a key came, never the key).
 - Webhooks: envelopes `{id, apiVersion:"1.0", createdAt, type, data}` for the events of §3.6,
   signed `Whereby-Signature: t=<secs>,v1=<hex HMAC-SHA256(secret, "{t}.{raw body}")>`; stale
@@ -185,6 +187,10 @@ class FakeWhereby:
         self._plans: dict[str, dict] = {}  # transcription id → {"text", "fails"} for its summary
         self._polls: dict[str, int] = {}
         self._born: dict[str, float] = {}
+        # Where access links point (default: this server) and where the file answers with a
+        # redirect instead (a list of Location values, one per request): for the download rules.
+        self.link_base: str | None = None
+        self.file_redirects: list[str] = []
         self.app = _Front(Starlette(routes=[
             Route(API + "/meetings", self._meetings, methods=["GET", "POST"]),
             Route(API + "/meetings/{mid}", self._meeting, methods=["GET", "DELETE"]),
@@ -195,6 +201,7 @@ class FakeWhereby:
             Route(API + "/transcriptions/{tid}/access-link", self._access_link),
             Route(API + "/summaries", self._summaries, methods=["GET", "POST"]),
             Route(API + "/summaries/{sid}", self._summary, methods=["GET", "DELETE"]),
+            Route(API + "/insights/room-sessions", self._room_sessions),
             Route("/files/transcriptions/{name}", self._file),
         ]), self)
 
@@ -238,6 +245,10 @@ class FakeWhereby:
         for room, days in (("product-sync", 3), ("customer-acme", 2), ("design-review", 1)):
             self.add_session(room=room, minutes_ago=days * 24 * 60, summarised=True)
         self.add_session(room="launch-planning", minutes_ago=40, tid="tr_demo_launch")
+
+    def set_transcript(self, tid: str, text: str) -> None:
+        with self._lock:
+            self._texts[tid] = text
 
     def set_state(self, tid: str, state: str) -> None:
         with self._lock:
@@ -530,6 +541,19 @@ class FakeWhereby:
             items = [t for t in self.transcriptions.values() if room in (None, t["roomName"])]
         return self._page(request, items, "transcriptions")
 
+    async def _room_sessions(self, request: Request) -> Response:
+        """`GET /insights/room-sessions?roomName=…[&roomSessionId=…]`: the sessions behind the
+        transcriptions (`roomName` is required, as W-OAS has it)."""
+        room = request.query_params.get("roomName")
+        if not room:
+            return _bad("roomName is required")
+        wanted = request.query_params.get("roomSessionId")
+        with self._lock:
+            items = [{"roomSessionId": t["roomSessionId"], "roomName": t["roomName"], "startedAt": t["startDate"],
+                      "endedAt": t["endDate"]} for t in self.transcriptions.values()
+                     if t["roomName"] == room and wanted in (None, t["roomSessionId"])]
+        return self._page(request, items, None)
+
     async def _transcription(self, request: Request) -> Response:
         tid = request.path_params["tid"]
         with self._lock:
@@ -557,8 +581,8 @@ class FakeWhereby:
             return _empty(404)
         expires = int((time.time() + valid) * 1000)
         name = f"{tid}.md"
-        signature = self._file_signature(name, expires)
-        link = f"{self.url}/files/transcriptions/{name}?Expires={expires}&Signature={signature}"
+        base = self.link_base or self.url
+        link = f"{base}/files/transcriptions/{name}?Expires={expires}&Signature={self._file_signature(name, expires)}"
         return JSONResponse({"accessLink": link, "expires": expires})
 
     async def _file(self, request: Request) -> Response:
@@ -566,6 +590,8 @@ class FakeWhereby:
         name = request.path_params["name"]
         with self._lock:
             self.file_downloads.append("authorization" in request.headers)
+            if self.file_redirects:
+                return Response(status_code=302, headers={"Location": self.file_redirects.pop(0)})
         try:
             expires = int(request.query_params.get("Expires", "0"))
         except ValueError:

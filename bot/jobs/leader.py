@@ -27,6 +27,9 @@ async def leader(db: Database, key: int) -> AsyncIterator[bool]:
         yield True
         return
     async with db.engine.connect() as connection:
+        # Autocommit: the lock belongs to the session, and an open transaction held for a whole
+        # reconcile run would keep VACUUM from cleaning up behind every other writer.
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         got = bool((await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})).scalar())
         if not got:
             yield False

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta, timezone, tzinfo
 
 from sqlalchemy import and_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.delivery import outbox
 from bot.jobs.runs import claim_run, mark_queued
@@ -22,7 +22,14 @@ from bot.services import todos as todo_service
 from bot.slack import members
 from bot.slack.blocks.followups import RecapMeeting, recap_message
 from bot.store.db import Database
-from bot.store.models import ChannelPrefs, Connection, MemberZone, SlackMessage, TodoState, Workspace
+from bot.store.models import (
+    ChannelPrefs,
+    Connection,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+    Workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +59,8 @@ async def _workspaces_at_monday_nine(deps, now: datetime) -> dict[str, datetime]
     """Team → its local time now, for the workspaces where it is Monday 9:xx. A workspace's zone
     is its own setting, else its installer's (read from Slack once), else UTC."""
     query = (select(Workspace.team_id, Workspace.timezone, Workspace.installed_by, MemberZone.zone)
-             .outerjoin(MemberZone, and_(MemberZone.team_id == Workspace.team_id,
-                                         MemberZone.user_id == Workspace.installed_by)))
+             .outerjoin(MemberZone, and_(col(MemberZone.team_id) == col(Workspace.team_id),
+                                         col(MemberZone.user_id) == col(Workspace.installed_by))))
     async with deps.db.session() as session:
         rows = (await session.exec(query)).all()
     found: dict[str, datetime] = {}
@@ -80,16 +87,17 @@ async def _week_digests(db: Database, weeks: dict[str, tuple[datetime, datetime]
     end = max(e for _, e in weeks.values())
     async with db.session() as session:
         rows = list((await session.exec(select(SlackMessage).join(
-            Connection, Connection.id == SlackMessage.connection_id).where(
-            SlackMessage.team_id.in_(sorted(weeks)), SlackMessage.kind == "digest",
-            SlackMessage.sent_at >= start, SlackMessage.sent_at < end, Connection.status == "active"))).all())
-    return [d for d in rows if d.sent_at and weeks[d.team_id][0] <= d.sent_at < weeks[d.team_id][1]]
+            Connection, col(Connection.id) == col(SlackMessage.connection_id)).where(
+            col(SlackMessage.team_id).in_(sorted(weeks)), col(SlackMessage.kind) == "digest",
+            col(SlackMessage.sent_at) >= start, col(SlackMessage.sent_at) < end,
+            col(Connection.status) == "active"))).all())
+    return [d for d in rows if (at := d.sent_at) is not None and weeks[d.team_id][0] <= at < weeks[d.team_id][1]]
 
 
 async def _recaps_off(db: Database, teams: list[str]) -> set[tuple[str, str]]:
     async with db.session() as session:
         return {(p.team_id, p.channel) for p in (await session.exec(select(ChannelPrefs).where(
-            ChannelPrefs.team_id.in_(teams), ChannelPrefs.weekly_recap.is_(False)))).all()}
+            col(ChannelPrefs.team_id).in_(teams), col(ChannelPrefs.weekly_recap).is_(False)))).all()}
 
 
 async def _week_todos(db: Database, team_id: str, digests: list[SlackMessage]) -> list[TodoState]:
@@ -97,8 +105,9 @@ async def _week_todos(db: Database, team_id: str, digests: list[SlackMessage]) -
     meetings = {(d.connection_id, d.meeting_id) for d in digests}
     async with db.session() as session:
         states = (await session.exec(select(TodoState).where(
-            TodoState.team_id == team_id, TodoState.connection_id.in_({c for c, _ in meetings}),
-            TodoState.meeting_id.in_({m for _, m in meetings}), TodoState.status != todo_service.REMOVED))).all()
+            col(TodoState.team_id) == team_id,
+            col(TodoState.connection_id).in_({c for c, _ in meetings}),
+            col(TodoState.meeting_id).in_({m for _, m in meetings}), col(TodoState.status) != todo_service.REMOVED))).all()
     return [s for s in states if (s.connection_id, s.meeting_id) in meetings]
 
 
@@ -128,6 +137,7 @@ async def _permalink(deps, digest: SlackMessage) -> str | None:
         return None
     link = answer.get("permalink")
     if isinstance(link, str) and link.startswith("https://"):
+        assert digest.id is not None, "read from the outbox"
         await outbox.store_permalink(deps.db, message_id=digest.id, team_id=digest.team_id, permalink=link)
         return link
     return None
@@ -165,7 +175,8 @@ async def run_recaps(deps, now: datetime) -> int:
             message = recap_message(
                 meetings,
                 opened=sum(1 for s in states if start <= s.first_seen_at < end),
-                closed=sum(1 for s in states if s.status == todo_service.DONE and s.done_at and start <= s.done_at < end),
+                closed=sum(1 for s in states
+                           if s.status == todo_service.DONE and s.done_at and start <= s.done_at < end),
                 open_by_owner=Counter(s.assignee for s in states if s.status == todo_service.OPEN),
                 needs_owner=await _needs_owner(deps.db, team_id, {d.connection_id for d in posted}, now))
             row = await outbox.want(deps.db, connection_id=run.connection_id, team_id=team_id,

@@ -6,8 +6,8 @@ Its cost follows the connections that may need it, not the ones there are: one r
 (a leader lock); the connections are spread over the interval (each run takes one slice, so
 every connection comes round once per RECONCILE_EVERY); a connection whose webhooks arrived
 recently is skipped (they are evidently getting through); several connections are listed at
-once (each provider client paces its own key); and one query per connection finds which listed
-meetings already have a digest.
+once (each provider client paces its own key); and one query per hundred connections finds which
+listed meetings already have a digest.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RECONCILE_EVERY = timedelta(minutes=15)  # how often each connection comes round
 SLICES = 15  # runs per RECONCILE_EVERY, each taking every SLICES-th connection
 CONCURRENCY = 20  # connections listed at once
+CHECK_BATCH = 100  # connections whose listings are checked against the outbox in one query
 LOOK_BACK = 50  # recent meetings listed per connection
 
 
@@ -71,39 +72,43 @@ async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quie
         connections = list((await session.exec(query.order_by(Connection.id))).all())
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(connection: Connection) -> int:
+    async def listing(connection: Connection) -> tuple[Connection, list[str]]:
         async with gate:
             try:
-                return await reconcile_connection(deps, connection, now=now)
+                return connection, await ended_meetings(deps, connection, now=now)
             except ProviderError as exc:
                 # One workspace's broken key or provider outage does not stop the others.
                 log.warning("reconcile skipped team %s: %s", connection.team_id, exc.message)
             except Exception:
                 log.exception("reconcile failed for team %s", connection.team_id)
-            return 0
+            return connection, []
 
-    queued = sum(await asyncio.gather(*(one(c) for c in connections)))
+    listed = [(c, ids) for c, ids in await asyncio.gather(*(listing(c) for c in connections)) if ids]
+    queued = 0
+    for start in range(0, len(listed), CHECK_BATCH):
+        batch = listed[start:start + CHECK_BATCH]
+        # One query for a whole batch of connections' listings: which meetings have a digest.
+        have = await outbox.digested_pairs(deps.db, {c.id: ids for c, ids in batch if c.id is not None})
+        for connection, ids in batch:
+            missing = [m for m in ids if (connection.id, m) not in have]
+            try:
+                queued += await _queue(deps, connection, missing)
+            except Exception:
+                log.exception("reconcile could not queue meetings for team %s", connection.team_id)
     if queued:
         deps.inbox_wakeup.set()
     return queued
 
 
-async def reconcile_connection(deps, connection: Connection, *, look_back: int = LOOK_BACK,
-                               now: datetime | None = None) -> int:
-    assert connection.id is not None, "a stored connection"
-    if not connection.default_channel:
-        return 0
-    # The provider's own event for "post this meeting's digest" (Hedy: session.ended).
-    event_type = next((t for t, a in provider_info(connection.provider).webhooks.actions.items()
-                       if a is Action.DIGEST), None)
-    if event_type is None:
-        return 0
+async def ended_meetings(deps, connection: Connection, *, now: datetime, look_back: int = LOOK_BACK) -> list[str]:
+    """The provider's recent meetings of this connection that have ended since it was made."""
+    if not connection.default_channel or _digest_event(connection) is None:
+        return []
     provider = open_provider(connection, deps.box, deps.factory)
     try:
         page = await provider.list_meetings(limit=look_back)
     finally:
         await provider.aclose()
-    now = now or utcnow()
     ended = []
     for meeting in page.items:
         if meeting.started_at is None:
@@ -114,11 +119,22 @@ async def reconcile_connection(deps, connection: Connection, *, look_back: int =
         if ended_at > now:
             continue  # still running
         ended.append(meeting.id)
-    have = await outbox.digested(deps.db, connection_id=connection.id, meeting_ids=ended)
+    return list(dict.fromkeys(ended))
+
+
+def _digest_event(connection: Connection) -> str | None:
+    # The provider's own event for "post this meeting's digest" (Hedy: session.ended).
+    return next((t for t, a in provider_info(connection.provider).webhooks.actions.items() if a is Action.DIGEST),
+                None)
+
+
+async def _queue(deps, connection: Connection, meeting_ids: list[str]) -> int:
+    """Queue each meeting as if its webhook had come (a dedupe key per meeting: queued once)."""
+    event_type = _digest_event(connection)
+    if event_type is None or connection.id is None:
+        return 0
     queued = 0
-    for meeting_id in dict.fromkeys(ended):
-        if meeting_id in have:
-            continue
+    for meeting_id in meeting_ids:
         event = WebhookEvent(event_type=event_type, meeting_id=meeting_id, object_id=None,
                              dedupe_key=f"reconcile:{meeting_id}"[:255], data={})
         stored = await inbox.store(deps.db, connection_id=connection.id, team_id=connection.team_id,

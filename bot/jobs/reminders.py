@@ -26,7 +26,13 @@ from bot.services.due_dates import parse_due
 from bot.slack import members
 from bot.slack.blocks.followups import reminder_message
 from bot.store.db import Database
-from bot.store.models import Connection, MemberPrefs, MemberZone, SlackMessage, TodoState
+from bot.store.models import (
+    Connection,
+    MemberPrefs,
+    MemberZone,
+    SlackMessage,
+    TodoState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +55,15 @@ def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
 
 async def _open_todos_in(db: Database, zones: list[str]) -> list[tuple[TodoState, str]]:
     """Open todos of the people in these zones who want reminders, in active connections."""
-    muted = exists().where(MemberPrefs.team_id == TodoState.team_id, MemberPrefs.user_id == TodoState.assignee,
-                           MemberPrefs.reminders.is_(False))
-    query = (select(TodoState, MemberZone.zone)
-             .join(MemberZone, and_(MemberZone.team_id == TodoState.team_id, MemberZone.user_id == TodoState.assignee))
-             .join(Connection, Connection.id == TodoState.connection_id)
+    muted = exists().where(col(MemberPrefs.team_id) == col(TodoState.team_id),
+                           col(MemberPrefs.user_id) == col(TodoState.assignee),
+                           col(MemberPrefs.reminders).is_(False))
+    query = (select(TodoState, col(MemberZone.zone))
+             .join(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
+                                    col(MemberZone.user_id) == col(TodoState.assignee)))
+             .join(Connection, col(Connection.id) == col(TodoState.connection_id))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(TodoState.status == literal_column("'open'"), MemberZone.zone.in_(zones),
+             .where(col(TodoState.status) == literal_column("'open'"), col(MemberZone.zone).in_(zones),
                     Connection.status == "active", ~muted))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
@@ -147,13 +155,13 @@ async def run_reminders(deps, now: datetime) -> int:
     return queued
 
 
-async def find_reminder(db: Database, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
-    """The team's reminder DM Slack knows as (channel, ts); None for another message, or a
-    reminder the retention job has expired."""
+async def find_posted(db: Database, *, team_id: str, channel: str, ts: str) -> SlackMessage | None:
+    """The team's message Slack knows as (channel, ts), whatever its kind; None for a message the
+    bot does not know, or a reminder the retention job has expired."""
     async with db.session() as session:
         return (await session.exec(select(SlackMessage).where(
-            SlackMessage.team_id == team_id, SlackMessage.kind == KIND, SlackMessage.ts == ts,
-            or_(SlackMessage.sent_channel == channel, SlackMessage.channel == channel)))).first()
+            SlackMessage.team_id == team_id, SlackMessage.ts == ts,
+            or_(col(SlackMessage.sent_channel) == channel, col(SlackMessage.channel) == channel)))).first()
 
 
 async def refresh_reminder(deps, message: SlackMessage) -> None:

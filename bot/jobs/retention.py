@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, literal_column
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.jobs.leader import RETENTION_LOCK, leader
 from bot.store.db import Database
@@ -59,9 +59,9 @@ async def purge(db: Database, *, now: datetime, inbox_days: int, reminder_days: 
     done = Deleted()
     # Literals, so the partial indexes of models.py (processed events, follow-up messages) serve these.
     done.inbox_events = await _delete_in_batches(
-        db, InboxEvent, (InboxEvent.status.in_([literal_column("'done'"), literal_column("'ignored'")]),
-                         InboxEvent.received_at < now - timedelta(days=inbox_days)),
-        InboxEvent.received_at, batch=batch)
+        db, InboxEvent, (col(InboxEvent.status).in_([literal_column("'done'"), literal_column("'ignored'")]),
+                         col(InboxEvent.received_at) < now - timedelta(days=inbox_days)),
+        col(InboxEvent.received_at), batch=batch)
     done.reminders = await _delete_in_batches(
         db, SlackMessage, (SlackMessage.kind == literal_column("'reminder'"),
                            SlackMessage.created_at < now - timedelta(days=reminder_days)),

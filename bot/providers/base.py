@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Mapping, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
@@ -83,6 +83,21 @@ class Meeting(MeetingSummary):
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
     participants: tuple[Person, ...] = ()  # who was in it, where the provider says (names, emails)
     language: str | None = None  # the meeting's language as the provider reports it ("de", "es-ES")
+    transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
+
+
+@dataclass(frozen=True)
+class MeetingStatus:
+    """What the provider's API says about a meeting right now: all a short "started", "ended" or
+    "could not process" note may show. Those notes are built from this, never from the webhook
+    that prompted them (see WebhookEvent)."""
+
+    id: str
+    title: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    failed: bool = False  # the provider gave up on the meeting's notes
+    failure_reason: str | None = None  # the provider's own words for it, from its API
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,11 @@ class MeetingProvider(Protocol):
         """Most recent first."""
 
     async def get_meeting(self, meeting_id: str) -> Meeting: ...
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """The meeting as the API knows it now, even while its notes are still being made;
+        NotFound if the API does not know it. `hints` are the extra look-up keys a webhook gave
+        (WebhookEvent.hints)."""
 
     async def list_todos(self) -> list[Todo]:
         """Every action item the account has, across meetings (completed ones included)."""

@@ -49,5 +49,12 @@ class ReadCache:
         finally:
             self._inflight.pop(key, None)
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The value if it is cached and fresh, else None; never loads (for answering inside an ack)."""
+        hit = self._values.get(key)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        return None
+
     def clear(self) -> None:
         self._values.clear()

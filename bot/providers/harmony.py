@@ -26,23 +26,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotReady,
     NotSupported,
     Page,
     PermissionDenied,
+    Person,
     ProviderError,
     RateLimited,
     Todo,
@@ -58,8 +62,9 @@ from bot.providers.http import (
     get_server_budget,
     parse_reset,
 )
-from bot.providers.people import owner_hints, people
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import IsoTime, Lenient, Number, Text, number
+from bot.providers.parsing import text as clean_text
+from bot.providers.people import MeetingPeople, OwnerFields
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ NOT_READY_RETRY = 60.0  # seconds between looks at a meeting Harmony is still pr
 TRANSCRIPT_MAX_CHARS = 200_000
 PROCESSING = frozenset({"processing", "pending", "queued", "uploaded", "uploading", "transcribing", "analyzing",
                         "in_progress", "recording", "started"})
+FAILED_STATES = frozenset({"failed", "error"})
 TODO_KINDS = frozenset({"action_item", "action_items", "action", "todo", "task", "next_step", "next_steps",
                         "follow_up", "followup"})
 
@@ -141,7 +147,7 @@ class HarmonyProvider:
     async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
         page, per_page = _decode_cursor(cursor, default_per_page=max(1, min(int(limit), PER_PAGE_MAX)))
         body = await self._get("", params={"page": page, "per_page": per_page})
-        items = [m for m in _list(body, self.style.resource) if isinstance(m, dict) and _id(m)]
+        items = [m for m in _list(body, self.style.resource) if isinstance(m, dict) and _Meeting.read(m).id]
         summaries = [_summary(m) for m in items]
         more = _has_more(body, page=page, per_page=per_page, count=len(items))
         return Page(items=summaries[:limit], next_cursor=f"{page + 1}:{per_page}" if more else None)
@@ -151,38 +157,46 @@ class HarmonyProvider:
         detail = _unwrap(await self._get(path), self.style.resource[:-1])
         if not isinstance(detail, dict) or not detail:
             raise Unavailable("harmony: unexpected meeting response", provider="harmony", code="invalid_response")
-        status = (_text(detail.get("status") or detail.get("state")) or "").lower()
+        fields = _Meeting.read(detail)
+        status = (fields.status or "").lower()
         if status in PROCESSING:
             raise NotReady(f"Harmony is still processing this meeting ({status})", provider="harmony",
                            code="not_ready", retry_after=NOT_READY_RETRY)
 
-        summary = detail.get("summary")
+        summary = fields.summary
         if not isinstance(summary, (dict, str)) or not summary:
             summary = _unwrap(await self._optional(path + "/summary"), "summary")
         recap, minutes, todos = _summary_parts(summary, meeting_id)
 
-        insights = detail.get("insights")
+        insights = fields.insights
         if not isinstance(insights, list):
             insights = await self._optional(path + "/insights")
         highlights, insight_todos = _insights(insights, meeting_id)
         known = {t.text.casefold() for t in todos}
         todos += [t for t in insight_todos if t.text.casefold() not in known]
 
-        transcript = detail.get("transcript")
+        transcript = fields.transcript
         if not transcript and self.fetch_transcript:
             transcript = await self._optional(path + "/transcript")
 
         base = _summary(detail)
-        ended = parse_iso(_pick(detail, "ended_at", "end_time", "endTime"))
-        if ended is None and base.started_at and base.duration_seconds:
-            ended = base.started_at + timedelta(seconds=base.duration_seconds)
+        ended = _ended(fields, base)
         return Meeting(id=base.id, title=base.title, started_at=base.started_at,
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(_pick(detail, "url", "app_url", "web_url")), transcript=transcript_text(transcript),
+                       url=fields.url, transcript=transcript_text(transcript),
                        # owners and due dates (issue 12)
-                       participants=people(_pick(detail, "participants", "attendees") or []),
-                       language=_text(_pick(detail, "language", "language_code", "locale")))
+                       participants=fields.participants, language=fields.language)
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """The meeting's detail whatever its processing status: started, still processing or failed."""
+        detail = _unwrap(await self._get("/" + quote(str(meeting_id), safe="")), self.style.resource[:-1])
+        if not isinstance(detail, dict) or not detail:
+            raise Unavailable("harmony: unexpected meeting response", provider="harmony", code="invalid_response")
+        fields, base = _Meeting.read(detail), _summary(detail)
+        failed = (fields.status or "").lower() in FAILED_STATES
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at, ended_at=_ended(fields, base),
+                             failed=failed, failure_reason=fields.failure_reason if failed else None)
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Harmony has no action-item list in its API; todos come with each meeting's digest.",
@@ -238,44 +252,85 @@ def _decode_cursor(cursor: str | None, *, default_per_page: int) -> tuple[int, i
 def _has_more(body: Any, *, page: int, per_page: int, count: int) -> bool:
     if count == 0:
         return False
-    pagination = body.get("pagination") or body.get("meta") if isinstance(body, dict) else None
-    if isinstance(pagination, dict):
-        for key in ("has_more", "hasMore"):
-            if isinstance(pagination.get(key), bool):
-                return pagination[key]
-        pages = _number(pagination.get("total_pages") or pagination.get("totalPages"))
-        if pages is not None:
-            return page < pages
-        total = _number(pagination.get("total"))
-        if total is not None:
-            return page * per_page < total
+    raw = body.get("pagination") or body.get("meta") if isinstance(body, dict) else None
+    if isinstance(raw, dict):
+        pagination = _Pagination.read(raw)
+        if isinstance(pagination.has_more, bool):
+            return pagination.has_more
+        if pagination.total_pages is not None:
+            return page < pagination.total_pages
+        if pagination.total is not None:
+            return page * per_page < pagination.total
     return count >= per_page  # no totals: a full page may have a next one
 
 
-def _pick(d: dict, *names: str) -> Any:
-    for name in names:
-        value = d.get(name)
-        if value is not None and value != "":
-            return value
-    return None
+def _spellings(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
+class _HarmonyModel(Lenient):
+    empty_is_absent = True  # "" means nothing, like null: the next spelling is read
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None and value != "" and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
+class _Meeting(_HarmonyModel, MeetingPeople):
+    """A meeting (seed: `meeting_id`, `title`, `date`) or a conversation (public pages)."""
+
+    id: Text = _spellings("id", "meeting_id", "conversation_id", "meetingId", "conversationId")
+    title: Text = _spellings("title", "name", "subject")
+    started_at: IsoTime = _spellings("date", "started_at", "start_time", "startTime", "created_at")
+    ended_at: IsoTime = _spellings("ended_at", "end_time", "endTime")
+    duration: Number = _spellings("duration", "duration_seconds", "durationSeconds")
+    team: Any = None
+    status: Text = _spellings("status", "state")
+    failure_reason: Text = _spellings("error_message", "failure_reason", "error", "reason")
+    url: Text = _spellings("url", "app_url", "web_url")
+    summary: Any = None
+    insights: Any = None
+    transcript: Any = None
 
 
-def _id(d: dict) -> str | None:
-    return _text(_pick(d, "id", "meeting_id", "conversation_id", "meetingId", "conversationId"))
+class _Pagination(_HarmonyModel):
+    has_more: Any = _spellings("has_more", "hasMore")
+    total_pages: Number = _spellings("total_pages", "totalPages")
+    total: Number = None
+
+
+class _Summary(_HarmonyModel):
+    recap: Text = _spellings("overview", "summary", "text", "content", "short_summary")
+    minutes: Text = _spellings("minutes", "notes", "markdown")
+    action_items: Any = _spellings("action_items", "actionItems", "todos", "tasks")
+
+
+class _Line(_HarmonyModel):
+    text: Text = _spellings("text", "content", "title", "description")
+
+
+class _ActionItem(_Line, OwnerFields):
+    id: Text = None
+    due: Text = _spellings("due_date", "due", "dueDate")
+    completed: Any = _spellings("completed", "done")
+    status: Text = None
+
+
+class _Insight(_HarmonyModel):
+    id: Text = None
+    kind: Text = _spellings("type", "kind", "category")
+    text: Text = _spellings("content", "text", "description", "value", "summary")
+    title: Text = None
+    quote: Text = _spellings("quote", "excerpt")
+    created_at: IsoTime = None
+    offset: Any = _spellings("offset_seconds", "time_offset", "timestamp")
+
+
+class _Turn(_HarmonyModel):
+    text: Text = _spellings("text", "content")
+    speaker: Text = _spellings("speaker", "speaker_name", "name")
+
+
+def _ended(fields: _Meeting, base: MeetingSummary):
+    if fields.ended_at is None and base.started_at and base.duration_seconds:
+        return base.started_at + timedelta(seconds=base.duration_seconds)
+    return fields.ended_at
 
 
 def _unwrap(body: Any, inner: str) -> Any:
@@ -300,12 +355,13 @@ def _list(body: Any, inner: str) -> list:
 
 
 def _summary(d: dict) -> MeetingSummary:
-    duration = _number(_pick(d, "duration", "duration_seconds", "durationSeconds"))
-    topic = d.get("team") if isinstance(d.get("team"), dict) else None
+    fields = _Meeting.read(d)
+    duration = fields.duration
+    topic = fields.team if isinstance(fields.team, dict) else None
     return MeetingSummary(
-        id=_id(d) or "",
-        title=_text(_pick(d, "title", "name", "subject")) or "Untitled meeting",
-        started_at=parse_iso(_pick(d, "date", "started_at", "start_time", "startTime", "created_at")),
+        id=fields.id or "",
+        title=fields.title or "Untitled meeting",
+        started_at=fields.started_at,
         duration_seconds=int(duration) if duration is not None and duration >= 0 else None,
         topic=Topic(id=str(topic.get("id") or topic.get("name")), name=str(topic.get("name")))
         if topic and topic.get("name") else None,
@@ -322,26 +378,24 @@ def _strings(value: Any) -> list[str]:
         return [line.strip(" -•\t") for line in value.splitlines() if line.strip(" -•\t")]
     out = []
     for item in value if isinstance(value, list) else []:
-        text = _text(item) if not isinstance(item, dict) else _text(_pick(item, "text", "content", "title",
-                                                                           "description"))
+        text = _Line.read(item).text if isinstance(item, dict) else clean_text(item)
         if text:
             out.append(text)
     return out
 
 
 def _todo(item: Any, meeting_id: str, prefix: str) -> Todo | None:
+    owners: tuple[Person, ...] = ()
     if isinstance(item, dict):
-        text = _text(_pick(item, "text", "content", "title", "description"))
-        due = _text(_pick(item, "due_date", "due", "dueDate"))
-        ident = _text(item.get("id"))
-        done = bool(_pick(item, "completed", "done")) or (_text(item.get("status")) or "").lower() in ("done",
-                                                                                                       "completed")
+        action = _ActionItem.read(item)
+        text, due, ident, owners = action.text, action.due, action.id, action.owners  # owners: issue 12
+        done = bool(action.completed) or (action.status or "").lower() in ("done", "completed")
     else:
-        text, due, ident, done = _text(item), None, None, False
+        text, due, ident, done = clean_text(item), None, None, False
     if not text:
         return None
     return Todo(id=ident or _stable_id(prefix, text), text=text, meeting_id=meeting_id, due=due, completed=done,
-                owner_hints=owner_hints(item))  # owners (issue 12)
+                owner_hints=owners)
 
 
 _MINUTES_SECTIONS = (("key_points", "Key points"), ("keyPoints", "Key points"), ("highlights", "Key points"),
@@ -354,20 +408,21 @@ def _summary_parts(summary: Any, meeting_id: str) -> tuple[str | None, str | Non
     (assumption) it is a string, or an object with an overview and lists of key points,
     decisions and action items."""
     if isinstance(summary, str):
-        return _text(summary), None, []
+        return clean_text(summary), None, []
     if not isinstance(summary, dict):
         return None, None, []
-    recap = _text(_pick(summary, "overview", "summary", "text", "content", "short_summary"))
+    parts = _Summary.read(summary)
+    recap = parts.recap
     sections, seen = [], set()
     for key, heading in _MINUTES_SECTIONS:
         lines = _strings(summary.get(key))
         if lines and heading not in seen:
             seen.add(heading)
             sections.append(f"## {heading}\n" + "\n".join(f"- {line}" for line in lines))
-    minutes = _text(_pick(summary, "minutes", "notes", "markdown"))
+    minutes = parts.minutes
     if minutes is None and sections:
         minutes = "\n\n".join(sections)
-    raw_todos = _pick(summary, "action_items", "actionItems", "todos", "tasks")
+    raw_todos = parts.action_items
     todos = [t for t in (_todo(i, meeting_id, "action") for i in (raw_todos if isinstance(raw_todos, list)
                                                                    else _strings(raw_todos))) if t]
     return recap, minutes, todos
@@ -379,9 +434,8 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo]]:
     for item in _list(body, "insights"):
         if not isinstance(item, dict):
             continue
-        kind = (_text(_pick(item, "type", "kind", "category")) or "").lower()
-        text = _text(_pick(item, "content", "text", "description", "value", "summary"))
-        title = _text(item.get("title"))
+        insight = _Insight.read(item)
+        kind, text, title = (insight.kind or "").lower(), insight.text, insight.title
         if not text and not title:
             continue
         if kind in TODO_KINDS:
@@ -389,20 +443,20 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo]]:
             if todo:
                 todos.append(todo)
             continue
-        quote_text = _text(_pick(item, "quote", "excerpt"))
+        quote_text = insight.quote
         highlights.append(Highlight(
-            id=_text(item.get("id")) or _stable_id("insight", f"{kind}:{title}:{text}"),
+            id=insight.id or _stable_id("insight", f"{kind}:{title}:{text}"),
             title=title or kind.replace("_", " ").capitalize() or "Insight", meeting_id=meeting_id,
-            quote=quote_text, insight=text if text != title else None, at=parse_iso(item.get("created_at")),
-            offset_seconds=_offset(_pick(item, "offset_seconds", "time_offset", "timestamp"))))
+            quote=quote_text, insight=text if text != title else None, at=insight.created_at,
+            offset_seconds=_offset(insight.offset)))
     return highlights, todos
 
 
 def _offset(value: Any) -> int | None:
     """Seconds into the recording from 12.5 or "00:01:05"."""
-    number = _number(value)
-    if number is not None:
-        return int(number)
+    seconds = number(value)
+    if seconds is not None:
+        return int(seconds)
     if isinstance(value, str) and ":" in value:
         try:
             parts = [float(p) for p in value.split(":")]
@@ -431,10 +485,11 @@ def transcript_text(body: Any) -> str | None:
     for item in body if isinstance(body, list) else []:
         if not isinstance(item, dict):
             continue
-        text = _text(_pick(item, "text", "content"))
+        turn = _Turn.read(item)
+        text = turn.text
         if not text:
             continue
-        speaker = _text(_pick(item, "speaker", "speaker_name", "name")) or "Speaker"
+        speaker = turn.speaker or "Speaker"
         if speaker == current and lines:
             lines[-1] += " " + text
         else:

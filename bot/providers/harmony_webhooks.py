@@ -3,7 +3,9 @@
 - Signature: the seed says "`X-Harmony-Signature`: HMAC-SHA256 of the request body". Accepted as
   lower- or upper-case hex, with or without a `sha256=` prefix, or base64; the header names
   tried are configurable (`signature_headers`). No timestamp or replay window is documented, so
-  duplicates are caught by the dedupe key only.
+  duplicates are caught by the dedupe key only, and that key is made of the signed body alone:
+  a delivery-id header is not signed, so a captured body resent with a new one must still be a
+  duplicate.
 - Payload: `{event, timestamp, data:{meeting_id, title, duration, …}}` (seed); the public pages'
   `conversation.*` names are read too, with `conversation_id`. A flat body also works.
 - Events: `meeting.processed` → digest, `meeting.failed` → a short notice, `insight.generated` →
@@ -17,9 +19,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from pydantic import AliasChoices, Field
+
+from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {
     "meeting.processed": Action.DIGEST,
@@ -33,8 +44,6 @@ ACTIONS = {
     "conversation.started": Action.STARTED,
 }
 SIGNATURE_HEADERS = ("X-Harmony-Signature",)
-DELIVERY_HEADERS = ("X-Harmony-Delivery", "X-Harmony-Delivery-Id", "X-Harmony-Webhook-Id", "X-Webhook-Id",
-                    "X-Webhook-Delivery-Id")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -55,8 +64,15 @@ def _signature_matches(given: str, digest: bytes) -> bool:
     return hmac.compare_digest(digest, decoded)
 
 
+class _Ids(WebhookIds):
+    meeting_id: WebhookId = Field(None, validation_alias=AliasChoices("meeting_id", "meetingId", "conversation_id",
+                                                                      "conversationId"))
+    own_id: WebhookId = Field(None, validation_alias="id")  # a flat meeting's own id
+    insight_id: WebhookId = Field(None, validation_alias=AliasChoices("insight_id", "insightId", "id"))
+
+
 class HarmonyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, signature_headers: tuple[str, ...] = SIGNATURE_HEADERS) -> None:
         self.signature_headers = signature_headers
@@ -70,7 +86,8 @@ class HarmonyWebhooks:
 
     def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         payload = load_object(body)
-        event_type = payload.get("event") or payload.get("type") or _header(headers, "X-Harmony-Event")
+        named = payload.get("event") or payload.get("type")
+        event_type = named or _header(headers, "X-Harmony-Event")
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
@@ -80,27 +97,11 @@ class HarmonyWebhooks:
             if isinstance(data.get(inner), dict):
                 data = {**data[inner], **{k: v for k, v in data.items() if k != inner}}
 
-        def text(*keys: str) -> str | None:
-            for key in keys:
-                value = data.get(key)
-                if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-                    return str(value).strip()[:255]
-            return None
-
+        ids = _Ids.read(data)
         is_insight = event_type.startswith("insight.")
-        meeting_id = text("meeting_id", "meetingId", "conversation_id", "conversationId")
-        if meeting_id is None and not is_insight:
-            meeting_id = text("id")
-        object_id = text("insight_id", "insightId", "id") if is_insight else None
-        delivery = next((v for v in (_header(headers, n) for n in DELIVERY_HEADERS) if v), None) or \
-            (str(payload["id"]).strip() if isinstance(payload.get("id"), (str, int)) and nested is not None else None)
-        subject = (object_id or meeting_id or "-")[:120]
-        dedupe = (f"delivery:{delivery[:200]}" if delivery else
-                  f"{event_type}:{subject}:{content_fingerprint(data)}")
+        meeting_id = ids.meeting_id or (None if is_insight else ids.own_id)
+        object_id = ids.insight_id if is_insight else None
         return WebhookEvent(
-            event_type=event_type, meeting_id=meeting_id, object_id=object_id, dedupe_key=dedupe, data=data,
-            title=text("title", "meeting_title", "name"),
-            started_at=parse_iso(data.get("started_at") or data.get("date") or data.get("start_time")
-                                 or (payload.get("timestamp") if event_type.endswith(".started") else None)),
-            reason=text("error_message", "failure_reason", "reason", "error", "message"),
-        )
+            event_type=event_type, meeting_id=meeting_id, object_id=object_id, data=data,
+            dedupe_key=signed_dedupe_key(named.strip() if isinstance(named, str) else None,
+                                         object_id or meeting_id, data))

@@ -8,17 +8,19 @@ list cursor works), so parsing here is deliberately tolerant and every quirk is 
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     Page,
     ProviderError,
@@ -30,15 +32,22 @@ from bot.providers.base import (
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
     RETRYABLE,
-    Pacer,
+    JsonApi,
     RetryPolicy,
-    call_with_retries,
     error_for_status,
     fingerprint,
     get_pacer,
-    response_error,
 )
-from bot.providers.people import owner_hints, people
+from bot.providers.parsing import (
+    EpochOrIsoTime,
+    Id,
+    Lenient,
+    Number,
+    Text,
+    number,
+    text,
+)
+from bot.providers.people import MeetingPeople, OwnerFields
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +84,23 @@ class HedyProvider:
         rate_burst: int | None = RATE_BURST,
     ) -> None:
         # Both "https://api.hedy.bot" and ".../v1" work, so the configured base is used as given.
-        self.base_url = base_url.rstrip("/")
         self._key = api_key.strip()  # pasted keys often carry a newline
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
-        self._timeout = timeout
-        self._max_pacing_wait = max_pacing_wait
-        self._policy = RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff)
-        # Shared by every HedyProvider for this key in the process: Hedy limits per key.
-        self._pacer: Pacer = get_pacer(fingerprint(self._key, "hedy"), rate=rate_limit, period=rate_period,
-                                       burst=rate_burst, name="hedy")
+        self._api = JsonApi(
+            provider="hedy", base_url=base_url, secret=self._key,
+            auth_headers={"Authorization": f"Bearer {self._key}"}, client=client,
+            # Shared by every HedyProvider for this key in the process: Hedy limits per key.
+            pacer=get_pacer(fingerprint(self._key, "hedy"), rate=rate_limit, period=rate_period, burst=rate_burst,
+                            name="hedy"),
+            policy=RetryPolicy(max_attempts=max_attempts, deadline=deadline, backoff=backoff),
+            timeout=timeout, max_pacing_wait=max_pacing_wait, logger=log, body_error=self._wrapped_error)
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    @property
+    def pacer(self):
+        return self._api.pacer
 
     def __repr__(self) -> str:
         return f"HedyProvider(base_url={self.base_url!r})"
@@ -93,8 +109,8 @@ class HedyProvider:
 
     async def check_key(self) -> Account:
         body = _unwrap(await self._get("/me"))
-        body = body if isinstance(body, dict) else {}
-        return Account(id=_text(body.get("id")), email=_text(body.get("email")), name=_text(body.get("name")))
+        account = _Account.read(body)
+        return Account(id=account.id, email=account.email, name=account.name)
 
     async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
         items, next_cursor = await self._list("/sessions", limit, cursor)
@@ -106,6 +122,12 @@ class HedyProvider:
             raise self._bad_shape("session")
         return _meeting(body)
 
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """A session as GET /sessions/{id} shows it, live ones included (Hedy has no failed state)."""
+        meeting = await self.get_meeting(meeting_id)
+        return MeetingStatus(id=meeting.id, title=meeting.title, started_at=meeting.started_at,
+                             ended_at=meeting.ended_at)
+
     async def list_todos(self) -> list[Todo]:
         # A bare array (docs/providers/hedy.md, "Envelopes"); no paging parameters work on it.
         return [_todo(t) for t in _items(await self._get("/todos"), "todos") if isinstance(t, dict)]
@@ -114,8 +136,7 @@ class HedyProvider:
         return [t for t in (_topic(x) for x in _items(await self._get("/topics"), "topics")) if t]
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._api.aclose()
 
     # ------------------------------------------------------------------ extras
 
@@ -166,43 +187,20 @@ class HedyProvider:
 
     async def _request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                        retry_on: tuple[type[BaseException], ...] = RETRYABLE) -> Any:
-        url = self.base_url + path
+        return await self._api.request(method, path, params=params, json=json, retry_on=retry_on)
 
-        async def attempt(remaining: float) -> Any:
-            await self._pacer.acquire(max_wait=min(self._max_pacing_wait, remaining))
-            started = time.monotonic()
-            # Auth goes on each request, not the client: the client may be shared across keys.
-            response = await self._client.request(
-                method, url, params=params, json=json, timeout=self._timeout,
-                headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json"},
-            )
-            log.debug("hedy %s %s -> %s in %.0f ms", method, path, response.status_code,
-                      (time.monotonic() - started) * 1000)
-            return self._parse(response)
-
-        return await call_with_retries(attempt, policy=self._policy, provider="hedy", retry_on=retry_on,
-                                       logger=log, what=f"{method} {path}")
-
-    def _parse(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            raise response_error(response, provider="hedy", redact=(self._key,))
-        if not response.content:
+    def _wrapped_error(self, body: Any) -> ProviderError | None:
+        """Hedy sometimes answers 200 with `{success:false, error:{code,message}}`: the error its
+        code stands for (docs/providers/hedy.md, "Envelopes")."""
+        if not (isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict)):
             return None
-        try:
-            body = response.json()
-        except ValueError:
-            # A 2xx that is not JSON is a proxy or maintenance page, not Hedy: treat as an outage.
-            raise Unavailable("hedy: answered with something that is not JSON", provider="hedy",
-                              code="invalid_response", status=response.status_code) from None
-        if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict):
-            error = body["error"]
-            code = _text(error.get("code"))
-            status = _CODE_STATUS.get(code or "", 404 if (code or "").endswith("not_found") else 400)
-            message = _text(error.get("message")) or code
-            if message and self._key:
-                message = message.replace(self._key, "[redacted]")
-            raise error_for_status(status, provider="hedy", code=code, message=message)
-        return body
+        error = body["error"]
+        code = text(error.get("code"))
+        status = _CODE_STATUS.get(code or "", 404 if (code or "").endswith("not_found") else 400)
+        message = text(error.get("message")) or code
+        if message and self._key:
+            message = message.replace(self._key, "[redacted]")
+        return error_for_status(status, provider="hedy", code=code, message=message)
 
     def _bad_shape(self, what: str) -> ProviderError:
         return Unavailable(f"hedy: unexpected {what} response", provider="hedy", code="invalid_response")
@@ -233,41 +231,62 @@ def _items(body: Any, inner: str) -> list:
     return []
 
 
-def _pick(d: dict, *names: str) -> Any:
-    """The first of several spellings that is present and not null."""
-    for name in names:
-        value = d.get(name)
-        if value is not None:
-            return value
-    return None
+def _spellings(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
 
 
-def _text(value: Any) -> str | None:
-    """Strings with content, else None: Hedy sends "" and null interchangeably."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+class _Account(Lenient):
+    id: Text = None
+    email: Text = None
+    name: Text = None
 
 
-def _time(value: Any) -> datetime | None:
-    """ISO 8601 (with Z) or epoch seconds/milliseconds; unparseable values become None."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+class _TopicFields(Lenient):
+    id: Text = _spellings("id", "topicId")
+    name: Text = _spellings("name", "topicName")
+    description: Text = None
+    session_count: Number = _spellings("sessionCount", "session_count")
+    last_session_at: EpochOrIsoTime = _spellings("lastSessionDate", "last_session_date")
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
+class _Session(MeetingPeople):
+    """A session as GET /sessions/{id}, the list and the webhooks spell it (REST camelCase, the
+    Make app's snake_case)."""
+
+    id: Id = Field("", validation_alias=AliasChoices("sessionId", "id", "session_id"))
+    title: Text = None
+    start: EpochOrIsoTime = _spellings("startTime", "start_time", "createdAt")
+    end: EpochOrIsoTime = _spellings("endTime", "end_time")
+    duration: Any = None
+    topic: Any = _spellings("topic", "topicInfo")  # `{id,name}` (REST) or a bare name
+    topic_id: Text = _spellings("topicId", "topic_id")  # the Make app and webhooks
+    topic_name: Text = _spellings("topicName", "topic_name")
+    recap: Text = None
+    minutes: Text = _spellings("meeting_minutes", "meetingMinutes", "minutes")
+    highlights: Any = None
+    todos: Any = _spellings("user_todos", "userTodos", "todos")
+    url: Text = _spellings("url", "sessionUrl")
+
+
+class _Highlight(Lenient):
+    id: Id = Field("", validation_alias=AliasChoices("id", "highlightId", "highlight_id"))
+    title: Text = None
+    session_id: Text = _spellings("sessionId", "session_id")
+    cleaned_quote: Text = _spellings("cleanedQuote", "cleaned_quote")
+    raw_quote: Text = _spellings("rawQuote", "raw_quote")
+    main_idea: Text = _spellings("mainIdea", "main_idea")
+    insight: Any = _spellings("aiInsight", "aiInsights", "ai_insight")  # the plural spelling might be a list
+    time_index_ms: Number = _spellings("timeIndex", "time_index")  # position in the recording, in ms
+    timestamp: EpochOrIsoTime = None
+
+
+class _Todo(OwnerFields):
+    id: Id = Field("", validation_alias=AliasChoices("id", "todoId", "todo_id"))
+    text: Text = _spellings("text", "title", "description")
+    session_id: Text = _spellings("sessionId", "session_id")
+    due: Any = _spellings("dueDate", "due_date", "due")
+    completed: Any = _spellings("completed", "isCompleted", "done")
+    topic: Any = None
 
 
 def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) -> int | None:
@@ -276,7 +295,7 @@ def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) ->
     values above 360 are taken as seconds (no 6-hour meetings) and smaller ones as minutes."""
     if start and end and end >= start:
         return int((end - start).total_seconds())
-    value = _number(raw)
+    value = number(raw)
     if value is None or value < 0:
         return None
     return int(value) if value > 360 else int(value * 60)
@@ -284,91 +303,89 @@ def _duration_seconds(raw: Any, start: datetime | None, end: datetime | None) ->
 
 def _topic(raw: Any) -> Topic | None:
     if isinstance(raw, dict):
-        topic_id, name = _text(_pick(raw, "id", "topicId")), _text(_pick(raw, "name", "topicName"))
-        if not (either := topic_id or name):
+        fields = _TopicFields.read(raw)
+        if not fields.id and not fields.name:
             return None
-        count = _number(_pick(raw, "sessionCount", "session_count"))
-        return Topic(id=topic_id or either, name=name or either, description=_text(raw.get("description")),
-                     session_count=int(count) if count is not None else None,
-                     last_session_at=_time(_pick(raw, "lastSessionDate", "last_session_date")))
+        topic_id, name = fields.id or fields.name, fields.name or fields.id
+        count = fields.session_count
+        return Topic(id=topic_id or "", name=name or "", description=fields.description,
+                     session_count=int(count) if count is not None else None, last_session_at=fields.last_session_at)
     if isinstance(raw, str) and raw.strip():
         return Topic(id=raw.strip(), name=raw.strip())
     return None
 
 
-def _session_topic(d: dict) -> Topic | None:
+def _session_topic(session: _Session) -> Topic | None:
     """`topic:{id,name}` (REST) or `topicId`/`topicName` (Make app, webhooks), or nothing."""
-    topic = _topic(_pick(d, "topic", "topicInfo"))
+    topic = _topic(session.topic)
     if topic:
         return topic
-    topic_id, name = _text(_pick(d, "topicId", "topic_id")), _text(_pick(d, "topicName", "topic_name"))
-    if either := topic_id or name:
-        return Topic(id=topic_id or either, name=name or either)
+    if session.topic_id or session.topic_name:
+        return Topic(id=session.topic_id or session.topic_name or "", name=session.topic_name or session.topic_id or "")
     return None
 
 
-def _summary_fields(d: dict) -> dict:
-    start = _time(_pick(d, "startTime", "start_time", "createdAt"))
-    end = _time(_pick(d, "endTime", "end_time"))
+def _summary_fields(session: _Session) -> dict:
     return {
-        "id": str(_pick(d, "sessionId", "id", "session_id") or ""),
-        "title": _text(d.get("title")) or "Untitled meeting",
-        "started_at": start,
-        "duration_seconds": _duration_seconds(d.get("duration"), start, end),
-        "topic": _session_topic(d),
+        "id": session.id,
+        "title": session.title or "Untitled meeting",
+        "started_at": session.start,
+        "duration_seconds": _duration_seconds(session.duration, session.start, session.end),
+        "topic": _session_topic(session),
     }
 
 
 def _summary(d: dict) -> MeetingSummary:
-    return MeetingSummary(**_summary_fields(d))
+    return MeetingSummary(**_summary_fields(_Session.read(d)))
 
 
 def _meeting(d: dict) -> Meeting:
-    fields = _summary_fields(d)
+    session = _Session.read(d)
+    fields = _summary_fields(session)
     meeting_id = fields["id"]
-    highlights = _pick(d, "highlights") or []
-    todos = _pick(d, "user_todos", "userTodos", "todos") or []
+    highlights = session.highlights if isinstance(session.highlights, list) else []
+    todos = session.todos if isinstance(session.todos, list) else []
     return Meeting(
         **fields,
-        ended_at=_time(_pick(d, "endTime", "end_time")),
-        recap=_text(d.get("recap")),
-        minutes=_text(_pick(d, "meeting_minutes", "meetingMinutes", "minutes")),
+        ended_at=session.end,
+        recap=session.recap,
+        minutes=session.minutes,
         highlights=[_highlight(h, meeting_id) for h in highlights if isinstance(h, dict)],
         todos=[_todo(t, meeting_id, fields["topic"]) for t in todos if isinstance(t, dict)],
-        url=_text(_pick(d, "url", "sessionUrl")),
+        url=session.url,
         # owners and due dates (issue 12): who was there, and the language due dates are in
-        participants=people(_pick(d, "participants", "attendees") or []),
-        language=_text(_pick(d, "language", "languageCode", "language_code", "locale")),
+        participants=session.participants,
+        language=session.language,
     )
 
 
 def _highlight(d: dict, meeting_id: str | None = None) -> Highlight:
-    insight = _pick(d, "aiInsight", "aiInsights", "ai_insight")
-    if isinstance(insight, list):  # the plural spelling might be a list
+    h = _Highlight.read(d)
+    insight = h.insight
+    if isinstance(insight, list):
         insight = "\n".join(str(i) for i in insight if i)
-    offset_ms = _number(_pick(d, "timeIndex", "time_index"))
-    quote_text = _text(_pick(d, "cleanedQuote", "cleaned_quote")) or _text(_pick(d, "rawQuote", "raw_quote"))
-    main_idea = _text(_pick(d, "mainIdea", "main_idea"))
+    quote_text = h.cleaned_quote or h.raw_quote
+    offset_ms = h.time_index_ms
     return Highlight(
-        id=str(_pick(d, "id", "highlightId", "highlight_id") or ""),
-        title=_text(d.get("title")) or main_idea or quote_text or "Highlight",
-        meeting_id=_text(_pick(d, "sessionId", "session_id")) or meeting_id,
+        id=h.id,
+        title=h.title or h.main_idea or quote_text or "Highlight",
+        meeting_id=h.session_id or meeting_id,
         quote=quote_text,
-        main_idea=main_idea,
-        insight=_text(insight),
-        at=_time(d.get("timestamp")),
-        offset_seconds=int(offset_ms // 1000) if offset_ms is not None else None,  # timeIndex is in ms
+        main_idea=h.main_idea,
+        insight=text(insight),
+        at=h.timestamp,
+        offset_seconds=int(offset_ms // 1000) if offset_ms is not None else None,
     )
 
 
 def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) -> Todo:
-    due = _pick(d, "dueDate", "due_date", "due")
+    t = _Todo.read(d)
     return Todo(
-        id=str(_pick(d, "id", "todoId", "todo_id") or ""),
-        text=_text(_pick(d, "text", "title", "description")) or "",
-        meeting_id=_text(_pick(d, "sessionId", "session_id")) or meeting_id,
-        due=str(due) if due is not None and str(due).strip() else None,  # free text, kept as given
-        completed=bool(_pick(d, "completed", "isCompleted", "done")),
-        topic=_topic(d.get("topic")) or topic,
-        owner_hints=owner_hints(d),  # owners (issue 12)
+        id=t.id,
+        text=t.text or "",
+        meeting_id=t.session_id or meeting_id,
+        due=str(t.due) if t.due is not None and str(t.due).strip() else None,  # free text, kept as given
+        completed=bool(t.completed),
+        topic=_topic(t.topic) or topic,
+        owner_hints=t.owners,  # owners (issue 12)
     )

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from pydantic import AliasChoices, Field
+
+from bot.providers.parsing import WebhookId, WebhookIds
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {
     "session.created": Action.STARTED,
@@ -24,8 +33,15 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value.strip() if value else None
 
 
+class _Ids(WebhookIds):
+    session_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id", "id"))
+    meeting_id: WebhookId = Field(None, validation_alias=AliasChoices("sessionId", "session_id"))
+    # A highlight, a todo.
+    object_id: WebhookId = Field(None, validation_alias=AliasChoices("id", "highlightId", "todoId"))
+
+
 class HedyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool:
         given = _header(headers, "X-Hedy-Signature")
@@ -42,29 +58,23 @@ class HedyWebhooks:
         nested = payload.get("data") if isinstance(payload.get("data"), dict) else None
         data = {**payload, **nested} if nested is not None else payload
         data.pop("data", None)
-        event_type = payload.get("event") or payload.get("type") or _header(headers, "X-Hedy-Event")
+        named = payload.get("event") or payload.get("type")
+        event_type = named or _header(headers, "X-Hedy-Event")
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
 
-        def text(*keys: str) -> str | None:
-            for key in keys:
-                value = data.get(key)
-                if isinstance(value, (str, int)) and str(value).strip():
-                    return str(value).strip()[:255]
-            return None
-
+        ids = _Ids.read(data)
         if event_type.startswith("session."):
-            meeting_id, object_id = text("sessionId", "session_id", "id"), None
+            meeting_id, object_id = ids.session_id, None
         else:
-            meeting_id, object_id = text("sessionId", "session_id"), text("id", "highlightId", "todoId")
-        subject = (object_id or meeting_id or "-")[:150]
+            meeting_id, object_id = ids.meeting_id, ids.object_id
+        # The X-Hedy-Event header is not signed: only the body's own event name counts for the key.
+        signed_name = named.strip() if isinstance(named, str) else None
         return WebhookEvent(
             event_type=event_type,
             meeting_id=meeting_id,
             object_id=object_id,
-            dedupe_key=f"{event_type}:{subject}:{content_fingerprint(data)}",
+            dedupe_key=signed_dedupe_key(signed_name, object_id or meeting_id, data),
             data=data,
-            title=text("title", "sessionTitle") if event_type.startswith("session.") else None,
-            started_at=parse_iso(data.get("startTime") or data.get("start_time")),
         )

@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
     Highlight,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotSupported,
     Page,
+    Person,
     PermissionDenied,
     ProviderError,
     QuotaExceeded,
@@ -45,8 +49,8 @@ from bot.providers.http import (
     get_pacer,
     get_server_budget,
 )
-from bot.providers.people import owner_hints, people
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import Id, IsoTime, Lenient, Text, parse_iso, text
+from bot.providers.people import MAX_PEOPLE, OwnerFields, People
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +103,17 @@ class MeetricProvider:
         without the `conversations` scope is refused here, with the scope named, not at the
         first digest."""
         body = await self._get("/account", scope=None)
-        data = body if isinstance(body, dict) else {}
+        account = _Account.read(body)
         await self._get("/conversations", scope="conversations", params={"limit": 1})
-        return Account(id=_text(data.get("id")), email=_text(data.get("email")),
-                       name=_text(data.get("brand_name") or data.get("name")))
+        return Account(id=account.id, email=account.email, name=account.name)
 
     async def list_meetings(self, *, limit: int = 10, cursor: str | None = None) -> Page[MeetingSummary]:
         params: dict[str, Any] = {"limit": max(1, min(int(limit), PAGE_MAX))}
         if cursor:
             params["cursor"] = cursor
         body = await self._get("/conversations", scope="conversations", params=params)
-        pagination = body.get("pagination") if isinstance(body, dict) else None
-        next_cursor = None
-        if isinstance(pagination, dict):
-            next_cursor = _text(pagination.get("next_cursor") or pagination.get("nextCursor")
-                                or pagination.get("next"))
-            if pagination.get("has_more") is False:
-                next_cursor = None
+        pagination = _Pagination.read(body.get("pagination") if isinstance(body, dict) else None)
+        next_cursor = None if pagination.has_more is False else pagination.next_cursor
         summaries = [_summary(c) for c in _list(body, "conversations") if isinstance(c, dict) and c.get("id")]
         return Page(items=summaries[:limit], next_cursor=next_cursor)
 
@@ -125,17 +123,18 @@ class MeetricProvider:
         data = _unwrap(body, "conversation")
         if not isinstance(data, dict) or not data:
             raise Unavailable("meetric: unexpected conversation response", provider="meetric", code="invalid_response")
+        conversation = _Conversation.read(data)
 
-        summary = _summary_text(data.get("summary"))
+        summary = _summary_text(conversation.summary)
         if summary is None:
             summary = _summary_text(_unwrap(await self._optional(path + "/summary", "conversations"), "summary"))
 
-        insights = data.get("insights")
+        insights = conversation.insights
         if not isinstance(insights, (list, dict)):
             insights = await self._optional(path + "/insights", "insights")
         highlights, todos, topics = _insights(insights, meeting_id)
 
-        transcript = data.get("transcript") or data.get("transcript_data")
+        transcript = conversation.transcript
         if not transcript and self.fetch_transcript:
             transcript = await self._optional(path + "/transcript", "transcripts")
 
@@ -146,11 +145,19 @@ class MeetricProvider:
                        ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
-                       url=_text(data.get("url") or data.get("app_url")), transcript=transcript_text(transcript),
+                       url=conversation.url, transcript=transcript_text(transcript),
                        # owners and due dates (issue 12): the conversation's user, then the others
-                       participants=people([data.get("user"), *(data.get("participants") or [])]
-                                           if isinstance(data.get("participants") or [], list) else [data.get("user")]),
-                       language=_text(data.get("language") or data.get("locale")))
+                       participants=_participants(conversation), language=conversation.language)
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}", scope="conversations")
+        data = _unwrap(body, "conversation")
+        if not isinstance(data, dict) or not data:
+            raise Unavailable("meetric: unexpected conversation response", provider="meetric", code="invalid_response")
+        base = _summary(data)
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at,
+                             ended_at=(base.started_at + timedelta(seconds=base.duration_seconds)
+                                       if base.started_at and base.duration_seconds else None))
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported("Meetric has no action-item list in its API; todos come with each meeting's digest.",
@@ -168,8 +175,7 @@ class MeetricProvider:
         """The recording's URL: needs the `recordings` scope and include_recordings on the token
         (the seed's "dual gate"); each missing half is its own sentence."""
         body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}/recording-url", scope="recordings")
-        data = _unwrap(body, "recording")
-        return _text(data.get("recording_url") or data.get("url")) if isinstance(data, dict) else None
+        return _Recording.read(_unwrap(body, "recording")).url
 
     # ------------------------------------------------------------------ HTTP
 
@@ -201,9 +207,9 @@ class MeetricProvider:
             return QuotaExceeded(f"the API token's {what} is used up; it resets at "
                                  f"{resets_at:%H:%M} UTC", provider="meetric", code=code, status=error.status,
                                  resets_at=resets_at,
-                                 retry_after=max(0.0, (resets_at - datetime.now(timezone.utc)).total_seconds()))
+                                 retry_after=max(0.0, (resets_at - datetime.now(UTC)).total_seconds()))
         if isinstance(error, PermissionDenied):
-            needed = _text(details.get("required_scope") or details.get("scope")) or scope
+            needed = text(details.get("required_scope") or details.get("scope")) or scope
             if needed:
                 return PermissionDenied(f"the API token lacks the `{needed}` scope; in Meetric, under "
                                         f"{TOKEN_SETTINGS}, create a token with `{needed}` and save it with "
@@ -221,8 +227,8 @@ def quota_reset(details: dict, now: datetime | None = None) -> datetime:
     for key in ("resets_at", "reset_at", "quota_resets_at", "resetAt"):
         when = parse_iso(details.get(key))
         if when is not None:
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -235,11 +241,73 @@ def _details(response: httpx.Response) -> dict:
     return details if isinstance(details, dict) else {}
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
+def _spellings(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
+
+
+class _MeetricModel(Lenient):
+    empty_is_absent = True  # Meetric's bodies use "" for nothing as often as null
+
+
+class _Account(_MeetricModel):
+    id: Text = None
+    email: Text = None
+    name: Text = _spellings("brand_name", "name")
+
+
+class _Pagination(_MeetricModel):
+    next_cursor: Text = _spellings("next_cursor", "nextCursor", "next")
+    has_more: Any = None
+
+
+class _Conversation(_MeetricModel):
+    id: Id = ""
+    title: Text = None
+    company: Text = None
+    date: IsoTime = _spellings("date", "started_at")
+    duration: Any = None
+    department: Any = None
+    summary: Any = None  # a string, or an object carrying one
+    insights: Any = None
+    transcript: Any = _spellings("transcript", "transcript_data")
+    url: Text = _spellings("url", "app_url")
+    user: People = Field((), validation_alias="user")  # the conversation's own user (owners, issue 12)
+    participants: People = Field((), validation_alias="participants")
+    language: Text = _spellings("language", "locale")
+
+
+class _SummaryText(_MeetricModel):
+    text: Text = _spellings("summary", "text", "content")
+
+
+class _Recording(_MeetricModel):
+    url: Text = _spellings("recording_url", "url")
+
+
+class _Insight(_MeetricModel, OwnerFields):
+    id: Text = None
+    kind: Text = _spellings("type", "kind", "category")
+    text: Text = _spellings("text", "content", "value", "title")
+    title: Text = None
+    due: Text = _spellings("due", "due_date")
+
+
+class _TopicName(_MeetricModel):
+    name: Text = _spellings("name", "title")
+
+
+class _Sentence(_MeetricModel):
+    text: Text = _spellings("text", "content", "message")
+    speaker: Text = _spellings("speaker_name", "speaker", "name")
+
+
+def _participants(conversation: _Conversation) -> tuple[Person, ...]:
+    """The conversation's user first, then the others, each once."""
+    out: list[Person] = []
+    for found in (*conversation.user, *conversation.participants):
+        if found not in out:
+            out.append(found)
+    return tuple(out[:MAX_PEOPLE])
 
 
 def _unwrap(body: Any, inner: str) -> Any:
@@ -265,9 +333,7 @@ def _list(body: Any, inner: str) -> list:
 
 def _summary_text(value: Any) -> str | None:
     """The stored summary: a string, or an object carrying one."""
-    if isinstance(value, dict):
-        value = value.get("summary") or value.get("text") or value.get("content")
-    return _text(value)
+    return _SummaryText.read(value).text if isinstance(value, dict) else text(value)
 
 
 def _stable_id(prefix: str, text: str) -> str:
@@ -283,23 +349,23 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo], 
             item = {"text": item}
         if not isinstance(item, dict):
             continue
-        kind = (_text(item.get("type") or item.get("kind") or item.get("category")) or "").lower()
-        text = _text(item.get("text") or item.get("content") or item.get("value") or item.get("title"))
-        if not text:
+        insight = _Insight.read(item)
+        kind = (insight.kind or "").lower()
+        said = insight.text
+        if not said:
             continue
-        ident = _text(item.get("id")) or _stable_id("insight", f"{kind}:{text}")
+        ident = insight.id or _stable_id("insight", f"{kind}:{said}")
         if kind in TODO_KINDS:
-            todos.append(Todo(id=ident, text=text, meeting_id=meeting_id,
-                              due=_text(item.get("due") or item.get("due_date")),
-                              owner_hints=owner_hints(item)))  # owners (issue 12)
+            todos.append(Todo(id=ident, text=said, meeting_id=meeting_id, due=insight.due,
+                              owner_hints=insight.owners))  # owners (issue 12)
         else:
-            label = _text(item.get("title")) if item.get("title") and item.get("title") != text else None
+            label = insight.title if insight.title != said else None
             highlights.append(Highlight(id=ident, title=label or kind.replace("_", " ").capitalize() or "Insight",
-                                        meeting_id=meeting_id, insight=text))
+                                        meeting_id=meeting_id, insight=said))
     topics: list[str] = []
     raw_topics = body.get("topics") if isinstance(body, dict) else None
     for topic in raw_topics if isinstance(raw_topics, list) else []:
-        name = _text(topic.get("name") or topic.get("title")) if isinstance(topic, dict) else _text(topic)
+        name = _TopicName.read(topic).name if isinstance(topic, dict) else text(topic)
         if name and name not in topics:
             topics.append(name)
     return highlights, todos, topics
@@ -331,27 +397,28 @@ def transcript_text(body: Any) -> str | None:
     for item in items or []:
         if not isinstance(item, dict):
             continue
-        text = _text(item.get("text") or item.get("content") or item.get("message"))
-        if not text:
+        sentence = _Sentence.read(item)
+        if not sentence.text:
             continue
-        speaker = _text(item.get("speaker_name") or item.get("speaker") or item.get("name")) or "Speaker"
+        speaker = sentence.speaker or "Speaker"
         if speaker == speaker_now and lines:
-            lines[-1] += " " + text
+            lines[-1] += " " + sentence.text
         else:
-            lines.append(f"{speaker}: {text}")
+            lines.append(f"{speaker}: {sentence.text}")
             speaker_now = speaker
-        size += len(text) + len(speaker) + 3
+        size += len(sentence.text) + len(speaker) + 3
         if size > TRANSCRIPT_MAX_CHARS:
             break
     return "\n".join(lines)[:TRANSCRIPT_MAX_CHARS] or None
 
 
 def _summary(data: dict) -> MeetingSummary:
-    duration = data.get("duration")
-    department = data.get("department") if isinstance(data.get("department"), dict) else None
-    title = _text(data.get("title")) or _text(data.get("company")) or "Untitled conversation"
+    conversation = _Conversation.read(data)
+    duration = conversation.duration
+    department = conversation.department if isinstance(conversation.department, dict) else None
     return MeetingSummary(
-        id=str(data.get("id")), title=title, started_at=parse_iso(data.get("date") or data.get("started_at")),
+        id=conversation.id, title=conversation.title or conversation.company or "Untitled conversation",
+        started_at=conversation.date,
         duration_seconds=int(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)

@@ -1,18 +1,35 @@
 """Meetric's webhooks (docs/providers/meetric.md, "Webhooks"): `X-Webhook-Signature: sha256=<hex>` of the raw body,
-`X-Webhook-Timestamp` (unix seconds; older than 5 minutes is refused), `X-Webhook-Delivery-Id`
-(the dedupe key), and `conversation.completed` with the conversation under `data.conversation`."""
+`X-Webhook-Timestamp` (unix seconds; outside 5 minutes of now is refused), `X-Webhook-Delivery-Id`,
+and `conversation.completed` with the conversation under `data.conversation`.
+
+The signature covers the raw body only: the timestamp and delivery-id headers are not signed,
+so anyone who captured one delivery can resend it with fresh ones. The window therefore only
+stops lazy replays; what makes a replay harmless is the dedupe key, which is taken from the
+signed body (event, conversation id, a hash of the conversation), never from those headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from bot.providers.parsing import as_object
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    load_object,
+    signed_dedupe_key,
+)
 
 ACTIONS = {"conversation.completed": Action.DIGEST}
 TOLERANCE_SECONDS = 300  # the replay window (an assumption: docs/providers/meetric.md, "Webhooks")
+# Unix seconds (10 digits today) or milliseconds (13), with an optional fraction. A strict form
+# rather than float(): float() also reads "nan", "inf" and "1e400", and NaN compares false with
+# everything, so `abs(now - nan) > tolerance` would let it through.
+_STAMP = re.compile(r"[0-9]{1,13}(?:\.[0-9]{1,9})?")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -21,7 +38,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 class MeetricWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, tolerance: float = TOLERANCE_SECONDS, clock=time.time) -> None:
         self.tolerance = tolerance
@@ -32,10 +49,9 @@ class MeetricWebhooks:
         stamp = _header(headers, "X-Webhook-Timestamp")
         if not given or not stamp:
             return False
-        try:
-            sent = float(stamp)
-        except ValueError:
+        if not _STAMP.fullmatch(stamp):
             return False
+        sent = float(stamp)
         if sent > 1e11:  # milliseconds, another reasonable reading
             sent /= 1000
         if abs(self.clock() - sent) > self.tolerance:
@@ -51,14 +67,13 @@ class MeetricWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event")
         event_type = event_type.strip()[:64]
-        data = payload["data"] if isinstance(payload.get("data"), dict) else {}
-        conversation = data["conversation"] if isinstance(data.get("conversation"), dict) else data
-        meta = payload["_meta"] if isinstance(payload.get("_meta"), dict) else {}
+        data = as_object(payload.get("data"))
+        conversation = as_object(data.get("conversation")) or data
+        meta = as_object(payload.get("_meta"))
         meeting_id = str(conversation.get("id") or data.get("conversation_id") or "").strip()[:255] or None
-        delivery = _header(headers, "X-Webhook-Delivery-Id") or meta.get("delivery_id")
-        dedupe = (f"delivery:{str(delivery)[:200]}" if delivery else
-                  f"{event_type}:{meeting_id or '-'}:{content_fingerprint(conversation)}")
-        flat = {**conversation, "subscription_id": meta.get("subscription_id"), "delivery_id": delivery}
-        return WebhookEvent(event_type=event_type, meeting_id=meeting_id, object_id=None, dedupe_key=dedupe,
-                            data=flat, title=str(conversation.get("title") or "") or None,
-                            started_at=parse_iso(conversation.get("date")))
+        named = payload.get("event") or payload.get("type")
+        flat = {**conversation, "subscription_id": meta.get("subscription_id"), "delivery_id": meta.get("delivery_id")}
+        return WebhookEvent(event_type=event_type, meeting_id=meeting_id, object_id=None,
+                            dedupe_key=signed_dedupe_key(named if isinstance(named, str) else None, meeting_id,
+                                                         conversation),
+                            data=flat)

@@ -4,18 +4,21 @@ Providers spell an owner many ways and their documentation rarely fixes one (Hed
 "assignee suggestions" without a field name), so every adapter reads the same reasonable names:
 `assignee`, `assignees`, `assigneeSuggestions`, `suggestedAssignee`, `owner` (and their
 snake_case forms). A value may be a name, an email address, an object with name/email parts, or
-a list of those. Pure functions, no I/O.
+a list of those. Adapters declare them with the pydantic types below (`People`, and the
+`OwnerFields` and `MeetingPeople` models their own models extend; see bot/providers/parsing.py).
+Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, PlainValidator
 
 from bot.providers.base import Person
+from bot.providers.parsing import Lenient, Text
 
-OWNER_FIELDS = ("assignee", "assignees", "assigneeSuggestions", "assignee_suggestions", "suggestedAssignee",
-                "suggested_assignee", "suggestedAssignees", "suggested_assignees", "owner", "owners")
 NAME_KEYS = ("name", "displayName", "display_name", "fullName", "full_name", "real_name", "realName", "username")
 EMAIL_KEYS = ("email", "emailAddress", "email_address", "mail")
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}")
@@ -59,14 +62,41 @@ def people(value: Any) -> tuple[Person, ...]:
 
 def owner_hints(item: Any) -> tuple[Person, ...]:
     """Every owner a todo object names in its structured fields, in field order."""
-    if not isinstance(item, dict):
-        return ()
-    out: list[Person] = []
-    for key in OWNER_FIELDS:
-        for found in people(item.get(key)) if item.get(key) is not None else ():
+    return OwnerFields.read(item).owners if isinstance(item, dict) else ()
+
+
+#: a field holding people, in any of the shapes `people` reads (never fails: nothing usable is ())
+People = Annotated[tuple[Person, ...], PlainValidator(people)]
+
+
+def _spellings(*names: str) -> Any:
+    return Field((), validation_alias=AliasChoices(*names))
+
+
+class OwnerFields(Lenient):
+    """A todo's owner fields; a provider's todo model extends it. Within a group the first
+    spelling with a value wins; `owners` joins the groups in this order."""
+
+    assignee: People = _spellings("assignee", "assignees")
+    suggested: People = _spellings("assigneeSuggestions", "assignee_suggestions", "suggestedAssignee",
+                                   "suggested_assignee", "suggestedAssignees", "suggested_assignees")
+    owner: People = _spellings("owner", "owners")
+
+    @property
+    def owners(self) -> tuple[Person, ...]:
+        out: list[Person] = []
+        for found in (*self.assignee, *self.suggested, *self.owner):
             if found not in out:
                 out.append(found)
-    return tuple(out[:MAX_PEOPLE])
+        return tuple(out[:MAX_PEOPLE])
+
+
+class MeetingPeople(Lenient):
+    """Who was in a meeting and the language it was held in (due dates are read in it); a
+    provider's meeting model extends it."""
+
+    participants: People = _spellings("participants", "attendees")
+    language: Text = Field(None, validation_alias=AliasChoices("language", "languageCode", "language_code", "locale"))
 
 
 def _clean(value: Any) -> str | None:

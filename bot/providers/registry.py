@@ -50,12 +50,14 @@ def _build_harmony(api_key: str, settings: Settings, client: httpx.AsyncClient |
 
 
 def _build_whereby(api_key: str, settings: Settings, client: httpx.AsyncClient | None) -> MeetingProvider:
+    from bot.providers.downloads import DownloadPolicy
     from bot.providers.whereby import WherebyProvider
 
     return WherebyProvider(api_key, base_url=settings.whereby_api_url, client=client,
                            points_per_minute=settings.whereby_points_per_minute,
                            summary_template=settings.whereby_summary_template,
-                           poll_seconds=settings.whereby_summary_poll_seconds)
+                           poll_seconds=settings.whereby_summary_poll_seconds,
+                           download_policy=DownloadPolicy.from_setting(settings.whereby_transcript_private_hosts))
 
 
 PROVIDERS: dict[str, ProviderInfo] = {

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Mapping, Protocol
+
+from bot.providers.parsing import parse_iso  # noqa: F401  (its old home: keep importable from here)
 
 # Fields that change between deliveries of the same news (a double-clicked export, a retry).
 VOLATILE_FIELDS = frozenset({"exportedAt", "exported_at", "timestamp", "deliveredAt", "sentAt", "sent_at"})
@@ -30,15 +31,21 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class WebhookEvent:
+    """What the bot keeps of a webhook: which meeting to look up and how to recognise a copy.
+
+    Deliberately no title, reason or time: anyone holding a webhook URL (a connection without a
+    signing secret) can send any body, so nothing the bot posts may come from it. Every message
+    is built from the provider's API (bot/delivery/digests.py); the body only says where to look.
+    """
+
     event_type: str
     meeting_id: str | None
     object_id: str | None  # the todo or highlight id, for those events
     dedupe_key: str
     data: dict  # the event's fields, flattened out of any envelope
-    title: str | None = None  # for notes posted from the event alone (started, ended, failed)
-    started_at: datetime | None = None
-    reason: str | None = None  # why the provider failed, for the failed notice
-    ended_at: datetime | None = None  # for the "meeting ended" note
+    # Look-up keys the API needs besides the meeting id (Whereby's room sessions are found by
+    # room name). Only ever sent back to the provider's API, never shown.
+    hints: dict[str, str] = field(default_factory=dict)
 
 
 class WebhookAdapter(Protocol):
@@ -49,6 +56,16 @@ class WebhookAdapter(Protocol):
     def verify(self, *, headers: Mapping[str, str], body: bytes, secret: str) -> bool: ...
 
     def parse(self, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+
+
+def signed_dedupe_key(event_type: str | None, subject: str | None, signed: dict) -> str:
+    """The dedupe key of an event, made only of what the provider's signature covers: the event
+    name as the body gives it, the meeting (or todo, highlight) it concerns, and a hash of the
+    body's content. Unsigned headers (delivery ids, a fresh timestamp, an event-name header) are
+    left out on purpose, so a captured body resent with new headers is a duplicate (stored once,
+    fetched once) however it is dressed."""
+    name = (event_type or "unnamed")[:64]
+    return f"{name}:{(subject or '-')[:150]}:{content_fingerprint(signed)}"
 
 
 def content_fingerprint(data: dict) -> str:
@@ -65,13 +82,3 @@ def load_object(body: bytes) -> dict:
     if not isinstance(parsed, dict):
         raise BadWebhook("the body is not a JSON object")
     return parsed
-
-
-def parse_iso(value) -> datetime | None:
-    """An ISO 8601 timestamp as providers send it ("Z" or an offset); None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -16,7 +16,7 @@ transcription's summary, which the bot has to ask for:
 3. `GET /summaries/{id}`: `in_progress` → NotReady; `ready` or `completed` (the docs disagree)
    → the digest; `failed` → the digest without a summary, saying so, with the transcript.
 4. The transcript file, through `/transcriptions/{id}/access-link`: a pre-signed storage URL,
-   fetched without the API key.
+   fetched without the API key, and only over https from a public address (bot/providers/downloads.py).
 
 Whereby has no todos, highlights or topics: those commands answer with NotSupported.
 """
@@ -27,17 +27,20 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
     Account,
     AuthError,
     BadRequest,
     Meeting,
+    MeetingStatus,
     MeetingSummary,
     NotFound,
     NotReady,
@@ -50,6 +53,12 @@ from bot.providers.base import (
     Topic,
     Unavailable,
 )
+from bot.providers.downloads import (
+    DownloadFailed,
+    DownloadPolicy,
+    RefusedDownload,
+    fetch_text,
+)
 from bot.providers.http import (
     DEFAULT_TIMEOUT,
     JsonApi,
@@ -61,7 +70,8 @@ from bot.providers.http import (
     response_error,
     transport_error,
 )
-from bot.providers.webhooks import parse_iso
+from bot.providers.parsing import Id, IsoTime, Lenient, Text, as_object
+from bot.providers.parsing import text as clean_text
 from bot.providers.whereby_webhooks import room_title
 
 log = logging.getLogger(__name__)
@@ -77,34 +87,33 @@ TRANSCRIPT_MAX_CHARS = 200_000
 NO_TODOS = ("Whereby has no todos: it makes meeting summaries, not lists of action items. The action items "
             "Whereby writes are in each meeting's summary, in its digest.")
 
-# transcription id → summary id, per API key (fingerprinted), shared by every client in the process.
-_known_summaries: "OrderedDict[tuple[str, str], str]" = OrderedDict()
-_known_lock = threading.Lock()
-_KNOWN_MAX = 5000
+class SummaryIds:
+    """Transcription id → summary id, per API key (fingerprinted), shared by every client that uses
+    `SUMMARY_IDS`. A new one knows nothing, like a restarted process."""
+
+    MAX = 5000
+
+    def __init__(self) -> None:
+        self._ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, ident: str, transcription_id: str, summary_id: str) -> None:
+        with self._lock:
+            self._ids[(ident, transcription_id)] = summary_id
+            self._ids.move_to_end((ident, transcription_id))
+            while len(self._ids) > self.MAX:
+                self._ids.popitem(last=False)
+
+    def recall(self, ident: str, transcription_id: str) -> str | None:
+        with self._lock:
+            return self._ids.get((ident, transcription_id))
+
+    def forget(self, ident: str, transcription_id: str) -> None:
+        with self._lock:
+            self._ids.pop((ident, transcription_id), None)
 
 
-def _remember(ident: str, transcription_id: str, summary_id: str) -> None:
-    with _known_lock:
-        _known_summaries[(ident, transcription_id)] = summary_id
-        _known_summaries.move_to_end((ident, transcription_id))
-        while len(_known_summaries) > _KNOWN_MAX:
-            _known_summaries.popitem(last=False)
-
-
-def _recall(ident: str, transcription_id: str) -> str | None:
-    with _known_lock:
-        return _known_summaries.get((ident, transcription_id))
-
-
-def _forget(ident: str, transcription_id: str) -> None:
-    with _known_lock:
-        _known_summaries.pop((ident, transcription_id), None)
-
-
-def forget_summaries() -> None:
-    """Drop what this process remembers (tests: a restart)."""
-    with _known_lock:
-        _known_summaries.clear()
+SUMMARY_IDS = SummaryIds()  # the process's own
 
 
 class WherebyProvider:
@@ -117,8 +126,10 @@ class WherebyProvider:
                  summary_template: str | None = DEFAULT_TEMPLATE, poll_seconds: float = 30.0,
                  fetch_transcript: bool = True, max_attempts: int = 3, deadline: float = 10.0,
                  backoff: float = 0.5, max_pacing_wait: float = 10.0,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+                 download_policy: DownloadPolicy | None = None) -> None:
         self._key = api_key.strip()
+        self.download_policy = download_policy or DownloadPolicy()  # no private hosts: see downloads.py
         self.summary_template = (summary_template or "").strip() or None
         self.poll_seconds = poll_seconds
         self.fetch_transcript = fetch_transcript
@@ -174,7 +185,7 @@ class WherebyProvider:
         if state not in FINISHED:
             raise NotReady("Whereby is still transcribing this meeting", provider="whereby", code="transcribing",
                            retry_after=self.poll_seconds)
-        if (_text(transcription.get("storageType")) or "WHEREBY_HOSTED").upper() != "WHEREBY_HOSTED":
+        if (_Transcription.read(transcription).storage_type or "WHEREBY_HOSTED").upper() != "WHEREBY_HOSTED":
             return _meeting(transcription, note="This transcript is kept in your own storage, and Whereby only "
                                                 "summarises transcripts it stores, so there is no summary here.")
         try:
@@ -182,20 +193,42 @@ class WherebyProvider:
         except PermissionDenied:
             # Summaries are a closed beta: without them the digest still says when the meeting was
             # and carries the transcript.
-            return _meeting(transcription, transcript=await self._transcript(transcription),
+            return _meeting(transcription, fetched=await self._transcript(transcription),
                             note="Whereby summaries are not enabled for this organization (they are in beta), so "
                                  "there is only the transcript, behind Full minutes.")
         state = _state(summary)
         if state == FAILED:
             # Terminal. The meeting still gets its digest (so nothing polls or re-queues it), with
             # the transcript and a line saying the summary failed.
-            return _meeting(transcription, transcript=await self._transcript(transcription),
+            return _meeting(transcription, fetched=await self._transcript(transcription),
                             note="Whereby could not summarise this meeting. The transcript is behind Full minutes.")
         if state not in FINISHED:
             raise NotReady("Whereby is still writing this meeting's summary", provider="whereby",
                            code="summarising", retry_after=self.poll_seconds)
         return _meeting(transcription, minutes=summary_markdown(summary.get("summary")),
-                        transcript=await self._transcript(transcription))
+                        fetched=await self._transcript(transcription))
+
+    async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
+        """A room session (for the room.session.* notes: `hints` carry its room, which the insights
+        API needs) or a transcription (for transcription.failed)."""
+        hints = hints or {}
+        if hints.get("room_session") == meeting_id and hints.get("room"):
+            body = await self._get("/insights/room-sessions",
+                                   params={"roomName": hints["room"], "roomSessionId": meeting_id})
+            found = next((r for r in _results(body) if str(r.get("roomSessionId")) == meeting_id), None)
+            if found is None:
+                raise NotFound("whereby: no such room session", provider="whereby", code="not_found")
+            session = _RoomSession.read(found)
+            return MeetingStatus(id=meeting_id, title=room_title(session.room_name) or "Whereby meeting",
+                                 started_at=session.started_at, ended_at=session.ended_at)
+        transcription = await self._get(f"/transcriptions/{_seg(meeting_id)}")
+        if not isinstance(transcription, dict) or not transcription.get("transcriptionId"):
+            raise Unavailable("whereby: unexpected transcription response", provider="whereby",
+                              code="invalid_response")
+        base = _meeting_summary(transcription)
+        _start, end, _duration = _times(transcription)
+        return MeetingStatus(id=base.id, title=base.title, started_at=base.started_at, ended_at=end,
+                             failed=_state(transcription) == FAILED)
 
     async def list_todos(self) -> list[Todo]:
         raise NotSupported(NO_TODOS, provider="whereby", code="not_supported")
@@ -213,12 +246,12 @@ class WherebyProvider:
     async def _summary_for(self, transcription: dict) -> dict:
         """The transcription's summary, created if it has none; never a second one."""
         tid = str(transcription["transcriptionId"])
-        known = _recall(self._ident, tid)
+        known = SUMMARY_IDS.recall(self._ident, tid)
         if known:
             try:
                 return await self._get(f"/summaries/{_seg(known)}")
             except NotFound:
-                _forget(self._ident, tid)  # deleted in Whereby since: look again
+                SUMMARY_IDS.forget(self._ident, tid)  # deleted in Whereby since: look again
         found = await self._find_summary(transcription)
         if found is not None:
             return found
@@ -233,12 +266,12 @@ class WherebyProvider:
             if found is None:
                 raise
             return found
-        summary_id = _text(created.get("summaryId")) if isinstance(created, dict) else None
+        summary_id = clean_text(created.get("summaryId")) if isinstance(created, dict) else None
         if not summary_id:
             raise Unavailable("whereby: creating the summary gave no summaryId", provider="whereby",
                               code="invalid_response")
         log.info("whereby: summary %s started for transcription %s", summary_id, tid)
-        _remember(self._ident, tid, summary_id)
+        SUMMARY_IDS.remember(self._ident, tid, summary_id)
         return {"summaryId": summary_id, "transcriptionId": tid, "state": "in_progress"}
 
     def _create_body(self, transcription_id: str) -> dict:
@@ -251,7 +284,7 @@ class WherebyProvider:
         """Look the summary up by transcription in `GET /summaries`, newest sessions first; stop at
         sessions that started before this one (its summary cannot be further down)."""
         tid = str(transcription["transcriptionId"])
-        since = parse_iso(transcription.get("startDate"))
+        since = _Transcription.read(transcription).start
         cursor = None
         for _page in range(SUMMARY_SCAN_PAGES):
             params: dict[str, Any] = {"limit": PAGE_MAX, "sortBy": "startDate:desc"}
@@ -261,10 +294,10 @@ class WherebyProvider:
             results = _results(body)
             for summary in results:
                 if str(summary.get("transcriptionId")) == tid and summary.get("summaryId"):
-                    _remember(self._ident, tid, str(summary["summaryId"]))
+                    SUMMARY_IDS.remember(self._ident, tid, str(summary["summaryId"]))
                     return summary
             cursor = _cursor(body)
-            oldest = parse_iso(results[-1].get("startDate")) if results else None
+            oldest = _Transcription.read(results[-1]).start if results else None
             if cursor is None or (since and oldest and _aware(oldest) < _aware(since)):
                 return None
         log.warning("whereby: no summary found for %s in %d pages of summaries", tid, SUMMARY_SCAN_PAGES)
@@ -272,27 +305,31 @@ class WherebyProvider:
 
     # ------------------------------------------------------------------ transcript
 
-    async def _transcript(self, transcription: dict) -> str | None:
-        """The transcript file, if Whereby stores it. Optional: a failure here never blocks a digest."""
+    async def _transcript(self, transcription: dict) -> tuple[str | None, str | None]:
+        """(the transcript file, None), or (None, why not) for the minutes modal. Optional: a
+        failure here never blocks a digest. The file comes from a pre-signed storage link, fetched
+        without the API key (it must not leave for storage) and only from a public https host
+        (bot/providers/downloads.py)."""
         if not self.fetch_transcript:
-            return None
+            return None, None
         tid = _seg(str(transcription["transcriptionId"]))
         try:
             link = await self._get(f"/transcriptions/{tid}/access-link", params={"validForSeconds": 300})
-            url = _text(link.get("accessLink")) if isinstance(link, dict) else None
-            if not url or not url.lower().startswith(("https://", "http://")):
-                return None
-            # A pre-signed storage URL: no Authorization header (the key must not leave for storage).
-            response = await self._client.get(url, timeout=self._timeout, follow_redirects=True)
+            url = clean_text(link.get("accessLink")) if isinstance(link, dict) else None
+            if not url:
+                return None, None
+            return transcript_text(await fetch_text(self._client, url, policy=self.download_policy)), None
+        except RefusedDownload as refused:
+            log.warning("whereby: transcript of %s not fetched: %s", tid, refused.reason)
+            return None, f"The transcript was not fetched: {refused.reason}."
+        except DownloadFailed as failed:
+            log.info("whereby: transcript download of %s answered %s", tid, failed.status)
+            return None, None
         except (ProviderError, httpx.HTTPError, TimeoutError) as exc:
             if isinstance(exc, (httpx.HTTPError, TimeoutError)):
                 exc = transport_error(exc, provider="whereby")
             log.info("whereby: transcript of %s skipped (%s)", tid, exc.code or type(exc).__name__)
-            return None
-        if response.status_code >= 400:
-            log.info("whereby: transcript download of %s answered %s", tid, response.status_code)
-            return None
-        return transcript_text(response.text)
+            return None, None
 
     # ------------------------------------------------------------------ HTTP
 
@@ -307,10 +344,10 @@ class WherebyProvider:
             body = response.json()
         except ValueError:
             body = None
-        said = _text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        said = clean_text(body.get("error")) if isinstance(body, dict) and isinstance(body.get("error"), str) else None
         if status == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            data = body["data"] if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
+            data = as_object(body.get("data")) if isinstance(body, dict) else {}
             if wait is None and isinstance(data.get("msLeft"), (int, float)):
                 wait = max(0.0, data["msLeft"] / 1000)
             return RateLimited("whereby: the organization's API points for this minute are used up",
@@ -334,19 +371,32 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
+class _Transcription(Lenient):
+    """A transcription as W-OAS spells it (and a summary, which has the same dates and state)."""
+
+    empty_is_absent = True
+    id: Id = Field("", validation_alias="transcriptionId")
+    room_name: Text = Field(None, validation_alias="roomName")
+    start: IsoTime = Field(None, validation_alias="startDate")
+    end: IsoTime = Field(None, validation_alias="endDate")
+    duration: Any = Field(None, validation_alias="durationInSeconds")
+    state: Text = Field(None, validation_alias=AliasChoices("state", "status"))
+    storage_type: Text = Field(None, validation_alias="storageType")
+    language: Text = None  # due dates are read in it (issue 12)
+
+
+class _RoomSession(Lenient):
+    room_name: Text = Field(None, validation_alias="roomName")
+    started_at: IsoTime = Field(None, validation_alias="startedAt")
+    ended_at: IsoTime = Field(None, validation_alias="endedAt")
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _state(obj: Any) -> str:
-    return (_text(obj.get("state") or obj.get("status")) or "").lower() if isinstance(obj, dict) else ""
+    return (_Transcription.read(obj).state or "").lower()
 
 
 def _results(body: Any) -> list[dict]:
@@ -355,12 +405,12 @@ def _results(body: Any) -> list[dict]:
 
 
 def _cursor(body: Any) -> str | None:
-    return _text(body.get("cursor")) if isinstance(body, dict) else None
+    return clean_text(body.get("cursor")) if isinstance(body, dict) else None
 
 
 def _times(t: dict) -> tuple[datetime | None, datetime | None, int | None]:
-    start, end = parse_iso(t.get("startDate")), parse_iso(t.get("endDate"))
-    seconds = t.get("durationInSeconds")
+    fields = _Transcription.read(t)
+    start, end, seconds = fields.start, fields.end, fields.duration
     duration = int(seconds) if isinstance(seconds, (int, float)) and seconds >= 0 else None
     if duration is None and start and end and end >= start:
         duration = int((end - start).total_seconds())
@@ -371,17 +421,20 @@ def _times(t: dict) -> tuple[datetime | None, datetime | None, int | None]:
 
 def _meeting_summary(t: dict) -> MeetingSummary:
     start, _end, duration = _times(t)
-    return MeetingSummary(id=str(t["transcriptionId"]), title=room_title(_text(t.get("roomName"))) or "Whereby meeting",
+    return MeetingSummary(id=str(t["transcriptionId"]),
+                          title=room_title(_Transcription.read(t).room_name) or "Whereby meeting",
                           started_at=start, duration_seconds=duration)
 
 
-def _meeting(t: dict, *, minutes: str | None = None, transcript: str | None = None,
+def _meeting(t: dict, *, minutes: str | None = None, fetched: tuple[str | None, str | None] = (None, None),
              note: str | None = None) -> Meeting:
+    """`fetched` is the transcript and, when it could not be fetched, the sentence saying why."""
     base = _meeting_summary(t)
     _start, end, _duration = _times(t)
+    transcript, transcript_note = fetched
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
-                   ended_at=end, recap=note, minutes=minutes, transcript=transcript,
-                   language=_text(t.get("language")))  # due dates' language (issue 12)
+                   ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note,
+                   language=_Transcription.read(t).language)  # due dates' language (issue 12)
 
 
 _SOAP_TITLES = {"chief_complaint": "Chief complaint", "subjective": "Subjective", "objective": "Objective",
@@ -396,13 +449,13 @@ def summary_markdown(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
     parts: list[str] = []
-    if text := _text(value.get("summary")):
+    if text := clean_text(value.get("summary")):
         parts.append(_headings(text))
     for key in ("SOAP", "extended_SOAP"):
         sections = value.get(key)
         if isinstance(sections, dict):
             for name, body in sections.items():
-                if body_text := _text(body):
+                if body_text := clean_text(body):
                     parts.append(f"## {_SOAP_TITLES.get(name, name.replace('_', ' ').capitalize())}\n{body_text}")
     return "\n\n".join(parts) or None
 

@@ -19,10 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
-from bot.providers.webhooks import Action, BadWebhook, WebhookEvent, content_fingerprint, load_object, parse_iso
+from pydantic import Field
+
+from bot.providers.parsing import WebhookId, WebhookIds, as_object
+from bot.providers.webhooks import (
+    Action,
+    BadWebhook,
+    WebhookEvent,
+    content_fingerprint,
+    load_object,
+)
 
 ACTIONS = {
     "transcription.finished": Action.DIGEST,
@@ -32,6 +42,9 @@ ACTIONS = {
 }
 SIGNATURE_HEADER = "Whereby-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
+# `t` in ASCII digits, at most 12 of them: str.isdigit() also takes "²" and "٣" (which int()
+# then refuses), and int() refuses more than 4,300 digits; either would be a 500, not a 401.
+_STAMP = re.compile(r"[0-9]{1,12}")
 
 
 def room_title(room_name: str | None) -> str | None:
@@ -57,7 +70,7 @@ def parse_signature(value: str | None) -> tuple[int | None, list[str]]:
     for part in (value or "").split(","):
         key, _, val = part.strip().partition("=")
         key, val = key.strip().lower(), val.strip()
-        if key == "t" and val.isdigit():
+        if key == "t" and _STAMP.fullmatch(val):
             stamp = int(val)
         elif key == "v1" and val:
             signatures.append(val.lower())
@@ -70,8 +83,15 @@ def sign(body: bytes, *, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+class _Ids(WebhookIds):
+    transcription: WebhookId = Field(None, validation_alias="transcriptionId")
+    room_session: WebhookId = Field(None, validation_alias="roomSessionId")
+    meeting: WebhookId = Field(None, validation_alias="meetingId")
+    room: WebhookId = Field(None, validation_alias="roomName")
+
+
 class WherebyWebhooks:
-    actions = ACTIONS
+    actions: Mapping[str, Action] = ACTIONS
 
     def __init__(self, *, tolerance: float | None = None, clock: Callable[[], float] = time.time) -> None:
         self.tolerance = tolerance  # None: the WHEREBY_SIGNATURE_TOLERANCE_SECONDS setting
@@ -97,40 +117,36 @@ class WherebyWebhooks:
         if not isinstance(event_type, str) or not event_type.strip():
             raise BadWebhook("the body names no event type")
         event_type = event_type.strip()[:64]
-        data = payload["data"] if isinstance(payload.get("data"), dict) else {}
+        data = as_object(payload.get("data"))
 
-        def text(key: str) -> str | None:
-            value = data.get(key)
-            return (str(value).strip()[:200] or None) if isinstance(value, (str, int)) else None
-
+        ids = _Ids.read(data)
         envelope_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None
-        created_at = parse_iso(payload.get("createdAt"))
-        room_session = text("roomSessionId")
+        room_session = ids.room_session
+        hints: dict[str, str] = {}
         if event_type.startswith("transcription."):
-            meeting_id = text("transcriptionId")
+            meeting_id = ids.transcription
             subject = meeting_id
         elif event_type.startswith("room.session."):
-            meeting_id = room_session or text("meetingId")
+            meeting_id = room_session or ids.meeting
             subject = room_session  # without a session id, one room has many sessions: fall back below
+            room = ids.room
+            if room_session and room:  # the API finds a room session by room name and session id
+                hints = {"room_session": room_session, "room": room}
         else:
-            meeting_id = text("transcriptionId") or room_session or text("meetingId")
+            meeting_id = ids.transcription or room_session or ids.meeting
             subject = None
+        # Everything here is inside the signed string (`t.` + body), so every key below is signed.
         if subject:
             dedupe = f"{event_type}:{subject}"
         elif envelope_id is not None:
             dedupe = f"{event_type}:id:{str(envelope_id)[:150]}"
         else:
             dedupe = f"{event_type}:{meeting_id or '-'}:{content_fingerprint(data)}"
-        started = created_at if event_type == "room.session.started" else None
-        ended = created_at if event_type == "room.session.ended" else None
         return WebhookEvent(
             event_type=event_type,
             meeting_id=meeting_id,
             object_id=None,
             dedupe_key=dedupe[:255],
             data={**data, "envelope_id": envelope_id, "created_at": payload.get("createdAt")},
-            title=room_title(text("roomName")),
-            started_at=started,
-            reason=text("error") if event_type == "transcription.failed" else None,
-            ended_at=ended,
+            hints=hints,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -9,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.providers.base import Account, MeetingProvider
 from bot.providers.registry import ProviderFactory, provider_info
+from bot.settings import Settings
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
 from bot.store.models import Connection, Workspace, utcnow
@@ -118,3 +120,40 @@ async def list_connections(db: Database, team_id: str | None = None) -> list[Con
 def open_provider(connection: Connection, box: SecretBox, factory: ProviderFactory) -> MeetingProvider:
     """A client for this connection's account, with its key decrypted only in memory."""
     return factory.build(connection.provider, box.decrypt(connection.api_key_encrypted))
+
+
+async def connect_standalone(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
+                             webhook_secret: str | None, meeting_started_notes: bool | None = None,
+                             meeting_ended_notes: bool | None = None,
+                             vet: Callable[[Database, SecretBox], Awaitable[None]] | None = None,
+                             ) -> tuple[Connection, Account, bool, str]:
+    """Connect from outside a running server (`meetings-bot connect`, the demo): bring the database
+    up to date, check the key and store it, note it in the audit log. Returns the connection, the
+    key's account, whether the connection is new, and the webhook URL to paste into the provider.
+    `vet` runs before anything is stored and may raise to stop it (the CLI's checks with Slack)."""
+    from bot.services import audit
+    from bot.store import migrate as migrations
+    from bot.store.secrets import first_use_box
+
+    provider_info(provider)  # unknown names fail before anything else happens
+    db = Database(settings.database_url)
+    factory = ProviderFactory(settings)
+    try:
+        await migrations.upgrade(db.engine)
+        box = await first_use_box(settings, db)
+        if vet is not None:
+            await vet(db, box)
+        result = await connect(db, box, factory, team_id=team, provider=provider,
+                               api_key=api_key, channel=channel, webhook_secret=webhook_secret,
+                               meeting_started_notes=meeting_started_notes,
+                               options=({"post_meeting_ended": meeting_ended_notes}
+                                        if meeting_ended_notes is not None else None))
+        name = provider_info(provider).display_name
+        await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
+                           detail=f"{name} via meetings-bot connect"
+                                  + (f", digests to <#{channel}>" if channel else ""))
+    finally:
+        await factory.aclose()
+        await db.dispose()
+    url = settings.webhook_url(result.connection.provider, result.connection.webhook_token)
+    return result.connection, result.account, result.created, url

@@ -14,7 +14,6 @@ from bot.providers.base import (
     ProviderError,
     Todo,
 )
-from bot.store.models import Connection
 
 
 @dataclass
@@ -94,9 +93,3 @@ async def check_key(provider: MeetingProvider) -> KeyCheck:
         return KeyCheck(state="rejected", detail=exc.message)
     except ProviderError as exc:
         return KeyCheck(state="unreachable", detail=exc.message)
-
-
-@dataclass
-class Status:
-    connection: Connection
-    key: KeyCheck

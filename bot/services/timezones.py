@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.store.db import Database
 from bot.store.models import MemberZone, TodoState
@@ -80,19 +80,19 @@ async def known_zones(db: Database) -> list[str]:
 async def owners_without_zone(db: Database, *, limit: int = 500) -> list[tuple[str, str]]:
     """People who own an open todo and whose zone was never read (new owners)."""
     query = (select(TodoState.team_id, TodoState.assignee).distinct()
-             .outerjoin(MemberZone, and_(MemberZone.team_id == TodoState.team_id,
-                                         MemberZone.user_id == TodoState.assignee))
+             .outerjoin(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
+                                         col(MemberZone.user_id) == col(TodoState.assignee)))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(TodoState.status == literal_column("'open'"), TodoState.assignee.is_not(None),
-                    MemberZone.user_id.is_(None))
+             .where(col(TodoState.status) == literal_column("'open'"), col(TodoState.assignee).is_not(None),
+                    col(MemberZone.user_id).is_(None))
              .limit(limit))
     async with db.session() as session:
-        return [(team, user) for team, user in (await session.exec(query)).all()]
+        return [(team, user) for team, user in (await session.exec(query)).all() if user is not None]
 
 
 async def stale(db: Database, *, before: datetime, limit: int) -> list[tuple[str, str]]:
     """Members whose zone was last read before `before`, oldest first."""
     query = (select(MemberZone.team_id, MemberZone.user_id).where(MemberZone.refreshed_at < before)
-             .order_by(MemberZone.refreshed_at).limit(limit))
+             .order_by(col(MemberZone.refreshed_at)).limit(limit))
     async with db.session() as session:
         return [(team, user) for team, user in (await session.exec(query)).all()]

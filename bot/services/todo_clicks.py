@@ -8,9 +8,9 @@ names (see TodoRef): a value this version never made, or a todo that is gone, is
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from bot.services import todos as todo_service
 from bot.services.todos import Change, TodoGone, TodoRef
@@ -47,7 +47,7 @@ def snooze_end(zone: tzinfo, *, action: str, now: datetime) -> datetime:
     snoozed todo is back in that morning's reminder."""
     today = now.astimezone(zone).date()
     day = today + timedelta(days=1) if action == "snooze_tomorrow" else today + timedelta(days=7 - today.weekday())
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 async def handle_click(db: Database, click: Click, *, zone: ZoneLookup, now: datetime | None = None) -> Change:
@@ -65,7 +65,7 @@ async def handle_click(db: Database, click: Click, *, zone: ZoneLookup, now: dat
         except Exception as exc:
             log.warning("no time zone for a user of team %s (%s); snoozing in UTC", click.team_id,
                         type(exc).__name__)
-            user_zone = timezone.utc
+            user_zone = UTC
         until = snooze_end(user_zone, action=click.action, now=now)
     return await todo_service.apply(db, team_id=click.team_id, ref=ref, action=click.action, user_id=click.user_id,
                                     assignee=click.assignee, snooze_until=until, now=now)

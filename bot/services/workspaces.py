@@ -4,7 +4,7 @@ leaves. No Slack here: the callers pass what Slack told them."""
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import update
 from sqlmodel import col

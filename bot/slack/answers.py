@@ -38,6 +38,47 @@ async def _cached(deps: Deps, team_id: str, key: tuple, build: Build, *, cache: 
             return await deps.answers.get((scope, *key), lambda: build(provider, name))
 
 
+def question_key(parsed: Parsed) -> tuple | None:
+    """What makes two commands the same question, for the answers every asker may share (the cache
+    key, and the key identical questions in flight wait on); None for personal or uncached ones."""
+    if parsed.name == "list":
+        return ("list", parsed.limit, parsed.notice)
+    if parsed.name == "show":
+        return ("show", parsed.meeting_id or "")
+    if parsed.name == "todos" and not parsed.owner:
+        return ("todos", parsed.include_done)
+    if parsed.name == "topics":
+        return ("topics",)
+    return None
+
+
+def shared_question(parsed: Parsed, team_id: str) -> tuple | None:
+    key = question_key(parsed)
+    return (team_id, *key) if key is not None else None
+
+
+def from_cache(parsed: Parsed, *, team_id: str, deps: Deps) -> Message | None:
+    """A fresh cached answer to the same question, given inside the ack: no task, no provider call,
+    no response_url post. Never loads anything (the ack must not wait)."""
+    key = question_key(parsed)
+    if key is None:
+        return None
+    connection = deps.connections.peek(("connection", team_id))
+    if connection is None:
+        return None
+    return deps.answers.peek(((connection.id, connection.updated_at), *key))
+
+
+def ack_reply(parsed: Parsed, *, team_id: str, deps: Deps) -> Message | None:
+    """What the ack itself can say: an instant answer, a fresh cached one, or, past the bound of
+    pending work, that the bot is busy. None: ack empty and answer later."""
+    reply = instant(parsed) or from_cache(parsed, team_id=team_id, deps=deps)
+    if reply is None and parsed.name not in ("setup", "disconnect", "reminders", "recap", "alias") and \
+            deps.background.full and not deps.background.waiting_on(shared_question(parsed, team_id)):
+        reply = replies.sentence("I'm answering a lot of questions right now: try again in a moment.")
+    return reply
+
+
 def instant(parsed: Parsed) -> Message | None:
     """Answers that need no provider (help, usage errors): given in the ack itself."""
     if parsed.name == "help":
@@ -54,6 +95,7 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
     if quick is not None:
         return quick
     if parsed.name == "list":
+        # (the cache key is question_key(parsed): from_cache finds it there)
         return await list_meetings(team_id=team_id, limit=parsed.limit, notice=parsed.notice, deps=deps)
     if parsed.name == "show":
         return await show_meeting(team_id=team_id, meeting_id=parsed.meeting_id or "", deps=deps)
@@ -64,11 +106,11 @@ async def answer(parsed: Parsed, *, team_id: str, deps: Deps, user_id: str = "")
         async def build(provider, name):
             groups = await meeting_service.todos_by_meeting(provider, include_done=parsed.include_done)
             return todo_groups(groups, provider_name=name, include_done=parsed.include_done)
-        return await _cached(deps, team_id, ("todos", parsed.include_done), build)
+        return await _cached(deps, team_id, question_key(parsed), build)
     if parsed.name == "topics":
         async def build(provider, name):
             return replies.topic_list(await provider.list_topics(), provider_name=name)
-        return await _cached(deps, team_id, ("topics",), build)
+        return await _cached(deps, team_id, question_key(parsed), build)
     if parsed.name == "status":
         try:
             await deps.connections.get(("connection", team_id), lambda: active_connection(deps.db, team_id))

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.metrics import ERRORS
 from bot.slack import context, install_pages
+from bot.slack.blocks.replies import notice_modal
 from bot.slack.context import workspace_of
 from bot.slack.errors import describe
 from bot.slack.installations import SqlStateStore
@@ -103,7 +104,12 @@ def build_slack_app(deps: Deps) -> AsyncApp:
         team_id = workspace_of(body) if isinstance(body, dict) else None
         ERRORS.labels(kind=type(error).__name__).inc()
         message = describe(error, team_id=team_id)
-        return BoltResponse(status=200, body=json.dumps({**message.to_slack(), "response_type": "ephemeral"}),
+        if isinstance(body, dict) and body.get("type") == "view_submission":
+            # A modal takes only a view in answer: the sentence replaces the submitted one.
+            answer = {"response_action": "update", "view": notice_modal("Meetings", message.text)}
+        else:
+            answer = {**message.to_slack(), "response_type": "ephemeral"}
+        return BoltResponse(status=200, body=json.dumps(answer),
                             headers={"content-type": "application/json;charset=utf-8"})
 
     context.register(app, deps)  # who and where, for every listener below

@@ -27,7 +27,7 @@ click and modal submission, with one sentence saying so; listeners never see the
 from __future__ import annotations
 
 import json
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext

@@ -31,6 +31,7 @@ from bot.slack.blocks.message import Message
 from bot.slack.blocks.replies import not_connected, sentence
 from bot.slack.blocks.text import escape
 from bot.slack.installations import NotInstalled
+from bot.slack.responder import ResponseUrlError
 from bot.store.crypto import SecretBoxError
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,8 @@ def log_failure(exc: BaseException, *, what: str, team_id: str | None = None) ->
         refusal = SlackRefusal.of(exc)
         log.warning("%s failed: Slack answered %s to %s with %s (team %s)", what, refusal.status, refusal.method,
                     refusal.code or "a body that is not JSON", team_id)
+    elif isinstance(exc, ResponseUrlError):
+        log.warning("%s failed: %s (team %s)", what, exc, team_id)
     elif isinstance(exc, (aiohttp.ClientError, TimeoutError)):
         log.warning("%s failed: Slack could not be reached (%s, team %s)", what, type(exc).__name__, team_id)
     else:

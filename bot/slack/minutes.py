@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 
 from bot.deps import Deps
-from bot.slack.blocks.digest import minutes_loading_modal, minutes_modal, minutes_unavailable_modal
+from bot.slack.blocks.digest import (
+    minutes_loading_modal,
+    minutes_modal,
+    minutes_unavailable_modal,
+)
 from bot.slack.blocks.message import Message
 from bot.slack.errors import describe
 

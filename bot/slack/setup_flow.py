@@ -17,6 +17,7 @@ from bot.slack.blocks import setup as blocks
 from bot.slack.blocks.message import Message
 from bot.slack.context import AdminCheck
 from bot.slack.errors import SlackRefusal, describe
+from bot.slack.ids import BlockId
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,30 @@ async def channel_note_for(deps: Deps, team_id: str, channel: str | None) -> str
         return (f"The bot is not in <#{channel}> yet, and it is private: type `/invite @meetings-bot` there, "
                 "or digests cannot be posted.")
     return None
+
+
+async def submission(deps: Deps, request: setup_service.SetupRequest, admin: AdminCheck) -> dict:
+    """What to ack the setup modal's submission with: {} closes it, errors show on their field.
+    A check that outlives SUBMIT_BUDGET_SECONDS closes the modal and reports as a message."""
+    task = asyncio.get_running_loop().create_task(save(deps, request, admin))
+    done, _ = await asyncio.wait({task}, timeout=SUBMIT_BUDGET_SECONDS)
+    if task not in done:
+        deps.background.run(finish_late(deps, request, task), what="finishing a slow setup")
+        return {}
+    try:
+        outcome = task.result()
+    except NotAdmin:
+        return _field_error(BlockId.SETUP_PROVIDER, NOT_ADMIN)
+    except setup_service.KeyRejected as exc:
+        return _field_error(BlockId.SETUP_API_KEY, str(exc))
+    except Exception as exc:  # the provider or Slack failing: its sentence, on the key field
+        return _field_error(BlockId.SETUP_API_KEY, describe(exc, team_id=request.team_id).text)
+    deps.background.run(confirm(deps, request, outcome), what="confirming the setup")
+    return {}
+
+
+def _field_error(block: BlockId, text: str) -> dict:
+    return {"response_action": "errors", "errors": {block.value: text[:500]}}
 
 
 async def save(deps: Deps, request: setup_service.SetupRequest, admin: AdminCheck) -> setup_service.SetupOutcome:

@@ -41,7 +41,7 @@ class Where:
     ephemeral: bool
 
     @classmethod
-    def of(cls, body: dict) -> "Where":
+    def of(cls, body: dict) -> Where:
         container: dict = body["container"] if isinstance(body.get("container"), dict) else {}
         channel: dict = body["channel"] if isinstance(body.get("channel"), dict) else {}
         return cls(response_url=body.get("response_url") or None,
@@ -60,15 +60,15 @@ def not_yours(refused: NotSuggestedToYou) -> str:
 async def clicked(deps: Deps, click: Click, where: Where) -> None:
     reminder = owner_dm = None
     if where.message_ts and not where.ephemeral:
-        owner_dm = await owner_flow.find_dm(deps, team_id=click.team_id, channel=where.channel_id or "",
-                                            ts=where.message_ts)
-        if owner_dm is None:
-            reminder = await reminders.find_reminder(deps.db, team_id=click.team_id,
-                                                     channel=where.channel_id or "", ts=where.message_ts)
-        if reminder is None and owner_dm is None and (where.channel_id or "").startswith("D"):
-            # A todo button in a DM is a reminder's; its row is gone once the retention job expired it.
+        posted = await reminders.find_posted(deps.db, team_id=click.team_id, channel=where.channel_id or "",
+                                             ts=where.message_ts)
+        if posted is None and (where.channel_id or "").startswith("D"):
+            # A DM with todo buttons the bot no longer knows: a reminder the retention job expired
+            # (an owner DM is kept as long as its meeting's todos).
             await tell(deps, click, where, EXPIRED)
             return
+        reminder = posted if posted is not None and posted.kind == reminders.KIND else None
+        owner_dm = posted if posted is not None and posted.kind == owner_flow.KIND else None
     try:
         change = await handle_click(deps.db, click,
                                     zone=lambda: member_zone(deps, click.team_id, click.user_id))

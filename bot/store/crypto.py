@@ -1,8 +1,10 @@
 """Encryption at rest for API keys, webhook secrets and tokens (Fernet, with key rotation).
 
 `ENCRYPTION_KEY` may hold several comma-separated Fernet keys: the first encrypts, all of
-them decrypt, so an operator rotates by prepending a new key. Without it, a key is generated
-once into the data directory (mode 0600) so a first run works, with a warning.
+them decrypt, so an operator rotates by prepending a new key and running `meetings-bot
+rotate-key`. Without it, `serve` (or a first `connect`) generates a key once into the data
+directory (mode 0600), with a warning, and only while the database holds no encrypted secret:
+a new key could not read them. No other command generates one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.redaction import remember_secret
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,11 @@ class EncryptionKeyError(Exception):
     """ENCRYPTION_KEY (or the key file) does not hold usable Fernet keys."""
 
 
-GENERATE_HINT = ("generate one with: python -c 'from cryptography.fernet import Fernet; "
+class NoEncryptionKey(EncryptionKeyError):
+    """Neither ENCRYPTION_KEY nor a key file, and this command may not create one."""
+
+
+GENERATE_HINT = ("generate one with: python3 -c 'from cryptography.fernet import Fernet; "
                  "print(Fernet.generate_key().decode())'")
 
 
@@ -47,15 +54,18 @@ class SecretBox:
         self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
+        remember_secret(plaintext)  # whatever is worth encrypting is never written to a log
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            plaintext = self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretBoxError(
                 "a stored secret could not be decrypted: ENCRYPTION_KEY does not hold the key it was saved with"
             ) from exc
+        remember_secret(plaintext)
+        return plaintext
 
     def rotate(self, token: str) -> str:
         """Re-encrypt with the current first key."""
@@ -66,7 +76,8 @@ def _key_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / KEY_FILE_NAME
 
 
-def load_keys(settings: Settings) -> list[str]:
+def configured_keys(settings: Settings) -> list[str] | None:
+    """The keys from ENCRYPTION_KEY or the key file; None when there are none yet."""
     if settings.encryption_key is not None:
         keys = [k for k in settings.encryption_key.get_secret_value().split(",") if k.strip()]
         if keys:
@@ -74,6 +85,17 @@ def load_keys(settings: Settings) -> list[str]:
     path = _key_file(settings)
     if path.exists():
         return [path.read_text().strip()]
+    return None
+
+
+def load_keys(settings: Settings, *, may_generate: bool = False) -> list[str]:
+    keys = configured_keys(settings)
+    if keys is not None:
+        return keys
+    path = _key_file(settings)
+    if not may_generate:
+        raise NoEncryptionKey(f"ENCRYPTION_KEY is not set and there is no key file at {path}. `meetings-bot serve` "
+                              f"creates one on its first start; or set ENCRYPTION_KEY ({GENERATE_HINT}).")
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     # Create with 0600 from the start: never a moment where the key is world-readable.
@@ -88,5 +110,5 @@ def load_keys(settings: Settings) -> list[str]:
     return [key]
 
 
-def secret_box(settings: Settings) -> SecretBox:
-    return SecretBox(load_keys(settings))
+def secret_box(settings: Settings, *, may_generate: bool = False) -> SecretBox:
+    return SecretBox(load_keys(settings, may_generate=may_generate))

@@ -50,6 +50,8 @@ OPEN_TODO = "status = 'open'"
 DEAD_EVENT = "status = 'dead'"
 PROCESSED_EVENT = "status IN ('done', 'ignored')"
 FOLLOWUP_MESSAGE = "kind IN ('reminder', 'recap')"
+HAS_PARENT = "parent_id IS NOT NULL"
+UNPOSTED = "ts IS NULL"
 
 
 def new_webhook_token() -> str:
@@ -128,6 +130,10 @@ class SlackMessage(SQLModel, table=True):
         _partial("ix_slack_messages_unsent", "priority", "id", where=UNSENT),  # the sender's due query
         Index("ix_slack_messages_team_kind_sent", "team_id", "kind", "sent_at"),  # App Home, recaps, clicks
         _partial("ix_slack_messages_followups", "created_at", where=FOLLOWUP_MESSAGE),  # the retention job
+        # Deleting a message looks for its thread replies (ON DELETE CASCADE): without this index
+        # each deleted row read the whole table.
+        _partial("ix_slack_messages_parent_id", "parent_id", where=HAS_PARENT),
+        _partial("ix_slack_messages_unposted", "id", where=UNPOSTED),  # thread replies wait for these
     )
 
     id: int | None = Field(default=None, primary_key=True)

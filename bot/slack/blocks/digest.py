@@ -411,6 +411,8 @@ def minutes_modal(meeting: Meeting, *, provider_name: str) -> dict:
     if transcript and not cut:
         # After the minutes, the transcript (Meetric, Harmony), as far as the modal has room.
         cut = not budget.add(_section("*Transcript*")) or not _fill(budget, transcript)
+    elif meeting.transcript_note and not cut:
+        cut = not budget.add(note(f"⚠️ {escape(truncate(meeting.transcript_note, 500))}"))
     if cut:
         budget.force(note(f"✂️ Shortened to fit in Slack; the full text is in {escape(provider_name)}."))
     return _modal(budget.blocks)

@@ -59,9 +59,6 @@ class BlockBudget:
     def remaining_chars(self) -> int:
         return self.max_chars - self.chars
 
-    def fits(self, block: Block) -> bool:
-        return len(self.blocks) < self.max_blocks and self.chars + self.size(block) <= self.max_chars
-
     def add(self, block: Block) -> bool:
         if len(self.blocks) >= self.max_blocks:
             return False

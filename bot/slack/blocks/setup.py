@@ -154,19 +154,22 @@ def disconnected(provider_names: list[str], problems: Sequence[str] = ()) -> Mes
 
 def submission_values(view: dict) -> dict:
     """The modal's state as plain values (strings, lists), read by block and action id."""
-    state = (view.get("state") or {}).get("values") or {}
+    def mapping(value: object) -> dict:  # anything Slack never sends reads as "not filled in"
+        return value if isinstance(value, dict) else {}
+
+    state = mapping(mapping(view.get("state")).get("values"))
 
     def element(block: str, action: str) -> dict:
-        return (state.get(block) or {}).get(action) or {}
+        return mapping(mapping(state.get(block)).get(action))
 
-    provider = (element(BlockId.SETUP_PROVIDER, ActionId.SETUP_PROVIDER).get("selected_option") or {}).get("value")
+    provider = mapping(element(BlockId.SETUP_PROVIDER, ActionId.SETUP_PROVIDER).get("selected_option")).get("value")
     return {
         "provider": provider,
         "api_key": (element(BlockId.SETUP_API_KEY, ActionId.SETUP_API_KEY).get("value") or "").strip() or None,
         "channel": element(BlockId.SETUP_CHANNEL, ActionId.SETUP_CHANNEL).get("selected_conversation"),
         "webhook_secret": (element(BlockId.SETUP_WEBHOOK_SECRET, ActionId.SETUP_WEBHOOK_SECRET).get("value")
                            or "").strip() or None,
-        "posts": [o.get("value") for o in
+        "posts": [mapping(o).get("value") for o in
                   element(BlockId.SETUP_POSTS, ActionId.SETUP_POSTS).get("selected_options") or []],
         "register_webhook": bool(element(BlockId.SETUP_REGISTER_WEBHOOK, ActionId.SETUP_REGISTER_WEBHOOK)
                                  .get("selected_options")),

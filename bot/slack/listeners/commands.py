@@ -7,7 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.deps import Deps
 from bot.metrics import COMMANDS
 from bot.slack import setup_flow
-from bot.slack.answers import answer, instant, set_alias, switch_followups
+from bot.slack.answers import ack_reply, answer, set_alias, shared_question, switch_followups
 from bot.slack.commands import parse
 
 
@@ -16,12 +16,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def meetings_command(ack, command, context):
         parsed = parse(command.get("text"))
         COMMANDS.labels(subcommand=parsed.name).inc()
-        reply = instant(parsed)
+        team_id, user_id, admin = context["workspace"], context["user_id"], context["is_admin"]
+        reply = ack_reply(parsed, team_id=team_id, deps=deps)  # instant, cached, or "busy"
         if reply is not None:
             await ack(**reply.to_slack(), response_type="ephemeral")
             return
         await ack()
-        team_id, user_id, admin = context["workspace"], context["user_id"], context["is_admin"]
         if parsed.name == "setup":
             work = setup_flow.open_setup(deps, team_id=team_id, trigger_id=command.get("trigger_id") or "",
                                          admin=admin)
@@ -34,4 +34,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                     channel_id=command.get("channel_id") or "", admin=admin)
         else:
             work = answer(parsed, team_id=team_id, deps=deps, user_id=user_id)
-        deps.background.answer(work, response_url=command["response_url"], team_id=team_id)
+        deps.background.answer(work, response_url=command["response_url"], team_id=team_id,
+                               share=shared_question(parsed, team_id))

@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from bot.slack import setup_flow
+from bot.slack.errors import describe
 from bot.slack.home_tab import publish_home
 from bot.slack.ids import ActionId
 
@@ -24,10 +25,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team_id, user_id = context["workspace"], context["user_id"]
 
         async def work() -> None:
-            refusal = await setup_flow.open_setup(deps, team_id=team_id, trigger_id=body.get("trigger_id") or "",
-                                                  admin=context["is_admin"])
-            if refusal is not None:  # the App Home has no response_url: the refusal comes as a DM
+            try:
+                answer = await setup_flow.open_setup(deps, team_id=team_id, trigger_id=body.get("trigger_id") or "",
+                                                     admin=context["is_admin"])
+            except Exception as exc:  # Slack refused (an expired trigger, a missing scope…): say what to do
+                answer = describe(exc, team_id=team_id)
+            if answer is not None:  # the App Home has no response_url: the answer comes as a DM
                 await deps.slack_client(team_id, interactive=True).chat_postMessage(channel=user_id,
-                                                                                    **refusal.to_slack())
+                                                                                    **answer.to_slack())
 
         deps.background.run(work(), what="opening the setup modal from the App Home")

@@ -25,7 +25,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     def run(body: dict, context, *, target: str | None, action: str, assignee: str | None = None) -> None:
         click = Click(team_id=context["workspace"], user_id=context["user_id"], target=target, action=action,
                       assignee=assignee)
-        deps.background.run(clicked(deps, click, Where.of(body)), what=f"todo {action or 'click'}")
+        where = Where.of(body)
+        if where.response_url:  # a failure (Slack's or the database's) is told to the one who clicked
+            deps.background.answer(clicked(deps, click, where), response_url=where.response_url,
+                                   team_id=click.team_id)
+        else:
+            deps.background.run(clicked(deps, click, where), what=f"todo {action or 'click'}")
 
     def on(action_id: ActionId, action_name: str) -> None:
         @app.action(action_id.value)

@@ -7,8 +7,8 @@ Create Date: 2026-11-27
 """
 import json
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0009"
 down_revision = "0007"
@@ -21,6 +21,8 @@ OPEN_TODO = "status = 'open'"
 DEAD_EVENT = "status = 'dead'"
 PROCESSED_EVENT = "status IN ('done', 'ignored')"
 FOLLOWUP_MESSAGE = "kind IN ('reminder', 'recap')"
+HAS_PARENT = "parent_id IS NOT NULL"
+UNPOSTED = "ts IS NULL"
 TODO_ACTIONS_PREFIX = "todo_actions:"  # bot/slack/ids.py BlockId.TODO_ACTIONS_PREFIX when this was written
 BATCH = 500
 
@@ -49,6 +51,10 @@ def upgrade() -> None:
     _partial("ix_slack_messages_unsent", "slack_messages", ["priority", "id"], UNSENT)
     op.create_index("ix_slack_messages_team_kind_sent", "slack_messages", ["team_id", "kind", "sent_at"])
     _partial("ix_slack_messages_followups", "slack_messages", ["created_at"], FOLLOWUP_MESSAGE)
+    # Deleting a message looks up its thread replies (ON DELETE CASCADE): one index read, not a table scan.
+    _partial("ix_slack_messages_parent_id", "slack_messages", ["parent_id"], HAS_PARENT)
+    # Messages not posted yet: the sender's "is the parent posted?" check reads only these.
+    _partial("ix_slack_messages_unposted", "slack_messages", ["id"], UNPOSTED)
     _partial("ix_todo_states_open_owned", "todo_states", ["team_id", "assignee"], OPEN_TODO)
     _partial("ix_inbox_events_dead", "inbox_events", ["team_id"], DEAD_EVENT)
     _partial("ix_inbox_events_processed", "inbox_events", ["received_at"], PROCESSED_EVENT)
@@ -90,6 +96,8 @@ def downgrade() -> None:
     op.drop_index("ix_inbox_events_processed", table_name="inbox_events")
     op.drop_index("ix_inbox_events_dead", table_name="inbox_events")
     op.drop_index("ix_todo_states_open_owned", table_name="todo_states")
+    op.drop_index("ix_slack_messages_unposted", table_name="slack_messages")
+    op.drop_index("ix_slack_messages_parent_id", table_name="slack_messages")
     op.drop_index("ix_slack_messages_followups", table_name="slack_messages")
     op.drop_index("ix_slack_messages_team_kind_sent", table_name="slack_messages")
     op.drop_index("ix_slack_messages_unsent", table_name="slack_messages")
