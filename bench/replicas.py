@@ -65,7 +65,7 @@ def recreate_database(url: str) -> str:
 
 def connect_all(stack: Stack, database_url: str, channels: int) -> list[str]:
     """`meetings-bot connect` for each workspace, in this process (30 CLI start-ups cost a minute)."""
-    from bot.cli import run_connect
+    from bot.services.connections import connect_standalone
     from bot.settings import Settings
 
     settings = Settings(_env_file=None, database_url=database_url, data_dir=Path(stack.folder),
@@ -75,9 +75,9 @@ def connect_all(stack: Stack, database_url: str, channels: int) -> list[str]:
     async def run() -> list[str]:
         paths = []
         for number in range(channels):
-            connection, *_ = await run_connect(settings, team=f"T0REP{number:02d}", provider="hedy",
-                                               api_key=hedy_key(number), channel=f"C0REP{number:02d}",
-                                               webhook_secret=WEBHOOK_SECRET)
+            connection, *_ = await connect_standalone(settings, team=f"T0REP{number:02d}", provider="hedy",
+                                                      api_key=hedy_key(number), channel=f"C0REP{number:02d}",
+                                                      webhook_secret=WEBHOOK_SECRET)
             paths.append(f"/webhooks/hedy/{connection.webhook_token}")
         return paths
 

@@ -364,7 +364,7 @@ async def reminders_tick(deps, now: datetime, slack_url: str) -> dict[str, float
     before = slack_calls(slack_url)
     with database_time(deps.db.engine) as tally:
         begin = time.perf_counter()
-        reminders, recaps = await run_followups(deps, now)
+        reminders, _recaps = await run_followups(deps, now)
         elapsed = time.perf_counter() - begin
     return dict(seconds=elapsed, statements=tally.statements, db_seconds=tally.seconds, queued=reminders,
                 slack_calls=slack_calls(slack_url) - before)

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from bot.cli_common import (DatabaseUnavailable, checked_database, console, errors, fail, load_settings,
                             require_database, warn)
+from bot.cli_routes import routes_cli
 from bot.settings import Settings
 
 cli = typer.Typer(help="meetings-bot: meeting notes from Hedy and friends, in Slack.", no_args_is_help=True,
@@ -115,6 +116,8 @@ def connect(
     meeting_ended_notes: Optional[bool] = typer.Option(
         None, "--meeting-ended-notes/--no-meeting-ended-notes",
         help="Post a short note when a meeting ends (Whereby; off unless turned on)."),
+    owner: Optional[str] = typer.Option(None, help="The Slack user whose account this is, like U0123ABCD: "
+                                                   "approves its held meetings."),
 ) -> None:
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
     from bot.providers.base import AuthError, PermissionDenied, ProviderError
@@ -122,13 +125,15 @@ def connect(
     from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
+    if owner is not None and not (owner[:1] in ("U", "W") and owner.isalnum() and 3 <= len(owner) <= 32):
+        fail(f"{owner!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
     settings = load_settings()
     require_database(settings)
     try:
         result = asyncio.run(connect_standalone(settings, team=team, provider=provider, api_key=api_key,
                                                 channel=channel, webhook_secret=webhook_secret,
                                                 meeting_started_notes=meeting_started_notes,
-                                                meeting_ended_notes=meeting_ended_notes,
+                                                meeting_ended_notes=meeting_ended_notes, owner=owner,
                                                 vet=slack_vetting(settings, team=team, channel=channel)))
     except (UnknownProvider, EncryptionKeyError) as exc:
         fail(str(exc), 2)
@@ -229,6 +234,7 @@ def _visible(ch: str) -> str:
 
 inbox_cli = typer.Typer(help="The webhook inbox: see and retry events.", no_args_is_help=True)
 cli.add_typer(inbox_cli, name="inbox")
+cli.add_typer(routes_cli, name="routes")
 
 
 async def _with_db(work):

@@ -55,6 +55,8 @@ class Deps:
     # Workspace → connection, for a few seconds: under a burst of commands the database is read once,
     # not once per command. "Not connected" is never cached, so a new connection works at once.
     connections: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0))
+    # (team, user) → the channels a member is in (users.conversations), for who may see a meeting.
+    user_channels: ReadCache = field(default_factory=lambda: ReadCache(ttl=300))
     # Set when a webhook is stored, so the inbox worker starts on it at once instead of at its next poll.
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a message needs posting or editing now (a todo click), so the sender does not wait.

@@ -64,7 +64,7 @@ async def run_checks(settings: Settings) -> list[Check]:
 
     problem = await database_problem(settings.database_url)
     if problem:
-        return checks + [Check("database", False, problem)]
+        return [*checks, Check("database", False, problem)]
 
     db = Database(settings.database_url)
     factory = ProviderFactory(settings)
@@ -88,7 +88,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         try:
             box = secret_box(settings)
         except EncryptionKeyError as exc:
-            return checks + [Check("encryption key", False, str(exc))]
+            return [*checks, Check("encryption key", False, str(exc))]
         report = await undecryptable(db, box)
         checks.append(Check("encryption key", report.ok,
                             ("from ENCRYPTION_KEY" if settings.encryption_key else "from the key file in DATA_DIR")

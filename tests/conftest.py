@@ -56,6 +56,7 @@ def fresh_pacing_budget(monkeypatch):
 def fake_slack(request):
     fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM)
     fake.add_channel(CHANNEL, "general")  # the channel the `connected` fixture routes digests to
+    fake.add_user(USER, email="user@example.com")  # the member `slack_user` acts as (not an admin)
     server = ThreadedServer(fake.app).start()
     fake.set_base_url(server.url)
     yield fake

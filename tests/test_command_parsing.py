@@ -56,3 +56,11 @@ def test_a_typed_name_instead_of_a_picked_mention_is_explained():
 def test_setup_and_disconnect():
     assert parse("setup").name == "setup" and parse("settings").name == "setup"
     assert parse("disconnect").name == "disconnect"
+
+
+def test_a_number_only_unicode_calls_a_digit_is_a_usage_answer():
+    from bot.slack.commands import parse
+
+    assert parse("list ²").name == "usage"
+    assert parse("explain sess_1").meeting_id == "sess_1" and parse("explain").name == "explain"
+    assert parse("routes").name == "routes" and parse("connect").name == "connect"

@@ -24,7 +24,7 @@ def text_of(message: dict) -> str:
 # ----------------------------------------------------------------------------- /meetings list N
 
 
-@pytest.mark.parametrize("count", ["²", "٣", "１", "½", "1e3", "-5", "0x10", "5.0", "+-3", "3,5", "Ⅻ"])
+@pytest.mark.parametrize("count", ["²", "٣", "１", "½", "1e3", "-5", "0x10", "5.0", "+-3", "3,5", "Ⅻ"])  # noqa: RUF001
 async def test_list_with_something_that_only_looks_like_a_number_says_how_to_ask(slack_user, count):
     reply = await slack_user.ask(f"list {count}")
     assert "takes one number, like `/meetings list 5`" in reply["text"]

@@ -33,7 +33,7 @@ async def owners_of(deps, db, meeting) -> dict[str, owners.Resolution]:
         return await lookup_email(deps, TEAM, email)
 
     return {todo.text: await owners.resolve(db, team_id=TEAM, todo_hints=hints(todo),
-                                            participants=meeting.participants, lookup=lookup)
+                                            participants=meeting.participants or (), lookup=lookup)
             for todo in meeting.todos}
 
 
@@ -50,7 +50,7 @@ async def test_meetric_names_the_user_and_participants(deps, db, fake_slack):
     finally:
         await provider.aclose()
         server.stop()
-    assert [p.email for p in meeting.participants] == ["erik@example.com", "jane@acme.com"]
+    assert [p.email for p in meeting.participants] == ["erik@example.com", "jane@acme.com", "tom@acme.com"]
     found = await owners_of(deps, db, meeting)
     # "Erik": no member is called just that, but one participant is, and their email is a member's
     assert found["Erik will send the revised quote"] == owners.Resolution(

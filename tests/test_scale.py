@@ -180,7 +180,7 @@ async def test_reconcile_checks_a_listing_in_one_query_and_skips_fresh_webhooks(
     assert listed >= 3  # every demo meeting lacks a digest
     events = await rows(db, InboxEvent)
     async with db.session() as session:  # as if each got its digest
-        for index, stored in enumerate(events):
+        for stored in events:
             session.add(SlackMessage(connection_id=signed_connection.id, team_id=TEAM, meeting_id=stored.meeting_id,
                                      channel=CHANNEL, kind="digest", payload="{}", content_hash="x", sent_hash="x"))
     with statements(db) as sent:
@@ -272,7 +272,8 @@ async def test_a_click_on_an_expired_reminder_answers_with_a_sentence(deps, db, 
     dm = await wait_until(lambda: next((m for (c, _), m in fake_slack.messages.items() if c == dm_channel), None))
     await run_retention(deps, utcnow() + timedelta(days=8))  # a week later, the reminder is forgotten
     assert await rows(db, SlackMessage, SlackMessage.kind == "reminder") == []
-    done = next(b["accessory"] for b in dm["blocks"] if (b.get("accessory") or {}).get("action_id") == ActionId.TODO_DONE)
+    done = next(b["accessory"] for b in dm["blocks"]
+                if (b.get("accessory") or {}).get("action_id") == ActionId.TODO_DONE)
     response_url = fake_slack.new_response_url()
     body, headers = slack_requests.block_action(
         SIGNING_SECRET, team_id=TEAM, user_id=LA, channel_id=dm_channel, action_id=ActionId.TODO_DONE,

@@ -67,11 +67,18 @@ async def test_requests_with_a_bad_or_stale_signature_are_refused(slack_user, ap
 pytestmark_connected = pytest.mark.usefixtures("connected")
 
 
+def shared(fake_hedy, ids: list[str]) -> list[str]:
+    """The meetings a member sees: the built-in "Sensitive meetings" rule keeps the demo's 1:1s
+    to their approver and admins."""
+    return [i for i in ids if "1:1" not in fake_hedy.session(i)["title"]]
+
+
 @pytestmark_connected
 async def test_list_shows_the_most_recent_meetings_newest_first(slack_user, fake_hedy):
     reply = await slack_user.ask("list 5")
     newest = fake_hedy.newest_session_ids(5)
-    assert show_values(reply) == newest
+    assert show_values(reply) == shared(fake_hedy, newest) and len(shared(fake_hedy, newest)) < 5
+    assert "1 private meeting is not shown" in text_of(reply)
     assert "Recent meetings in Hedy" in text_of(reply)
     assert more_value(reply) is not None
     assert "<!date^" in text_of(reply) and " min" in text_of(reply)
@@ -80,7 +87,7 @@ async def test_list_shows_the_most_recent_meetings_newest_first(slack_user, fake
 @pytestmark_connected
 async def test_list_defaults_to_ten(slack_user, fake_hedy):
     reply = await slack_user.ask("list")
-    assert show_values(reply) == fake_hedy.newest_session_ids(10)
+    assert show_values(reply) == shared(fake_hedy, fake_hedy.newest_session_ids(10))
 
 
 @pytestmark_connected
@@ -89,7 +96,7 @@ async def test_more_pages_on_with_hedys_cursor(slack_user, fake_hedy):
     response, url = await slack_user.click(ActionId.MORE_MEETINGS, more_value(first))
     assert response.status_code == 200
     second = (await slack_user.replies(url))[-1]
-    assert show_values(first) + show_values(second) == fake_hedy.newest_session_ids(8)
+    assert show_values(first) + show_values(second) == shared(fake_hedy, fake_hedy.newest_session_ids(8))
     assert any("after" in r.query for r in fake_hedy.requests if r.path.endswith("/sessions"))
 
 
@@ -144,13 +151,15 @@ async def test_huge_meeting_is_cut_to_fit_and_slack_accepts_it(slack_user, fake_
 async def test_todos_are_grouped_by_meeting_with_due_dates_as_given(slack_user, fake_hedy):
     reply = await slack_user.ask("todos")
     text = text_of(reply)
-    open_todos = [t for t in fake_hedy.all_todos() if not t["completed"]]
+    todos = [t for t in fake_hedy.all_todos() if shared(fake_hedy, [t["sessionId"]])]
+    assert len(todos) < len(fake_hedy.all_todos())  # the 1:1s' todos are not shown to a member
+    open_todos = [t for t in todos if not t["completed"]]
     assert f"Open todos ({len(open_todos)})" in text
     assert "due Tomorrow" in text
-    done = [t for t in fake_hedy.all_todos() if t["completed"]]
+    done = [t for t in todos if t["completed"]]
     assert done and all(t["text"][:30] not in text for t in done)
     everything = await slack_user.ask("todos all")
-    assert f"All todos ({len(fake_hedy.all_todos())})" in text_of(everything)
+    assert f"All todos ({len(todos)})" in text_of(everything)
 
 
 @pytestmark_connected
@@ -233,7 +242,7 @@ async def test_a_team_asking_at_once_costs_hedy_one_request(slack_user, fake_hed
     fake_hedy.reset_requests()
     sent = [await slack_user.command("list 5") for _ in range(12)]
     replies = [(await slack_user.replies(url))[-1] for _response, url in sent]
-    assert all(show_values(r) == fake_hedy.newest_session_ids(5) for r in replies)
+    assert all(show_values(r) == shared(fake_hedy, fake_hedy.newest_session_ids(5)) for r in replies)
     assert fake_hedy.request_count("/sessions") == 1
 
 

@@ -241,9 +241,11 @@ async def test_many_meetings_each_posted_exactly_once(hedy_webhooks, fake_hedy, 
     for session_id in ids:
         await hedy_webhooks.session_event(session_id)
         await hedy_webhooks.session_event(session_id)  # Hedy retried
-    await wait_until(lambda: len(digests_in(fake_slack)) == 12, timeout=30)
+    # The two 1:1s are held for approval by the built-in "Sensitive meetings" rule; the rest go out.
+    await wait_until(lambda: len(digests_in(fake_slack)) == 10, timeout=30)
     await workers.idle()
-    assert len(digests_in(fake_slack)) == 12
+    assert len(digests_in(fake_slack)) == 10
+    assert not any("1:1" in text_of(m) for m in digests_in(fake_slack))
     assert len(fake_slack.calls_to("chat.postMessage", ok=True)) == len(fake_slack.channel_messages(CHANNEL))
 
 

@@ -555,7 +555,8 @@ async def test_a_failed_summary_posts_the_digest_without_one_once(slack_user, wh
 
 
 @pytest.mark.usefixtures("workers")
-async def test_a_transcription_whereby_keeps_failing_on_is_dead_lettered_and_shown(slack_user, whereby_connection, fake_whereby,
+async def test_a_transcription_whereby_keeps_failing_on_is_dead_lettered_and_shown(
+        slack_user, whereby_connection, fake_whereby,
                                                                        db, monkeypatch):
     monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)

@@ -19,9 +19,10 @@ from bot.delivery.owner_views import owner_fields
 from bot.providers.base import Meeting, MeetingStatus, NotFound
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, BadWebhook
-from bot.services import post_options
+from bot.services import decisions, post_options, route_rules, routing
 from bot.services import todos as todo_service
 from bot.services.connections import open_provider
+from bot.slack import directory
 from bot.slack.blocks.digest import (
     TodoView,
     digest_message,
@@ -31,7 +32,8 @@ from bot.slack.blocks.digest import (
     meeting_started_message,
     todo_pages,
 )
-from bot.store.models import Connection, InboxEvent, TodoState, utcnow
+from bot.slack.blocks.routing import approval_message, why_here
+from bot.store.models import Connection, InboxEvent, RoutingDecision, TodoState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,6 @@ async def process(event: InboxEvent, deps) -> str | None:
         connection = (await session.exec(select(Connection).where(Connection.id == event.connection_id))).first()
     if connection is None or connection.status != "active":
         return "the connection is gone or paused"
-    channel = connection.default_channel
-    if not channel:
-        return "no channel to post to: connect again with --channel"
     info = provider_info(connection.provider)
     action = info.webhooks.actions.get(event.event_type)
     if action is None:
@@ -65,10 +64,7 @@ async def process(event: InboxEvent, deps) -> str | None:
             return known
         message = meeting_started_message(title=known.title, started_at=known.started_at,
                                           provider_name=info.display_name)
-        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="started",
-                          payload=message.to_slack(), priority=PRIORITY_STARTED)
-        return None
+        return await _note(deps, connection, event, known.title, "started", message)
 
     if action is Action.FAILED:
         # The provider gave up on the meeting: say so where its digest would have gone.
@@ -81,10 +77,7 @@ async def process(event: InboxEvent, deps) -> str | None:
             return f"{info.display_name} does not say this meeting failed: no notice"
         message = meeting_failed_message(title=known.title, started_at=known.started_at,
                                          provider_name=info.display_name, reason=known.failure_reason)
-        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="failed",
-                          payload=message.to_slack(), priority=PRIORITY_STARTED)
-        return None
+        return await _note(deps, connection, event, known.title, "failed", message)
 
     if action is Action.ENDED:
         if not post_options.enabled(connection.options, "ended"):
@@ -95,10 +88,7 @@ async def process(event: InboxEvent, deps) -> str | None:
         if known.ended_at and utcnow() - known.ended_at > ENDED_NOTE_MAX_AGE:
             return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
         message = meeting_ended_message(title=known.title, ended_at=known.ended_at, provider_name=info.display_name)
-        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                          meeting_id=event.meeting_id or "-", channel=channel, kind="ended",
-                          payload=message.to_slack(), priority=PRIORITY_STARTED)
-        return None
+        return await _note(deps, connection, event, known.title, "ended", message)
 
     if not event.meeting_id:
         return "the event names no meeting"
@@ -118,8 +108,86 @@ async def process(event: InboxEvent, deps) -> str | None:
         return _unknown_meeting(event, info.display_name)
     finally:
         await provider.aclose()
-    await publish(deps, connection=connection, channel=channel, meeting=meeting, provider_name=info.display_name)
+    decision = await route(deps, connection=connection, meeting=meeting, provider_name=info.display_name)
+    if decision is None:
+        return "no channel to post to: connect again with --channel, or add a routing rule"
+    await deliver(deps, connection=connection, decision=decision, meeting=meeting, provider_name=info.display_name)
     return None
+
+
+async def _note(deps, connection: Connection, event: InboxEvent, title: str | None, kind: str, message) -> str | None:
+    """A started/ended/failed note goes where the meeting's digest goes when that is a channel,
+    and nowhere if it is held, private or skipped (a title alone can say "1:1"). Before the
+    digest, the rules are tried on the title only, and nothing is stored."""
+    assert connection.id is not None, "a stored connection"
+    decision = await decisions.find(deps.db, connection_id=connection.id, meeting_id=event.meeting_id or "-")
+    if decision is not None:
+        channels = [d for d in decision.destinations if d[:1] not in ("U", "W")] \
+            if decision.state in (decisions.POSTED, decisions.APPROVED) else []
+    else:
+        info = provider_info(connection.provider)
+        rules = await route_rules.engine_rules(deps.db, connection.team_id)
+        preview = decisions.evaluate(rules, connection, Meeting(id=event.meeting_id or "-", title=title or ""),
+                                     provider_name=info.display_name, internal_domains=None)
+        channels = list(preview.channels) if preview.action == routing.CHANNELS else []
+    if not channels:
+        return f"no {kind} note: the meeting does not go to a channel"
+    for channel in channels:
+        await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                          meeting_id=event.meeting_id or "-", channel=channel, kind=kind,
+                          payload=message.to_slack(), priority=PRIORITY_STARTED)
+    return None
+
+
+async def route(deps, *, connection: Connection, meeting: Meeting, provider_name: str) -> RoutingDecision | None:
+    """The meeting's routing decision: the stored one, or made now and stored (first delivery).
+    None when no rule matched and the connection has nowhere to post."""
+    assert connection.id is not None, "a stored connection"
+    stored = await decisions.find(deps.db, connection_id=connection.id, meeting_id=meeting.id)
+    if stored is not None:
+        return stored
+    rules = await route_rules.engine_rules(deps.db, connection.team_id)
+    internal = (await directory.internal_domains(deps, connection.team_id)
+                if decisions.needs_internal_domains(rules) else None)
+    decision = decisions.evaluate(rules, connection, meeting, provider_name=provider_name, internal_domains=internal)
+    if decision.action == routing.NONE:
+        return None
+    approver = None
+    if decision.action == routing.HOLD:
+        approver = (decision.approver or await directory.user_by_email(deps, connection.team_id, meeting.host_email)
+                    or connection.owner_id or await decisions.fallback_approver(deps.db, connection.team_id))
+    return await decisions.record(deps.db, connection=connection, meeting=meeting, decision=decision,
+                                  approver=approver)
+
+
+async def deliver(deps, *, connection: Connection, decision: RoutingDecision, meeting: Meeting,
+                  provider_name: str) -> None:
+    """Store the messages the decision calls for. Posted and approved meetings get a digest (and
+    its thread) in each destination; a held one an approval DM; a kept-private one a DM to its
+    approver; a skipped one nothing. Re-running it (a re-export) edits the same messages."""
+    assert connection.id is not None, "a stored connection"
+    why = why_here(decision)
+    if decision.state in (decisions.POSTED, decisions.APPROVED):
+        for destination in decision.destinations:
+            await publish(deps, connection=connection, channel=destination, meeting=meeting,
+                          provider_name=provider_name, routed_by=why)
+    elif decision.state == decisions.KEPT_PRIVATE and decision.approver:
+        await publish(deps, connection=connection, channel=decision.approver, meeting=meeting,
+                      provider_name=provider_name, routed_by=why, private_to=decision.approver)
+    elif decision.state == decisions.HELD:
+        if post_options.enabled(connection.options, "todos"):
+            # Owners' reminders still come (owners matched by email are confirmed); the channel
+            # thread, the owner DMs and links to earlier meetings wait for the approval.
+            states = await todo_service.sync_meeting(deps.db, connection, meeting)
+            await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states, link=False)
+        if decision.approver:
+            reason = next((line.split(": matched (", 1)[1][:-1] for line in decision.trace
+                           if ": matched (" in line), "it matched")
+            preview = digest_message(meeting, provider_name=provider_name, routed_by=why)
+            await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
+                              meeting_id=meeting.id, channel=decision.approver, kind="approval",
+                              priority=PRIORITY_DIGEST,
+                              payload=approval_message(decision, preview, reason=reason).to_slack())
 
 
 async def _status_from_api(deps, connection: Connection, event: InboxEvent, info) -> MeetingStatus | str:
@@ -172,31 +240,40 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
 
 async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> bool:
     """Re-render a meeting's todo pages from the stored state (after a click); the sender edits
-    the thread messages whose content changed. False when the meeting has no digest any more."""
+    the thread messages whose content changed, in every channel the meeting went to. False when
+    the meeting has no digest any more."""
     assert connection.id is not None, "a stored connection"
-    digest = await outbox.digest_of(deps.db, connection_id=connection.id, meeting_id=meeting_id)
-    if digest is None:
+    digests = await outbox.digests_of(deps.db, connection_id=connection.id, meeting_id=meeting_id)
+    if not digests:
         return False
     states = await todo_service.meeting_states(deps.db, connection_id=connection.id, meeting_id=meeting_id)
     title = states[0].meeting_title if states else None
-    await _want_todo_pages(deps, connection=connection, digest=digest, states=states, meeting_title=title,
-                           provider_name=provider_info(connection.provider).display_name)
+    for digest in reversed(digests):  # the first channel last: its pages are the ones todos point at
+        await _want_todo_pages(deps, connection=connection, digest=digest, states=states, meeting_title=title,
+                               provider_name=provider_info(connection.provider).display_name)
     return True
 
 
-async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str) -> None:
-    """Store what the meeting's digest and thread should say; the sender does the rest."""
+async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str,
+                  routed_by: str | None = None, private_to: str | None = None) -> None:
+    """Store what the meeting's digest and thread should say in one channel (or DM); the sender
+    does the rest. One living digest per channel, each with its own todo thread. `private_to`: a
+    meeting kept private to this person, who alone may get its owner DM; its todos are not linked
+    to earlier meetings' (whose threads would then mention them)."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
     digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST, title=meeting.title,
-                               payload=digest_message(meeting, provider_name=provider_name).to_slack())
+                               payload=digest_message(meeting, provider_name=provider_name,
+                                                      routed_by=routed_by).to_slack())
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)
-        states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states)
+        states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states,
+                                              link=private_to is None)
         await _want_todo_pages(deps, connection=connection, digest=digest, states=states,
                                meeting_title=meeting.title, provider_name=provider_name)
         await owner_flow.ask_owners(deps, connection=connection, meeting_id=meeting.id, meeting_title=meeting.title,
-                                    states=states, todo_view=todo_view)
+                                    states=states, todo_view=todo_view,
+                                    only=frozenset({private_to}) if private_to else None)
         for earlier in await owner_flow.carried_from_meetings(deps, states=states):
             await refresh_todos(deps, connection=connection, meeting_id=earlier)
     highlights = (highlights_message(meeting, provider_name=provider_name)

@@ -7,6 +7,8 @@ twice: a re-export or late data only changes the stored content, and the same ro
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -74,8 +76,8 @@ async def digested_pairs(db: Database, listings: dict[int, list[str]]) -> set[tu
         return set()
     async with db.session() as session:
         rows = (await session.exec(select(SlackMessage.connection_id, SlackMessage.meeting_id).where(
-            SlackMessage.connection_id.in_(sorted(listings)), SlackMessage.meeting_id.in_(meeting_ids),
-            SlackMessage.kind == "digest"))).all()
+            col(SlackMessage.connection_id).in_(sorted(listings)), col(SlackMessage.meeting_id).in_(meeting_ids),
+            col(SlackMessage.kind) == "digest"))).all()
     return {(c, m) for c, m in rows if m in listings.get(c, ())}
 
 
@@ -120,7 +122,7 @@ async def due(db: Database, *, limit: int = 200,
         return list((await session.exec(query)).all())
 
 
-async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset(),
+async def next_due_at(db: Database, *, skip_channels: AbstractSet[str] = frozenset(),
                       look_at: int = 1000) -> datetime | None:
     """When the earliest message that could be sent comes due (its retry time, or the end of
     another worker's claim), leaving out channels the sender is pacing or busy with; None when
@@ -136,10 +138,10 @@ async def next_due_at(db: Database, *, skip_channels: set[str] = frozenset(),
         SlackMessage.next_attempt_at, lease_end)
     waiting = select(later.label("due_at")).where(_unsent(), _parent_ready())
     if skip_channels:
-        waiting = waiting.where(SlackMessage.channel.not_in(skip_channels))
-    waiting = waiting.order_by(SlackMessage.priority, SlackMessage.id).limit(look_at).subquery()
+        waiting = waiting.where(col(SlackMessage.channel).not_in(skip_channels))
+    first = waiting.order_by(col(SlackMessage.priority), col(SlackMessage.id)).limit(look_at).subquery()
     async with db.session() as session:
-        value = (await session.exec(select(func.min(waiting.c.due_at)))).first()
+        value = (await session.exec(select(func.min(first.c.due_at)))).first()
     if value is None:
         return None
     if isinstance(value, str):
@@ -167,8 +169,8 @@ async def claim(db: Database, message_id: int, *, lease: timedelta = LEASE) -> S
 async def extend_claims(db: Database, message_ids: list[int], *, lease: timedelta = LEASE) -> int:
     """Renew the claims of messages this process is still sending."""
     async with db.session() as session:
-        result = await session.exec(update(SlackMessage).where(SlackMessage.id.in_(message_ids),
-                                                               SlackMessage.locked_until.is_not(None))
+        result = await session.exec(update(SlackMessage).where(col(SlackMessage.id).in_(message_ids),
+                                                               col(SlackMessage.locked_until).is_not(None))
                                     .values(locked_until=utcnow() + lease))
         return result.rowcount or 0
 
@@ -224,7 +226,8 @@ async def dead_messages(db: Database, *, team_id: str | None = None, limit: int 
 
 async def store_permalink(db: Database, *, message_id: int, team_id: str, permalink: str) -> None:
     async with db.session() as session:
-        await session.exec(update(SlackMessage).where(SlackMessage.id == message_id, SlackMessage.team_id == team_id)
+        await session.exec(update(SlackMessage)
+                           .where(col(SlackMessage.id) == message_id, col(SlackMessage.team_id) == team_id)
                            .values(permalink=permalink[:500]))
 
 
@@ -244,3 +247,11 @@ async def digest_of(db: Database, *, connection_id: int, meeting_id: str) -> Sla
         return (await session.exec(select(SlackMessage).where(
             SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
             col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id).desc()))).first()
+
+
+async def digests_of(db: Database, *, connection_id: int, meeting_id: str) -> list[SlackMessage]:
+    """Every digest of the meeting, one per channel it went to, in the order they were stored."""
+    async with db.session() as session:
+        return list((await session.exec(select(SlackMessage).where(
+            col(SlackMessage.connection_id) == connection_id, col(SlackMessage.meeting_id) == meeting_id,
+            col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id)))).all())

@@ -29,13 +29,22 @@ PRIORITY_OWNERS = 30  # after the digest and its thread, before reminders
 
 
 async def find_owners(deps, *, connection: Connection, meeting: Meeting,
-                      states: list[TodoState]) -> list[TodoState]:
-    """Match the undecided todos' hints to members, then link the ones that repeat an open todo of
-    an earlier meeting of the series. When Slack cannot be asked now (the directory cannot be
-    read), the todos stay undecided and the next processing tries again."""
+                      states: list[TodoState], link: bool = True) -> list[TodoState]:
+    """Match the undecided todos' hints to members, then (with `link`) link the ones that repeat an
+    open todo of an earlier meeting of the series. When Slack cannot be asked now (the directory
+    cannot be read), the todos stay undecided and the next processing tries again."""
+    team_id = connection.team_id
+    states = await _match(deps, team_id=team_id, meeting=meeting, states=states)
+    if not link:
+        return states
+    assert connection.id is not None, "a stored connection"
+    return await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id, meeting=meeting,
+                                        states=states)
+
+
+async def _match(deps, *, team_id: str, meeting: Meeting, states: list[TodoState]) -> list[TodoState]:
     if not any(s.owner_confidence is None for s in states):
         return states
-    team_id = connection.team_id
     try:
         # Read here only when never read (a new workspace); bot/jobs/directory.py keeps it fresh.
         if await directory.directory_age(deps.db, team_id=team_id, now=utcnow()) is None:
@@ -48,10 +57,7 @@ async def find_owners(deps, *, connection: Connection, meeting: Meeting,
                                              lookup=lookup)
     except Exception:
         log.warning("owners of a meeting of team %s not matched this time", team_id, exc_info=True)
-        return states
-    assert connection.id is not None, "a stored connection"
-    return await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id, meeting=meeting,
-                                        states=states)
+    return states
 
 
 async def carried_from_meetings(deps, *, states: list[TodoState]) -> set[str]:
@@ -69,11 +75,14 @@ def _message(person: str, title: str | None, views: list[TodoView]) -> dict:
 
 
 async def ask_owners(deps, *, connection: Connection, meeting_id: str, meeting_title: str | None,
-                     states: list[TodoState], todo_view) -> int:
-    """Queue (or bring up to date) the DM of everyone a todo of this meeting is suggested to."""
+                     states: list[TodoState], todo_view, only: frozenset[str] | None = None) -> int:
+    """Queue (or bring up to date) the DM of everyone a todo of this meeting is suggested to (of
+    `only` these people, for a meeting kept private to them: docs/routing.md)."""
     assert connection.id is not None, "a stored connection"
     asked = 0
     for person, suggested in owners.suggestions_by_person(states).items():
+        if only is not None and person not in only:
+            continue
         await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting_id,
                           channel=person, kind=KIND, priority=PRIORITY_OWNERS,
                           payload=_message(person, meeting_title, [todo_view(s) for s in suggested]),

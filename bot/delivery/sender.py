@@ -160,7 +160,7 @@ class Sender:
         due_at = await outbox.next_due_at(self.deps.db, skip_channels=blocked)
         if due_at is not None:
             waits.append((due_at - utcnow()).total_seconds())
-        return max(0.01, min(waits + [self.max_sleep]))
+        return max(0.01, min([*waits, self.max_sleep]))
 
     async def _send(self, message: SlackMessage) -> None:
         db = self.deps.db

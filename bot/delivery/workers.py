@@ -129,10 +129,8 @@ class Workers:
     async def _heartbeat_loop(self) -> None:
         every = self.lease.total_seconds() / 3
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=every)
-            except TimeoutError:
-                pass
             if self._stopping.is_set():
                 break
             try:

@@ -123,7 +123,8 @@ class FakeHarmony:
                    "date": _iso(datetime.now(timezone.utc) - timedelta(hours=hours_ago)),
                    "duration": duration, "status": status,
                    "participants": [{"name": "Ana Ruiz", "email": "ana@example.com"},
-                                    {"name": "Sam Lee", "email": "sam@customer.example"}], **extra}
+                                    {"name": "Sam Lee", "email": "sam@customer.example"},
+                                    {"name": "Kim Park", "email": "kim@example.com"}], **extra}
         with self._lock:
             self.meetings[mid] = meeting
             self.summaries[mid] = summary if summary is not None else {

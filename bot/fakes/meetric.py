@@ -109,7 +109,8 @@ class FakeMeetric:
     # ------------------------------------------------------------------ data
     def add_conversation(self, *, title: str, days_ago: float = 1, cid: str | None = None,
                          summary: str | None = "We agreed on the next steps.", insights: list[dict] | None = None,
-                         topics: list[str] | None = None, transcript: list[dict] | None = None) -> dict:
+                         topics: list[str] | None = None, transcript: list[dict] | None = None,
+                         participants: list[dict] | None = None) -> dict:
         cid = cid or str(uuid.uuid4())
         conversation = {
             "id": cid, "title": title, "company": "Acme",
@@ -117,7 +118,9 @@ class FakeMeetric:
             "duration": 1800, "medium": "call", "sentiment": "positive", "conversation_type": "sales",
             "summary": summary, "department": {"id": "dep_1", "name": "B2B Sales"},
             "user": {"id": "usr_1", "name": "Erik Lindström", "email": "erik@example.com"},
-            "participants": [{"name": "Jane Doe", "email": "jane@acme.com", "role": "customer"}],
+            "participants": participants if participants is not None else [
+                {"name": "Jane Doe", "email": "jane@acme.com", "role": "customer"},
+                {"name": "Tom Berg", "email": "tom@acme.com", "role": "customer"}],
         }
         with self._lock:
             self.conversations[cid] = conversation

@@ -107,7 +107,8 @@ async def _week_todos(db: Database, team_id: str, digests: list[SlackMessage]) -
         states = (await session.exec(select(TodoState).where(
             col(TodoState.team_id) == team_id,
             col(TodoState.connection_id).in_({c for c, _ in meetings}),
-            col(TodoState.meeting_id).in_({m for _, m in meetings}), col(TodoState.status) != todo_service.REMOVED))).all()
+            col(TodoState.meeting_id).in_({m for _, m in meetings}),
+            col(TodoState.status) != todo_service.REMOVED))).all()
     return [s for s in states if (s.connection_id, s.meeting_id) in meetings]
 
 

@@ -17,14 +17,15 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
-from sqlmodel import select
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
 
 from bot.delivery import inbox, outbox
 from bot.jobs.leader import RECONCILE_LOCK, leader
 from bot.providers.base import ProviderError
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, WebhookEvent
+from bot.services import decisions
 from bot.services.connections import open_provider
 from bot.store.models import Connection, utcnow
 
@@ -63,13 +64,17 @@ async def reconcile_slice(deps, *, every: timedelta = RECONCILE_EVERY) -> int:
 
 async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quiet_for: timedelta | None,
                      concurrency: int) -> int:
-    query = select(Connection).where(Connection.status == "active", Connection.default_channel.is_not(None))
+    # A connection with a channel, or a member's own account (which posts to its owner by DM).
+    query = select(Connection).where(col(Connection.status) == "active", or_(
+        col(Connection.default_channel).is_not(None),
+        and_(col(Connection.personal).is_(True), col(Connection.owner_id).is_not(None))))
     if slices > 1:
-        query = query.where(Connection.id % slices == slice_index)
+        query = query.where(col(Connection.id) % slices == slice_index)
     if quiet_for is not None:
-        query = query.where(or_(Connection.last_webhook_at.is_(None), Connection.last_webhook_at < now - quiet_for))
+        query = query.where(or_(col(Connection.last_webhook_at).is_(None),
+                                col(Connection.last_webhook_at) < now - quiet_for))
     async with deps.db.session() as session:
-        connections = list((await session.exec(query.order_by(Connection.id))).all())
+        connections = list((await session.exec(query.order_by(col(Connection.id)))).all())
     gate = asyncio.Semaphore(concurrency)
 
     async def listing(connection: Connection) -> tuple[Connection, list[str]]:
@@ -88,7 +93,10 @@ async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quie
     for start in range(0, len(listed), CHECK_BATCH):
         batch = listed[start:start + CHECK_BATCH]
         # One query for a whole batch of connections' listings: which meetings have a digest.
-        have = await outbox.digested_pairs(deps.db, {c.id: ids for c, ids in batch if c.id is not None})
+        listings = {c.id: ids for c, ids in batch if c.id is not None}
+        have = await outbox.digested_pairs(deps.db, listings)
+        # Routed elsewhere (held, skipped, a DM) counts as done too: the decision is kept.
+        have |= await decisions.decided_pairs(deps.db, listings)
         for connection, ids in batch:
             missing = [m for m in ids if (connection.id, m) not in have]
             try:
@@ -102,7 +110,7 @@ async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quie
 
 async def ended_meetings(deps, connection: Connection, *, now: datetime, look_back: int = LOOK_BACK) -> list[str]:
     """The provider's recent meetings of this connection that have ended since it was made."""
-    if not connection.default_channel or _digest_event(connection) is None:
+    if not _posts_somewhere(connection) or _digest_event(connection) is None:
         return []
     provider = open_provider(connection, deps.box, deps.factory)
     try:
@@ -120,6 +128,10 @@ async def ended_meetings(deps, connection: Connection, *, now: datetime, look_ba
             continue  # still running
         ended.append(meeting.id)
     return list(dict.fromkeys(ended))
+
+
+def _posts_somewhere(connection: Connection) -> bool:
+    return bool(connection.default_channel) or (connection.personal and bool(connection.owner_id))
 
 
 def _digest_event(connection: Connection) -> str | None:

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from bot.delivery import outbox
 from bot.delivery.digests import todo_view
 from bot.jobs.runs import claim_run, mark_queued
-from bot.services import timezones
+from bot.services import decisions, timezones
 from bot.services import todos as todo_service
 from bot.services.due_dates import parse_due
 from bot.slack import members
@@ -30,6 +30,7 @@ from bot.store.models import (
     Connection,
     MemberPrefs,
     MemberZone,
+    RoutingDecision,
     SlackMessage,
     TodoState,
 )
@@ -76,10 +77,16 @@ async def _unanswered_in(db: Database, zones: list[str], now: datetime) -> list[
              .join(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
                                     col(MemberZone.user_id) == col(TodoState.suggested_owner)))
              .join(Connection, col(Connection.id) == col(TodoState.connection_id))
+             # A held, kept-private or skipped meeting's suggestions are asked of its approver only
+             # (docs/routing.md); other people are asked once it is approved.
+             .outerjoin(RoutingDecision, and_(col(RoutingDecision.connection_id) == col(TodoState.connection_id),
+                                              col(RoutingDecision.meeting_id) == col(TodoState.meeting_id)))
              .where(col(TodoState.status) == literal_column("'open'"),
                     col(TodoState.owner_confidence) == "suggested", col(TodoState.owner_asked_at).is_(None),
                     col(TodoState.first_seen_at) <= now - ASK_AGAIN_AFTER, col(MemberZone.zone).in_(zones),
-                    col(Connection.status) == "active"))
+                    col(Connection.status) == "active",
+                    or_(col(RoutingDecision.id).is_(None), col(RoutingDecision.state).not_in(decisions.PRIVATE_STATES),
+                        col(RoutingDecision.approver) == col(TodoState.suggested_owner))))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
 

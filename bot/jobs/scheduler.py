@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.approvals import auto_approve
 from bot.jobs.directory import refresh_directories
 from bot.jobs.followups import run_followups
 from bot.jobs.reconcile import RECONCILE_EVERY, SLICES, reconcile_slice
@@ -14,6 +15,7 @@ from bot.jobs.retention import run_retention
 from bot.jobs.zones import refresh_zones
 
 FOLLOWUPS_EVERY = timedelta(minutes=5)
+AUTO_APPROVE_EVERY = timedelta(minutes=5)
 RETENTION_EVERY = timedelta(minutes=10)
 ZONES_EVERY = timedelta(hours=1)
 
@@ -37,5 +39,9 @@ def start_scheduler(deps, *, reconcile_every: timedelta = RECONCILE_EVERY) -> As
                       id="member-zones", misfire_grace_time=600, **common)
     scheduler.add_job(refresh_directories, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
                       id="member-directories", misfire_grace_time=600, **common)
+    # Held meetings whose rule approves them after N hours. Each approval is one conditional UPDATE,
+    # so replicas running this together still approve a meeting once; no leader lock needed.
+    scheduler.add_job(auto_approve, "interval", seconds=AUTO_APPROVE_EVERY.total_seconds(), args=[deps],
+                      id="auto_approve", misfire_grace_time=240, **common)
     scheduler.start()
     return scheduler

@@ -6,9 +6,10 @@ Whereby plug in by implementing `MeetingProvider` without touching them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Mapping, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
@@ -46,6 +47,9 @@ class Person:
     email: str | None = None
 
 
+Participant = Person  # a meeting's participant is a Person too (routing's name for it)
+
+
 @dataclass(frozen=True)
 class Todo:
     id: str
@@ -81,7 +85,12 @@ class Meeting(MeetingSummary):
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
-    participants: tuple[Person, ...] = ()  # who was in it, where the provider says (names, emails)
+    # Who was in it (names, emails), the host included. Routing rules count and match them
+    # (bot/services/routing.py); owner names are matched among them (bot/services/owners.py).
+    # None: the provider does not report it.
+    participants: tuple[Participant, ...] | None = None
+    categories: tuple[str, ...] | None = None  # Hedy topic, Meetric department and type, Harmony team, Whereby room
+    host_email: str | None = None  # the meeting's own person (Meetric's conversation user): its approver
     language: str | None = None  # the meeting's language as the provider reports it ("de", "es-ES")
     transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
 

@@ -185,8 +185,8 @@ class HarmonyProvider:
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
                        url=fields.url, transcript=transcript_text(transcript),
-                       # owners and due dates (issue 12)
-                       participants=fields.participants, language=fields.language)
+                       language=fields.language,  # due dates' language (issue 12)
+                       **routing_facts(fields))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         """The meeting's detail whatever its processing status: started, still processing or failed."""
@@ -280,7 +280,7 @@ class _Meeting(_HarmonyModel, MeetingPeople):
     started_at: IsoTime = _spellings("date", "started_at", "start_time", "startTime", "created_at")
     ended_at: IsoTime = _spellings("ended_at", "end_time", "endTime")
     duration: Number = _spellings("duration", "duration_seconds", "durationSeconds")
-    team: Any = None
+    team: Any = None  # participants and language: MeetingPeople
     status: Text = _spellings("status", "state")
     failure_reason: Text = _spellings("error_message", "failure_reason", "error", "reason")
     url: Text = _spellings("url", "app_url", "web_url")
@@ -499,3 +499,11 @@ def transcript_text(body: Any) -> str | None:
         if size > TRANSCRIPT_MAX_CHARS:
             break
     return "\n".join(lines)[:TRANSCRIPT_MAX_CHARS] or None
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(fields: _Meeting) -> dict:
+    """Harmony's participants where the meeting lists them, and its team as the category."""
+    team = clean_text(fields.team.get("name")) if isinstance(fields.team, dict) else None
+    return {"participants": fields.participants,
+            "categories": (team,) if team else (() if isinstance(fields.team, dict) else None)}

@@ -356,6 +356,7 @@ def _meeting(d: dict) -> Meeting:
         # owners and due dates (issue 12): who was there, and the language due dates are in
         participants=session.participants,
         language=session.language,
+        **routing_facts(fields["topic"]),
     )
 
 
@@ -389,3 +390,9 @@ def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) ->
         topic=_topic(t.topic) or topic,
         owner_hints=t.owners,  # owners (issue 12)
     )
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(topic: Topic | None) -> dict:
+    """Hedy's topic is the category; sessions do not say who took part."""
+    return {"categories": (topic.name,) if topic and topic.name else ()}

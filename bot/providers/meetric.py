@@ -33,8 +33,8 @@ from bot.providers.base import (
     NotFound,
     NotSupported,
     Page,
-    Person,
     PermissionDenied,
+    Person,
     ProviderError,
     QuotaExceeded,
     Todo,
@@ -50,7 +50,7 @@ from bot.providers.http import (
     get_server_budget,
 )
 from bot.providers.parsing import Id, IsoTime, Lenient, Text, parse_iso, text
-from bot.providers.people import MAX_PEOPLE, OwnerFields, People
+from bot.providers.people import MAX_PARTICIPANTS, OwnerFields, Participants
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,8 @@ class MeetricProvider:
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
                        url=conversation.url, transcript=transcript_text(transcript),
-                       # owners and due dates (issue 12): the conversation's user, then the others
-                       participants=_participants(conversation), language=conversation.language)
+                       language=conversation.language,  # due dates' language (issue 12)
+                       **routing_facts(conversation))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         body = await self._get(f"/conversations/{quote(str(meeting_id), safe='')}", scope="conversations")
@@ -271,8 +271,10 @@ class _Conversation(_MeetricModel):
     insights: Any = None
     transcript: Any = _spellings("transcript", "transcript_data")
     url: Text = _spellings("url", "app_url")
-    user: People = Field((), validation_alias="user")  # the conversation's own user (owners, issue 12)
-    participants: People = Field((), validation_alias="participants")
+    # the meeting's own person ({id, name, email}) and the others: routing and owners (issue 12)
+    user: Participants | None = None
+    participants: Participants | None = None
+    conversation_type: Text = None
     language: Text = _spellings("language", "locale")
 
 
@@ -299,15 +301,6 @@ class _TopicName(_MeetricModel):
 class _Sentence(_MeetricModel):
     text: Text = _spellings("text", "content", "message")
     speaker: Text = _spellings("speaker_name", "speaker", "name")
-
-
-def _participants(conversation: _Conversation) -> tuple[Person, ...]:
-    """The conversation's user first, then the others, each once."""
-    out: list[Person] = []
-    for found in (*conversation.user, *conversation.participants):
-        if found not in out:
-            out.append(found)
-    return tuple(out[:MAX_PEOPLE])
 
 
 def _unwrap(body: Any, inner: str) -> Any:
@@ -422,3 +415,19 @@ def _summary(data: dict) -> MeetingSummary:
         duration_seconds=int(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         topic=Topic(id=str(department.get("id") or department.get("name")), name=str(department.get("name")))
         if department and department.get("name") else None)
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(conversation: _Conversation) -> dict:
+    """Who took part (the conversation's user and its participants), the category (department and
+    conversation type) and the meeting's own person, for routing rules."""
+    user = conversation.user[0] if conversation.user else None
+    department = _TopicName.read(conversation.department)
+    categories = tuple(c for c in (department.name, conversation.conversation_type) if c)
+    known = conversation.user is not None or conversation.participants is not None
+    found: list[Person] = []
+    for person in (*(conversation.user or ()), *(conversation.participants or ())):
+        if person not in found:  # the user is often among the participants too
+            found.append(person)
+    return {"participants": tuple(found[:MAX_PARTICIPANTS]) if known else None,
+            "categories": categories, "host_email": user.email if user else None}

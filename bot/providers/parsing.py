@@ -117,3 +117,16 @@ class WebhookIds(Lenient):
     @classmethod
     def _absent(cls, value: Any) -> bool:
         return webhook_id(value) is None
+
+
+class Person(Lenient):
+    """Someone in a meeting, as the providers list participants (routing rules match on them)."""
+
+    empty_is_absent: ClassVar[bool] = True
+    name: Text = None
+    email: Text = None
+
+
+def people(value: Any) -> list[Person]:
+    """The objects of a participants list; anything else reads as nobody."""
+    return [Person.read(p) for p in value if isinstance(p, dict)] if isinstance(value, list) else []

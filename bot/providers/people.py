@@ -23,6 +23,7 @@ NAME_KEYS = ("name", "displayName", "display_name", "fullName", "full_name", "re
 EMAIL_KEYS = ("email", "emailAddress", "email_address", "mail")
 EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}")
 MAX_PEOPLE = 10  # a hint list longer than this is noise, not a suggestion
+MAX_PARTICIPANTS = 1000  # a meeting's participants: routing rules count them, so all of them
 
 
 def person(value: Any) -> Person | None:
@@ -44,7 +45,7 @@ def person(value: Any) -> Person | None:
     return Person(name=name[:120] if name else None, email=found.group(0).lower())
 
 
-def people(value: Any) -> tuple[Person, ...]:
+def people(value: Any, *, limit: int = MAX_PEOPLE) -> tuple[Person, ...]:
     """A list (or a single value, or a comma-separated string) of people; duplicates dropped."""
     if isinstance(value, str) and ("," in value or ";" in value) and not EMAIL.fullmatch(value.strip()):
         items: list[Any] = [part for part in re.split(r"[,;]", value)]
@@ -53,7 +54,7 @@ def people(value: Any) -> tuple[Person, ...]:
     else:
         items = [value]
     out: list[Person] = []
-    for item in items[:MAX_PEOPLE]:
+    for item in items[:limit]:
         found = person(item)
         if found is not None and found not in out:
             out.append(found)
@@ -67,6 +68,8 @@ def owner_hints(item: Any) -> tuple[Person, ...]:
 
 #: a field holding people, in any of the shapes `people` reads (never fails: nothing usable is ())
 People = Annotated[tuple[Person, ...], PlainValidator(people)]
+#: a meeting's participants: the same shapes, each person once, up to MAX_PARTICIPANTS
+Participants = Annotated[tuple[Person, ...], PlainValidator(lambda value: people(value, limit=MAX_PARTICIPANTS))]
 
 
 def _spellings(*names: str) -> Any:
@@ -95,7 +98,8 @@ class MeetingPeople(Lenient):
     """Who was in a meeting and the language it was held in (due dates are read in it); a
     provider's meeting model extends it."""
 
-    participants: People = _spellings("participants", "attendees")
+    # None when the payload has no such field: routing tells "nobody listed" from "not reported"
+    participants: Participants | None = Field(None, validation_alias=AliasChoices("participants", "attendees"))
     language: Text = Field(None, validation_alias=AliasChoices("language", "languageCode", "language_code", "locale"))
 
 

@@ -434,7 +434,8 @@ def _meeting(t: dict, *, minutes: str | None = None, fetched: tuple[str | None, 
     transcript, transcript_note = fetched
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
                    ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note,
-                   language=_Transcription.read(t).language)  # due dates' language (issue 12)
+                   language=_Transcription.read(t).language,  # due dates' language (issue 12)
+                   **routing_facts(t))
 
 
 _SOAP_TITLES = {"chief_complaint": "Chief complaint", "subjective": "Subjective", "objective": "Objective",
@@ -495,3 +496,10 @@ def transcript_text(markdown: str | None) -> str | None:
         lines.append(_EMPHASIS.sub(r"\1", stripped))
     text = "\n".join(lines).strip()
     return text[:TRANSCRIPT_MAX_CHARS] or None
+
+
+# ------------------------------------------------------------------ routing facts (bot/services/routing.py)
+def routing_facts(t: dict) -> dict:
+    """The room name is Whereby's category; transcriptions do not say who took part."""
+    room = (_Transcription.read(t).room_name or "").strip("/")
+    return {"categories": (room,) if room else ()}

@@ -24,6 +24,11 @@ class NotConnected(Exception):
         self.team_id = team_id
 
 
+class AccountTaken(Exception):
+    """A member tried to connect, as their own, an account that another member or the workspace
+    already connected."""
+
+
 @dataclass
 class ConnectResult:
     connection: Connection
@@ -47,11 +52,14 @@ async def connect(
     webhook_secret: str | None = None,
     meeting_started_notes: bool | None = None,
     options: dict | None = None,
+    owner_id: str | None = None,
+    personal: bool = False,
 ) -> ConnectResult:
     """Check the key live, then store it encrypted. A rejected key raises and stores nothing.
 
-    Re-connecting the same workspace and provider replaces the key but keeps the webhook token,
-    so the webhook URL already pasted into the provider keeps working.
+    A connection is unique per (workspace, provider, provider account): connecting the same
+    account again replaces the key but keeps the webhook token, so the webhook URL already pasted
+    into the provider keeps working; another account makes a second connection with its own URL.
     """
     info = provider_info(provider)
     api_key = api_key.strip()
@@ -65,9 +73,18 @@ async def connect(
         if await session.get(Workspace, team_id) is None:
             session.add(Workspace(team_id=team_id))
             await session.flush()
-        existing = await _connection_for(session, team_id, info.name)
+        account_key = provider_account_key(account, owner_id=owner_id if personal else None)
+        existing = await _connection_for(session, team_id, info.name, account_key)
+        if personal and existing is not None and (not existing.personal or existing.owner_id != owner_id):
+            raise AccountTaken(f"This {info.display_name} account is already connected "
+                               + ("for the whole workspace." if not existing.personal else "by another member."))
         created = existing is None
         connection = existing or Connection(team_id=team_id, provider=info.name, api_key_encrypted="", api_key_hint="")
+        connection.provider_account = account_key
+        if owner_id and (created or not connection.owner_id or personal):
+            connection.owner_id = owner_id
+        if created:
+            connection.personal = personal
         connection.api_key_encrypted = box.encrypt(api_key)
         connection.api_key_hint = key_hint(api_key)
         if webhook_secret is not None:
@@ -88,11 +105,24 @@ async def connect(
     return ConnectResult(connection=connection, account=account, created=created)
 
 
-async def _connection_for(session: AsyncSession, team_id: str, provider: str) -> Connection | None:
-    result = await session.exec(
-        select(Connection).where(Connection.team_id == team_id, Connection.provider == provider)
-    )
-    return result.first()
+def provider_account_key(account: Account, *, owner_id: str | None = None) -> str:
+    """Whose account a key opens, as the provider says (its id, else its email). Providers that do
+    not say (Harmony, Whereby) get "" for the workspace's connection and the owner for a member's."""
+    if account.id or account.email:
+        return str(account.id or account.email)[:255]
+    return f"owner:{owner_id}" if owner_id else ""
+
+
+async def _connection_for(session: AsyncSession, team_id: str, provider: str, account_key: str) -> Connection | None:
+    same = (await session.exec(select(Connection).where(
+        Connection.team_id == team_id, Connection.provider == provider,
+        Connection.provider_account == account_key))).first()
+    if same is not None:
+        return same
+    # A connection made before accounts were recorded ("") is this account's: adopt it.
+    return (await session.exec(select(Connection).where(
+        Connection.team_id == team_id, Connection.provider == provider,
+        Connection.provider_account == ""))).first() if account_key and not account_key.startswith("owner:") else None
 
 
 async def active_connection(db: Database, team_id: str) -> Connection:
@@ -124,7 +154,7 @@ def open_provider(connection: Connection, box: SecretBox, factory: ProviderFacto
 
 async def connect_standalone(settings: Settings, *, team: str, provider: str, api_key: str, channel: str | None,
                              webhook_secret: str | None, meeting_started_notes: bool | None = None,
-                             meeting_ended_notes: bool | None = None,
+                             meeting_ended_notes: bool | None = None, owner: str | None = None,
                              vet: Callable[[Database, SecretBox], Awaitable[None]] | None = None,
                              ) -> tuple[Connection, Account, bool, str]:
     """Connect from outside a running server (`meetings-bot connect`, the demo): bring the database
@@ -147,11 +177,13 @@ async def connect_standalone(settings: Settings, *, team: str, provider: str, ap
                                api_key=api_key, channel=channel, webhook_secret=webhook_secret,
                                meeting_started_notes=meeting_started_notes,
                                options=({"post_meeting_ended": meeting_ended_notes}
-                                        if meeting_ended_notes is not None else None))
+                                        if meeting_ended_notes is not None else None),
+                               owner_id=owner)
         name = provider_info(provider).display_name
         await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
                            detail=f"{name} via meetings-bot connect"
-                                  + (f", digests to <#{channel}>" if channel else ""))
+                                  + (f", digests to <#{channel}>" if channel else "")
+                                  + (f", owner <@{owner}>" if owner else ""))
     finally:
         await factory.aclose()
         await db.dispose()

@@ -114,7 +114,7 @@ async def assign_meeting(db: Database, *, team_id: str, meeting: Meeting, states
             decided[state.id or 0] = Resolution(CONFIRMED, user_id=state.assignee)
         elif todo is not None:
             decided[state.id or 0] = await resolve(db, team_id=team_id, todo_hints=hints(todo),
-                                                   participants=meeting.participants, lookup=lookup)
+                                                   participants=meeting.participants or (), lookup=lookup)
     async with db.session() as session:
         rows = {s.id: s for s in (await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.id.in_(list(decided))))).all()}  # type: ignore[union-attr]

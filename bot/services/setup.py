@@ -17,8 +17,8 @@ from sqlmodel import col, select
 from bot.providers.base import AuthError, PermissionDenied, ProviderError, RegistersWebhooks
 from bot.providers.registry import provider_info
 from bot.services import audit, post_options
-from bot.services.connections import connect, open_provider
-from bot.store.models import Connection, InboxEvent, SlackMessage, TodoState
+from bot.services.connections import AccountTaken, connect, open_provider
+from bot.store.models import Connection, InboxEvent, RouteRule, RoutingDecision, SlackMessage, TodoState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class SetupRequest:
     webhook_secret: str | None  # None: keep what is saved; "" is never passed (empty means keep)
     posts: frozenset[str]
     register_webhook: bool = False
+    personal: bool = False  # a member's own account (/meetings connect): owned by user_id
 
 
 @dataclass
@@ -58,10 +59,20 @@ async def saved_connection(db, team_id: str, provider: str | None = None) -> Con
         return (await session.exec(query)).first()
 
 
+async def personal_connection(db, team_id: str, provider: str, owner_id: str) -> Connection | None:
+    """A member's own connection to a provider, if they made one."""
+    async with db.session() as session:
+        return (await session.exec(select(Connection).where(
+            col(Connection.team_id) == team_id, col(Connection.provider) == provider,
+            col(Connection.personal).is_(True), col(Connection.owner_id) == owner_id)
+            .order_by(col(Connection.id)))).first()
+
+
 async def save_setup(deps, request: SetupRequest) -> SetupOutcome:
     """Check the key live, store everything, record what changed. KeyRejected when the key is refused."""
     info = provider_info(request.provider)
-    before = await saved_connection(deps.db, request.team_id, info.name)
+    before = (await personal_connection(deps.db, request.team_id, info.name, request.user_id) if request.personal
+              else await saved_connection(deps.db, request.team_id, info.name))
     api_key = request.api_key
     if api_key is None:
         if before is None:
@@ -70,7 +81,10 @@ async def save_setup(deps, request: SetupRequest) -> SetupOutcome:
     try:
         result = await connect(deps.db, deps.box, deps.factory, team_id=request.team_id, provider=info.name,
                                api_key=api_key, channel=request.channel, webhook_secret=request.webhook_secret,
-                               options=post_options.as_options(set(request.posts)))
+                               options=post_options.as_options(set(request.posts)), owner_id=request.user_id,
+                               personal=request.personal)
+    except AccountTaken as exc:
+        raise KeyRejected(f"{exc} Use another key, or ask an admin.") from None
     except (AuthError, PermissionDenied) as exc:
         raise KeyRejected(f"{info.display_name} did not accept this key ({exc.message}). Check that you copied "
                           f"all of it. {info.key_help}") from None
@@ -188,6 +202,8 @@ async def disconnect(deps, *, team_id: str, user_id: str) -> Disconnected:
             await session.exec(delete(SlackMessage).where(SlackMessage.connection_id == connection.id))
             await session.exec(delete(InboxEvent).where(InboxEvent.connection_id == connection.id))
             await session.exec(delete(TodoState).where(TodoState.connection_id == connection.id))
+            await session.exec(delete(RoutingDecision).where(RoutingDecision.connection_id == connection.id))
+            await session.exec(delete(RouteRule).where(RouteRule.connection_id == connection.id))
             await session.exec(delete(Connection).where(Connection.id == connection.id,
                                                         col(Connection.team_id) == team_id))
         await audit.record(deps.db, team_id=team_id, actor=user_id, action="disconnected",

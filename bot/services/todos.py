@@ -105,7 +105,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
                          language=(meeting.language or None) and meeting.language[:16],
                          # Done in the provider before the bot ever saw it; a known todo keeps its status.
                          status=DONE if todo.completed else OPEN, first_seen_at=now, updated_at=now)
-    table = TodoState.__table__
+    table = TodoState.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
     insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
     async with db.session() as session:
         for chunk in _chunks(list(rows.values()), 200):
@@ -124,11 +124,11 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
         # Gone from the provider's listing: kept (with what people did) but no longer shown,
         # reminded of or counted; its buttons say it is no longer tracked.
         await session.exec(update(TodoState).where(
-            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id,
-            TodoState.todo_key.not_in(list(rows)), TodoState.status != REMOVED)
+            col(TodoState.connection_id) == connection.id, col(TodoState.meeting_id) == meeting.id,
+            col(TodoState.todo_key).not_in(list(rows)), col(TodoState.status) != REMOVED)
             .values(status=REMOVED, updated_at=now))
         stored = {s.todo_key: s for s in (await session.exec(select(TodoState).where(
-            TodoState.connection_id == connection.id, TodoState.meeting_id == meeting.id)
+            col(TodoState.connection_id) == connection.id, col(TodoState.meeting_id) == meeting.id)
             .execution_options(populate_existing=True))).all()}
     return [stored[key] for key in rows if key in stored]
 

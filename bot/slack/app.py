@@ -24,7 +24,7 @@ from bot.slack.blocks.replies import notice_modal
 from bot.slack.context import workspace_of
 from bot.slack.errors import describe
 from bot.slack.installations import SqlStateStore
-from bot.slack.listeners import actions, commands, home, lifecycle, members, setup, todos
+from bot.slack.listeners import actions, commands, home, lifecycle, members, routing, setup, todos
 
 log = logging.getLogger(__name__)
 
@@ -120,4 +120,5 @@ def build_slack_app(deps: Deps) -> AsyncApp:
     lifecycle.register(app, deps)
     todos.register(app, deps)
     members.register(app, deps)
+    routing.register(app, deps)
     return app

@@ -20,12 +20,15 @@ ALIASES = {
     "reminders": "reminders", "reminder": "reminders",
     "recap": "recap", "recaps": "recap",
     "alias": "alias",
+    "explain": "explain", "why": "explain",
+    "connect": "connect",
+    "routes": "routes", "rules": "routes", "routing": "routes",
 }
 
 
 @dataclass(frozen=True)
 class Parsed:
-    name: str  # help | list | show | todos | topics | status | setup | disconnect | unknown | usage
+    name: str  # help | list | show | todos | topics | status | setup | disconnect | explain | unknown | usage
     raw: str = ""
     limit: int = DEFAULT_LIST
     meeting_id: str | None = None
@@ -98,9 +101,16 @@ def parse(text: str | None) -> Parsed:
             example = "`/meetings reminders off`" if verb == "reminders" else "`/meetings recap off` in the channel"
             return Parsed("usage", raw, message=f"Say `on` or `off`, like {example}.")
         return Parsed(verb, raw, switch=args[0].lower() == "on")
+    if verb == "explain":
+        if not args:
+            return Parsed("explain", raw)
+        if len(args) > 1 or not _looks_like_id(args[0]):
+            return Parsed("usage", raw, message="Type `/meetings explain <meeting id>`, or `/meetings explain` "
+                                                "for the latest decisions.")
+        return Parsed("explain", raw, meeting_id=args[0].strip("`<>\"'"))
     if verb == "alias":
         return _alias(raw)
-    if verb in ("topics", "status", "setup", "disconnect"):
+    if verb in ("topics", "status", "setup", "disconnect", "connect", "routes"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)
 

@@ -34,11 +34,35 @@ class ActionId(StrEnum):
     TODO_ACCEPT = "todo_accept"
     TODO_NOT_ME = "todo_not_me"
     OWNERS_ACCEPT_ALL = "owners_accept_all"  # in the owner DM; value: the TodoRefs joined by ","
+    # a held meeting's approval DM; values carry "d1.<routing decision id>"
+    ROUTE_APPROVE = "route_approve"
+    ROUTE_POST_TO = "route_post_to"  # opens a modal with a channel picker
+    ROUTE_KEEP_PRIVATE = "route_keep_private"
+    ROUTE_SKIP = "route_skip"
+    ROUTE_POST_TO_CHANNEL = "route_post_to_channel"  # the picker inside that modal
+    # /meetings routes: the rules modal and its add/edit form
+    ROUTE_RULE_MENU = "route_rule_menu"  # overflow: "edit:<id>", "up:<id>", "down:<id>", "delete:<id>"
+    ROUTE_RULE_ADD = "route_rule_add"
+    ROUTE_FORM_NAME = "route_form_name"
+    ROUTE_FORM_TITLE = "route_form_title"
+    ROUTE_FORM_CATEGORY = "route_form_category"
+    ROUTE_FORM_DOMAINS = "route_form_domains"
+    ROUTE_FORM_EXTERNAL = "route_form_external"
+    ROUTE_FORM_MAX_PEOPLE = "route_form_max_people"
+    ROUTE_FORM_MIN_MINUTES = "route_form_min_minutes"
+    ROUTE_FORM_MAX_MINUTES = "route_form_max_minutes"
+    ROUTE_FORM_ACTION = "route_form_action"
+    ROUTE_FORM_CHANNELS = "route_form_channels"
+    ROUTE_FORM_APPROVER = "route_form_approver"
 
 
 class CallbackId(StrEnum):
     MINUTES_MODAL = "digest_minutes_modal"
     SETUP_MODAL = "setup_modal"
+    ROUTE_POST_TO_MODAL = "route_post_to_modal"  # private_metadata: the decision ref
+    CONNECT_MODAL = "connect_modal"  # a member's own account: the setup modal's personal form
+    ROUTES_MODAL = "routes_modal"  # private_metadata: {"scope": personal connection id or null}
+    ROUTE_RULE_FORM = "route_rule_form"  # private_metadata: {"rule", "scope", "root" view id}
 
 
 class BlockId(StrEnum):
@@ -50,3 +74,18 @@ class BlockId(StrEnum):
     SETUP_WEBHOOK_SECRET = "setup_webhook_secret_block"
     SETUP_POSTS = "setup_posts_block"
     SETUP_REGISTER_WEBHOOK = "setup_register_webhook_block"
+    ROUTE_ACTIONS = "route_actions"
+    ROUTE_POST_TO_CHANNEL = "route_post_to_channel_block"
+    ROUTE_RULE_PREFIX = "route_rule:"  # + the rule id, on each rule's section in the routes modal
+    ROUTE_RULE_ADD = "route_rule_add_block"
+    ROUTE_FORM_NAME = "route_form_name_block"
+    ROUTE_FORM_TITLE = "route_form_title_block"
+    ROUTE_FORM_CATEGORY = "route_form_category_block"
+    ROUTE_FORM_DOMAINS = "route_form_domains_block"
+    ROUTE_FORM_EXTERNAL = "route_form_external_block"
+    ROUTE_FORM_MAX_PEOPLE = "route_form_max_people_block"
+    ROUTE_FORM_MIN_MINUTES = "route_form_min_minutes_block"
+    ROUTE_FORM_MAX_MINUTES = "route_form_max_minutes_block"
+    ROUTE_FORM_ACTION = "route_form_action_block"
+    ROUTE_FORM_CHANNELS = "route_form_channels_block"
+    ROUTE_FORM_APPROVER = "route_form_approver_block"

@@ -67,13 +67,18 @@ class Workspace(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     installed_by: str | None = Field(default=None, max_length=32)  # the Slack user who installed the app
     timezone: str | None = Field(default=None, max_length=64)  # for weekly recaps; an admin's Slack time zone
+    # Email domains of the workspace's own people (routing's "has external participants"): learned
+    # from the members' addresses on first use, editable by an admin. None: not learned yet.
+    internal_domains: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Connection(SQLModel, table=True):
-    """A workspace's link to one provider account: the key, the webhook URL token, the channel."""
+    """A link to one provider account: the key, the webhook URL token, the channel, its owner.
+    A workspace may have several, one per (provider, provider account)."""
 
     __tablename__ = "connections"
-    __table_args__ = (UniqueConstraint("team_id", "provider", name="uq_connections_team_provider"),)
+    __table_args__ = (UniqueConstraint("team_id", "provider", "provider_account",
+                                       name="uq_connections_team_provider_account"),)
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(foreign_key="workspaces.team_id", index=True, max_length=32)
@@ -89,6 +94,11 @@ class Connection(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     last_webhook_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    owner_id: str | None = Field(default=None, max_length=32)  # the Slack user who connected it
+    # Whose account it is at the provider (its id or email); "" when the provider does not say.
+    provider_account: str = Field(default="", max_length=255)
+    personal: bool = False  # a member's own account (/meetings connect), not the workspace's
+    visible_to_all: bool = False  # an admin's choice: every member sees this connection's meetings
 
 
 class InboxEvent(SQLModel, table=True):
@@ -368,3 +378,54 @@ class OwnerRejection(SQLModel, table=True):
     name_key: str = Field(primary_key=True, max_length=120)
     user_id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+# --- routing
+class RouteRule(SQLModel, table=True):
+    """One routing rule: the first enabled rule whose conditions all match decides where a meeting
+    goes (bot/services/routing.py). Workspace rules have no connection; a personal connection's
+    owner may add rules for it alone. `builtin` names a rule the bot created ("sensitive")."""
+
+    __tablename__ = "route_rules"
+    __table_args__ = (UniqueConstraint("team_id", "builtin", name="uq_route_rules_builtin"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    connection_id: int | None = Field(default=None, foreign_key="connections.id")
+    position: int = 0
+    name: str = Field(max_length=200)
+    conditions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    action: str = Field(max_length=16)  # channels | dm_owner | hold | skip
+    channels: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    approver: str | None = Field(default=None, max_length=32)  # hold: who approves, if not the default
+    builtin: str | None = Field(default=None, max_length=32)
+    enabled: bool = True
+    auto_approve_hours: int | None = None  # hold: approve by itself after this long; None: never
+    created_by: str = Field(default="cli", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RoutingDecision(SQLModel, table=True):
+    """Where one meeting went and why, decided once on its first delivery and kept: a re-export
+    edits what was posted there, and rule changes apply only to later meetings."""
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (UniqueConstraint("connection_id", "meeting_id", name="uq_routing_decisions_meeting"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    connection_id: int = Field(foreign_key="connections.id")
+    meeting_id: str = Field(max_length=255)
+    meeting_title: str = Field(default="", max_length=500)
+    rule_id: int | None = None  # None: no rule matched (the connection's default)
+    rule_name: str = Field(default="", max_length=200)
+    action: str = Field(max_length=16)  # channels | dm_owner | hold | skip
+    destinations: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # channel/user ids
+    state: str = Field(max_length=16)  # posted | held | approved | kept_private | skipped
+    approver: str | None = Field(default=None, max_length=32)
+    auto_approve_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    trace: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # explain lines
+    decided_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    acted_by: str | None = Field(default=None, max_length=64)
+    acted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

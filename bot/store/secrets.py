@@ -72,7 +72,7 @@ async def rotate(db: Database, box: SecretBox) -> int:
             key = model.id  # type: ignore[attr-defined]
             rows = (await connection.execute(select(key, *(getattr(model, c) for c in columns)))).all()
             for row_id, *values in rows:
-                fresh = {column: box.rotate(value) for column, value in zip(columns, values) if value}
+                fresh = {column: box.rotate(value) for column, value in zip(columns, values, strict=True) if value}
                 if fresh:
                     await connection.execute(update(model).where(key == row_id).values(**fresh))
                     count += len(fresh)

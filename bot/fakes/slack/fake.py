@@ -42,7 +42,7 @@ class FakeSlack(WebApiMethods):
         "api.test", "auth.test", "auth.revoke",
         "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "chat.getPermalink",
         "views.open", "views.update", "views.push", "views.publish",
-        "users.info", "users.list", "users.lookupByEmail",
+        "users.info", "users.list", "users.lookupByEmail", "users.conversations",
         "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
     )
@@ -97,6 +97,8 @@ class FakeSlack(WebApiMethods):
         self.warnings: list[FakeWarning] = []
         self.users: dict[str, dict] = {}
         self.channels: dict[str, dict] = {}
+        #: channel id -> the user ids in it (users.conversations)
+        self.channel_members: dict[str, set[str]] = defaultdict(set)
         #: (channel, ts) -> message as stored after post/update
         self.messages: dict[tuple[str, str], dict] = {}
         #: view id -> view; home tabs also in home_views[user_id]
@@ -283,6 +285,11 @@ class FakeSlack(WebApiMethods):
         with self._lock:
             self.channels[channel_id] = channel
         return channel
+
+    def add_member(self, channel_id: str, *user_ids: str) -> None:
+        """Put users in a channel (what users.conversations answers)."""
+        with self._lock:
+            self.channel_members[channel_id].update(user_ids)
 
     def new_response_url(
         self, *, channel: str | None = None, message_ts: str | None = None, user_id: str | None = None

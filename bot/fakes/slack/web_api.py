@@ -39,6 +39,7 @@ class WebApiMethods:
     warnings: list[FakeWarning]
     users: dict[str, dict]
     channels: dict[str, dict]
+    channel_members: dict[str, set[str]]
     messages: dict[tuple[str, str], dict]
     views: dict[str, dict]
     home_views: dict[str, dict]
@@ -373,6 +374,21 @@ class WebApiMethods:
             if (user.get("profile") or {}).get("email", "").lower() == email and not user.get("deleted"):
                 return {"ok": True, "user": copy.deepcopy(user)}, []
         return self._fail("users_not_found")
+
+    def _m_users_conversations(self, args, ws, token, basic):
+        user = str(args.get("user") or ws.bot_user_id)
+        types = set(str(args.get("types") or "public_channel").split(","))
+        mine = []
+        for channel_id, ch in self.channels.items():
+            member = user in self.channel_members.get(channel_id, set()) or (user == ws.bot_user_id
+                                                                              and ch["is_member"])
+            kind = "private_channel" if ch["is_private"] else "public_channel"
+            if member and kind in types:
+                mine.append(copy.deepcopy(ch))
+        limit = int(args.get("limit") or 100)
+        start = int(args.get("cursor") or 0)
+        cursor = str(start + limit) if start + limit < len(mine) else ""
+        return {"ok": True, "channels": mine[start:start + limit], "response_metadata": {"next_cursor": cursor}}, []
 
     def _m_conversations_info(self, args, ws, token, basic):
         channel = self.channels.get(args.get("channel", ""))

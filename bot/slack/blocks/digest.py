@@ -161,13 +161,16 @@ def _counts_line(todos: int, highlights: int) -> str:
     return " · ".join(parts) + " in the thread"
 
 
-def digest_message(meeting: Meeting, *, provider_name: str) -> Message:
+def digest_message(meeting: Meeting, *, provider_name: str, routed_by: str | None = None) -> Message:
     """The channel digest: title, when, recap, key points of the minutes, what is in the thread,
-    and a Full minutes button (only when there are minutes or a transcript)."""
+    and a Full minutes button (only when there are minutes or a transcript). `routed_by` (mrkdwn,
+    already escaped) says why it is here: the routing rule, or "default channel"."""
     title = _title(meeting.title)
     minutes = _safe_mrkdwn(meeting.minutes, title=meeting.title)
     # The closing blocks always go in: the budget for the rest leaves room for them.
     tail: list[Block] = [note(_counts_line(len(meeting.todos), len(meeting.highlights)))]
+    if routed_by:
+        tail.append(note(f"Why here: {routed_by}"))
     if minutes or (meeting.transcript or "").strip():  # the modal shows the transcript after the minutes
         value = meeting.id if meeting.id and len(meeting.id) <= MAX_BUTTON_VALUE else None
         tail.append(ActionsBlock(elements=[

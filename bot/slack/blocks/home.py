@@ -41,8 +41,12 @@ def _digest_line(message: SlackMessage) -> str:
 
 
 def home_view(*, connection: Connection | None, provider_name: str | None, digests: list[SlackMessage],
-              viewer_is_admin: bool, my_todos: Sequence[TodoState] = ()) -> dict:
+              viewer_is_admin: bool, my_todos: Sequence[TodoState] = (), waiting: int = 0) -> dict:
     blocks: list = [HeaderBlock(text=PlainTextObject(text="Meetings bot"))]
+    if waiting:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f":hourglass: *{waiting} meeting{'s wait' if waiting != 1 else ' waits'} for your approval.* "
+                 "The approval DMs have the buttons; `/meetings status` lists them.")))
     if connection is None:
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text="This workspace isn't connected to a meeting-notes service yet. "

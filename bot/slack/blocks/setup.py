@@ -37,7 +37,7 @@ SECRET_WHY = ("With a signing secret the bot checks that every webhook really co
 
 
 def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | None, webhook_url: str | None,
-                channel_note: str | None = None) -> dict:
+                channel_note: str | None = None, personal: bool = False) -> dict:
     """`providers`: (name, display name). `webhook_url`: the saved connection's, if there is one.
     `channel_note`: mrkdwn about the saved channel (the bot is not in it), shown under the picker."""
     current = connection.provider if connection else providers[0][0]
@@ -62,8 +62,11 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
                    hint=key_hint,
                    element=PlainTextInputElement(action_id=ActionId.SETUP_API_KEY, max_length=500,
                                                  placeholder="Paste the API key")),
-        InputBlock(block_id=BlockId.SETUP_CHANNEL, label="Default channel for digests",
-                   hint="Public or private. In a private channel, invite the bot first: /invite @meetings-bot",
+        InputBlock(block_id=BlockId.SETUP_CHANNEL, optional=personal,
+                   label="Channel for your digests" if personal else "Default channel for digests",
+                   hint=("Leave empty to get your digests by DM. A channel must be one you are in."
+                         if personal else
+                         "Public or private. In a private channel, invite the bot first: /invite @meetings-bot"),
                    element=ConversationSelectElement(
                        action_id=ActionId.SETUP_CHANNEL,
                        initial_conversation=(connection.default_channel if connection and
@@ -88,7 +91,8 @@ def setup_modal(*, providers: list[tuple[str, str]], connection: Connection | No
                        initial_options=[Option(value="register", label="Register the webhook for me")]
                        if registered else None)),
     ]
-    view = View(type="modal", callback_id=CallbackId.SETUP_MODAL, title="Meetings bot setup",
+    view = View(type="modal", callback_id=CallbackId.CONNECT_MODAL if personal else CallbackId.SETUP_MODAL,
+                title="Connect your account" if personal else "Meetings bot setup",
                 submit="Save", close="Cancel", blocks=blocks)
     return view.to_dict()
 

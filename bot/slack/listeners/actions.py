@@ -25,7 +25,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def show_clicked(ack, body, action, context):
         await ack()
         team_id = context["workspace"]
-        work = show_meeting(team_id=team_id, meeting_id=action.get("value") or "", deps=deps)
+        work = show_meeting(team_id=team_id, meeting_id=action.get("value") or "", deps=deps,
+                            user_id=context["user_id"])
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.MORE_MEETINGS.value)
@@ -38,7 +39,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             deps.background.answer(_stale_button(), response_url=body["response_url"], team_id=team_id)
             return
         work = more_meetings(team_id=team_id, cursor=cursor, limit=min(limit, MAX_MORE), after_id=after_id,
-                             deps=deps)
+                             deps=deps, user_id=context["user_id"])
         deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
 
     @app.action(ActionId.FULL_MINUTES.value)
@@ -46,7 +47,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()  # before views.open: Slack's 3 s are for the ack, and views.open may be slow or limited
         team_id = context["workspace"]
         work = open_minutes(deps, team_id=team_id, trigger_id=body.get("trigger_id") or "",
-                            meeting_id=action.get("value") or "")
+                            meeting_id=action.get("value") or "", user_id=context["user_id"])
         if body.get("response_url"):
             deps.background.answer(work, response_url=body["response_url"], team_id=team_id)
         else:

@@ -17,7 +17,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         parsed = parse(command.get("text"))
         COMMANDS.labels(subcommand=parsed.name).inc()
         team_id, user_id, admin = context["workspace"], context["user_id"], context["is_admin"]
-        reply = ack_reply(parsed, team_id=team_id, deps=deps)  # instant, cached, or "busy"
+        reply = ack_reply(parsed, team_id=team_id, user_id=user_id, deps=deps)  # instant, cached, or "busy"
         if reply is not None:
             await ack(**reply.to_slack(), response_type="ephemeral")
             return
@@ -25,6 +25,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if parsed.name == "setup":
             work = setup_flow.open_setup(deps, team_id=team_id, trigger_id=command.get("trigger_id") or "",
                                          admin=admin)
+        elif parsed.name == "connect":
+            from bot.slack.listeners.routing import open_personal_connect
+
+            work = open_personal_connect(deps, team_id=team_id, user_id=user_id,
+                                         trigger_id=command.get("trigger_id") or "")
+        elif parsed.name == "routes":
+            from bot.slack.listeners.routing import open_routes
+
+            work = open_routes(deps, team_id=team_id, user_id=user_id, trigger_id=command.get("trigger_id") or "")
         elif parsed.name == "disconnect":
             work = setup_flow.ask_disconnect(deps, team_id=team_id, admin=admin)
         elif parsed.name == "alias":
@@ -35,4 +44,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         else:
             work = answer(parsed, team_id=team_id, deps=deps, user_id=user_id)
         deps.background.answer(work, response_url=command["response_url"], team_id=team_id,
-                               share=shared_question(parsed, team_id))
+                               share=shared_question(parsed, team_id, user_id))

@@ -21,8 +21,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team_id = body.get("team_id") or user.get("team_id")
         if not isinstance(user_id, str) or not isinstance(team_id, str) or not user_id or not team_id:
             return
-        if user.get("deleted"):
-            key = timezones.UNKNOWN
-        else:
-            key = timezones.zone_key(user.get("tz"), user.get("tz_offset"))
+        key = timezones.UNKNOWN if user.get("deleted") else timezones.zone_key(user.get("tz"), user.get("tz_offset"))
         await timezones.store(deps.db, team_id=team_id, user_id=user_id[:32], key=key, now=utcnow())
