@@ -29,6 +29,7 @@ from bot.logging_setup import REQUEST_ID, TEAM
 from bot.metrics import SLASH_ACK_SECONDS, WEBHOOK_INGEST_SECONDS
 from bot.providers.registry import PROVIDERS
 from bot.store.models import InboxEvent, SlackMessage, utcnow
+from bot.store.states import InboxStatus, MessageState
 
 log = logging.getLogger("bot.requests")
 
@@ -142,20 +143,21 @@ async def refresh_gauges(db) -> None:
     inbox, messages = InboxEvent.__table__.c, SlackMessage.__table__.c  # type: ignore[attr-defined]
     async with db.engine.connect() as connection:
         by_status = dict((await connection.execute(
-            select(inbox.status, func.count()).where(inbox.status.in_(("pending", "processing", "dead")))
+            select(inbox.status, func.count())
+            .where(inbox.status.in_((InboxStatus.PENDING, InboxStatus.PROCESSING, InboxStatus.DEAD)))
             .group_by(inbox.status))).all())
         oldest = (await connection.execute(select(func.min(inbox.received_at)).where(
-            inbox.status.in_(("pending", "processing"))))).scalar()
+            inbox.status.in_((InboxStatus.PENDING, InboxStatus.PROCESSING))))).scalar()
         by_state = dict((await connection.execute(
             select(messages.state, func.count()).where(
-                (messages.state == "dead")
-                | ((messages.state == "active")
+                (messages.state == MessageState.DEAD)
+                | ((messages.state == MessageState.ACTIVE)
                    & ((messages.sent_hash.is_(None)) | (messages.sent_hash != messages.content_hash))))
             .group_by(messages.state))).all())
-    INBOX_BACKLOG.set(by_status.get("pending", 0) + by_status.get("processing", 0))
-    DEAD_EVENTS.set(by_status.get("dead", 0))
-    OUTBOX_BACKLOG.set(by_state.get("active", 0))
-    DEAD_MESSAGES.set(by_state.get("dead", 0))
+    INBOX_BACKLOG.set(by_status.get(InboxStatus.PENDING, 0) + by_status.get(InboxStatus.PROCESSING, 0))
+    DEAD_EVENTS.set(by_status.get(InboxStatus.DEAD, 0))
+    OUTBOX_BACKLOG.set(by_state.get(MessageState.ACTIVE, 0))
+    DEAD_MESSAGES.set(by_state.get(MessageState.DEAD, 0))
     if oldest is None:
         OLDEST_PENDING.set(0)
     else:

@@ -34,6 +34,7 @@ from bot.slack.blocks.digest import (
 )
 from bot.slack.blocks.routing import approval_message, why_here
 from bot.store.models import Connection, InboxEvent, RoutingDecision, TodoState, utcnow
+from bot.store.states import ConnectionStatus, MessageKind, TodoStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ async def process(event: InboxEvent, deps) -> str | None:
     """Handle one inbox event. Returns a note for the inbox row, or raises for a retry."""
     async with deps.db.session() as session:
         connection = (await session.exec(select(Connection).where(Connection.id == event.connection_id))).first()
-    if connection is None or connection.status != "active":
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return "the connection is gone or paused"
     info = provider_info(connection.provider)
     action = info.webhooks.actions.get(event.event_type)
@@ -64,7 +65,7 @@ async def process(event: InboxEvent, deps) -> str | None:
             return known
         message = meeting_started_message(title=known.title, started_at=known.started_at,
                                           provider_name=info.display_name)
-        return await _note(deps, connection, event, known.title, "started", message)
+        return await _note(deps, connection, event, known.title, MessageKind.STARTED, message)
 
     if action is Action.FAILED:
         # The provider gave up on the meeting: say so where its digest would have gone.
@@ -77,7 +78,7 @@ async def process(event: InboxEvent, deps) -> str | None:
             return f"{info.display_name} does not say this meeting failed: no notice"
         message = meeting_failed_message(title=known.title, started_at=known.started_at,
                                          provider_name=info.display_name, reason=known.failure_reason)
-        return await _note(deps, connection, event, known.title, "failed", message)
+        return await _note(deps, connection, event, known.title, MessageKind.FAILED, message)
 
     if action is Action.ENDED:
         if not post_options.enabled(connection.options, "ended"):
@@ -88,7 +89,7 @@ async def process(event: InboxEvent, deps) -> str | None:
         if known.ended_at and utcnow() - known.ended_at > ENDED_NOTE_MAX_AGE:
             return "too late for a meeting-ended note"  # delivered late or out of order: the digest may be out
         message = meeting_ended_message(title=known.title, ended_at=known.ended_at, provider_name=info.display_name)
-        return await _note(deps, connection, event, known.title, "ended", message)
+        return await _note(deps, connection, event, known.title, MessageKind.ENDED, message)
 
     if not event.meeting_id:
         return "the event names no meeting"
@@ -217,7 +218,7 @@ def _unknown_meeting(event: InboxEvent, provider_name: str) -> str:
 
 
 def todo_view(state: TodoState) -> TodoView:
-    return TodoView(text=state.text, due=state.due, done=state.status == "done",
+    return TodoView(text=state.text, due=state.due, done=state.status == TodoStatus.DONE,
                     ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
                     assignee=state.assignee, snoozed_until=state.snoozed_until, **owner_fields(state))
 
@@ -229,7 +230,7 @@ async def _want_todo_pages(deps, *, connection: Connection, digest, states: list
     first = 0
     for page, message in enumerate(pages, start=1):
         row = await outbox.want(deps.db, connection_id=connection.id, team_id=connection.team_id,
-                                meeting_id=digest.meeting_id, channel=digest.channel, kind=f"todos:{page}",
+                                meeting_id=digest.meeting_id, channel=digest.channel, kind=MessageKind.todo_page(page),
                                 priority=PRIORITY_THREAD + page, parent_id=digest.id, payload=message.to_slack())
         shown = sum(1 for b in message.blocks if (getattr(b, "block_id", "") or "").startswith("todo:"))
         assert row.id is not None, "a stored outbox row"
@@ -262,7 +263,8 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     to earlier meetings' (whose threads would then mention them)."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
-    digest = await outbox.want(deps.db, **common, kind="digest", priority=PRIORITY_DIGEST, title=meeting.title,
+    digest = await outbox.want(deps.db, **common, kind=MessageKind.DIGEST, priority=PRIORITY_DIGEST,
+                               title=meeting.title,
                                payload=digest_message(meeting, provider_name=provider_name,
                                                       routed_by=routed_by).to_slack())
     if post_options.enabled(connection.options, "todos"):
@@ -279,6 +281,6 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:
-        await outbox.want(deps.db, **common, kind="highlights", priority=PRIORITY_THREAD + 1000,
+        await outbox.want(deps.db, **common, kind=MessageKind.HIGHLIGHTS, priority=PRIORITY_THREAD + 1000,
                           parent_id=digest.id, payload=highlights.to_slack())
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from bot.providers.webhooks import WebhookEvent
 from bot.store.db import Database
 from bot.store.models import Connection, InboxEvent, utcnow
+from bot.store.states import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def _row(*, connection_id: int, team_id: str, provider: str, event: WebhookEvent
     row = {"connection_id": connection_id, "team_id": team_id, "provider": provider,
            "event_type": event.event_type, "dedupe_key": event.dedupe_key, "meeting_id": event.meeting_id,
            "payload": raw_body.decode("utf-8", "replace") if known else "",
-           "status": "pending" if known else "ignored", "attempts": 0, "next_attempt_at": now, "received_at": now}
+           "status": InboxStatus.PENDING if known else InboxStatus.IGNORED, "attempts": 0, "next_attempt_at": now,
+           "received_at": now}
     check_storable(row)
     return row
 
@@ -201,8 +203,8 @@ class InboxWriter:
 
 def _due(now: datetime):
     """Pending and due, or claimed by a process whose lease ran out."""
-    return or_(and_(col(InboxEvent.status) == "pending", col(InboxEvent.next_attempt_at) <= now),
-               and_(col(InboxEvent.status) == "processing", col(InboxEvent.locked_until) < now))
+    return or_(and_(col(InboxEvent.status) == InboxStatus.PENDING, col(InboxEvent.next_attempt_at) <= now),
+               and_(col(InboxEvent.status) == InboxStatus.PROCESSING, col(InboxEvent.locked_until) < now))
 
 
 async def has_due(db: Database) -> bool:
@@ -218,7 +220,7 @@ async def claim(db: Database, *, limit: int = 10, lease: timedelta = LEASE) -> l
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (update(InboxEvent).where(col(InboxEvent.id).in_(candidates.scalar_subquery()))
-                 .values(status="processing", locked_until=now + lease, attempts=InboxEvent.attempts + 1)
+                 .values(status=InboxStatus.PROCESSING, locked_until=now + lease, attempts=InboxEvent.attempts + 1)
                  .returning(InboxEvent))
     async with db.session() as session:
         result = await session.scalars(statement.execution_options(synchronize_session=False))
@@ -229,7 +231,7 @@ async def extend_claims(db: Database, event_ids: list[int], *, lease: timedelta 
     """Renew the claims this process still works on; returns how many it still held."""
     async with db.session() as session:
         result = await session.exec(update(InboxEvent).where(col(InboxEvent.id).in_(event_ids),
-                                                             col(InboxEvent.status) == "processing")
+                                                             col(InboxEvent.status) == InboxStatus.PROCESSING)
                                     .values(locked_until=utcnow() + lease))
         return result.rowcount or 0
 
@@ -239,13 +241,13 @@ async def finish(db: Database, event_id: int, *, note: str | None = None) -> Non
         # The body (a whole transcript, for some providers) has served its purpose: only the
         # dedupe key must stay, to recognise a redelivery. The retention job deletes the row later.
         await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event_id).values(
-            status="done", processed_at=utcnow(), locked_until=None, last_error=note, payload=""))
+            status=InboxStatus.DONE, processed_at=utcnow(), locked_until=None, last_error=note, payload=""))
 
 
 async def fail(db: Database, event: InboxEvent, error: str, *, permanent: bool = False) -> str:
     """Schedule a retry, or dead-letter the event; returns the new status."""
     dead = permanent or event.attempts >= MAX_ATTEMPTS
-    status = "dead" if dead else "pending"
+    status = InboxStatus.DEAD if dead else InboxStatus.PENDING
     values: dict[str, object] = dict(status=status, locked_until=None, last_error=error[:2000])
     if not dead:
         values["next_attempt_at"] = utcnow() + backoff_delay(event.attempts)
@@ -264,7 +266,7 @@ async def later(db: Database, event: InboxEvent, *, delay: timedelta, note: str)
         return await fail(db, event, f"still not ready after {MAX_NOT_READY}: {note}", permanent=True)
     async with db.session() as session:
         await session.exec(update(InboxEvent).where(col(InboxEvent.id) == event.id).values(
-            status="pending", locked_until=None, last_error=note[:2000], next_attempt_at=utcnow() + delay,
+            status=InboxStatus.PENDING, locked_until=None, last_error=note[:2000], next_attempt_at=utcnow() + delay,
             attempts=InboxEvent.attempts - 1))
     return "waiting"
 
@@ -272,20 +274,20 @@ async def later(db: Database, event: InboxEvent, *, delay: timedelta, note: str)
 async def release_all_claims(db: Database) -> int:
     """At start-up of the only process (SQLite): events it held when it died are due again now."""
     async with db.session() as session:
-        result = await session.exec(update(InboxEvent).where(col(InboxEvent.status) == "processing")
-                                    .values(status="pending", locked_until=None, next_attempt_at=utcnow()))
+        result = await session.exec(update(InboxEvent).where(col(InboxEvent.status) == InboxStatus.PROCESSING)
+                                    .values(status=InboxStatus.PENDING, locked_until=None, next_attempt_at=utcnow()))
         return result.rowcount or 0
 
 
 async def retry(db: Database, *, event_ids: list[int] | None = None, team_id: str | None = None) -> int:
     """Put dead events back in the queue (all of them, or the ones named); returns how many."""
-    query = update(InboxEvent).where(col(InboxEvent.status) == "dead")
+    query = update(InboxEvent).where(col(InboxEvent.status) == InboxStatus.DEAD)
     if event_ids:
         query = query.where(col(InboxEvent.id).in_(event_ids))
     if team_id:
         query = query.where(col(InboxEvent.team_id) == team_id)
     async with db.session() as session:
-        result = await session.exec(query.values(status="pending", attempts=0, next_attempt_at=utcnow(),
+        result = await session.exec(query.values(status=InboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(),
                                                  locked_until=None))
         return result.rowcount or 0
 
@@ -313,6 +315,6 @@ async def dead_count(db: Database, *, team_id: str) -> int:
     """How many of the team's events are dead-lettered (for /meetings status)."""
     # A literal 'dead', so the partial index ix_inbox_events_dead serves it (see models.py).
     query = select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.team_id == team_id, InboxEvent.status == literal_column("'dead'"))
+        InboxEvent.team_id == team_id, InboxEvent.status == literal_column(f"'{InboxStatus.DEAD}'"))
     async with db.session() as session:
         return (await session.exec(query)).one()

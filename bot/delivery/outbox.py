@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from bot.store.db import Database
 from bot.store.models import SlackMessage, utcnow
+from bot.store.states import MessageKind, MessageState
 
 # How long a claim holds without renewal; the server renews its claims every third of it while the
 # Slack call is under way (bot/delivery/workers.py), so a crashed replica holds messages that long.
@@ -48,13 +49,14 @@ async def want(db: Database, *, connection_id: int, team_id: str, meeting_id: st
     async with db.session() as session:
         await session.exec(insert(SlackMessage).values(
             **identity, **kept, team_id=team_id, priority=priority, parent_id=parent_id, payload=body,
-            content_hash=digest, state="active", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+            content_hash=digest, state=MessageState.ACTIVE, attempts=0, next_attempt_at=now, created_at=now,
+            updated_at=now,
         ).on_conflict_do_nothing(index_elements=list(identity)))
         await session.exec(
             update(SlackMessage)
             .where(*(getattr(SlackMessage, k) == v for k, v in identity.items()),
                    col(SlackMessage.content_hash) != digest)
-            .values(payload=body, content_hash=digest, state="active", attempts=0, next_attempt_at=now,
+            .values(payload=body, content_hash=digest, state=MessageState.ACTIVE, attempts=0, next_attempt_at=now,
                     updated_at=now, last_error=None, priority=priority, **kept))
         row = (await session.exec(select(SlackMessage).where(
             *(getattr(SlackMessage, k) == v for k, v in identity.items())))).one()
@@ -77,7 +79,7 @@ async def digested_pairs(db: Database, listings: dict[int, list[str]]) -> set[tu
     async with db.session() as session:
         rows = (await session.exec(select(SlackMessage.connection_id, SlackMessage.meeting_id).where(
             col(SlackMessage.connection_id).in_(sorted(listings)), col(SlackMessage.meeting_id).in_(meeting_ids),
-            col(SlackMessage.kind) == "digest"))).all()
+            col(SlackMessage.kind) == MessageKind.DIGEST))).all()
     return {(c, m) for c, m in rows if m in listings.get(c, ())}
 
 
@@ -85,14 +87,14 @@ async def has_digest(db: Database, *, connection_id: int, meeting_id: str) -> bo
     async with db.session() as session:
         return (await session.exec(select(SlackMessage.id).where(
             SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
-            SlackMessage.kind == "digest"))).first() is not None
+            SlackMessage.kind == MessageKind.DIGEST))).first() is not None
 
 
 def _unsent():
     # Literals, word for word the condition of the partial index ix_slack_messages_unsent
     # (models.UNSENT): PostgreSQL matches a partial index to a query by its text, and a bound
     # parameter for 'active' would make it read every message ever sent.
-    return and_(SlackMessage.state == literal_column("'active'"),
+    return and_(SlackMessage.state == literal_column(f"'{MessageState.ACTIVE}'"),
                 or_(SlackMessage.sent_hash.is_(None), SlackMessage.sent_hash != SlackMessage.content_hash))
 
 
@@ -195,18 +197,18 @@ async def retry_later(db: Database, message: SlackMessage, *, delay: timedelta, 
     dead = count_attempt and message.attempts >= MAX_ATTEMPTS
     values: dict[str, object] = dict(locked_until=None, last_error=error[:2000], next_attempt_at=utcnow() + delay)
     if dead:
-        values["state"] = "dead"
+        values["state"] = MessageState.DEAD
     if not count_attempt:
         values["attempts"] = max(message.attempts - 1, 0)  # Slack's pacing is not the message's fault
     async with db.session() as session:
         await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(**values))
-    return "dead" if dead else "active"
+    return MessageState.DEAD if dead else MessageState.ACTIVE
 
 
 async def give_up(db: Database, message: SlackMessage, *, error: str) -> None:
     async with db.session() as session:
         await session.exec(update(SlackMessage).where(col(SlackMessage.id) == message.id).values(
-            state="dead", locked_until=None, last_error=error[:2000]))
+            state=MessageState.DEAD, locked_until=None, last_error=error[:2000]))
 
 
 async def release_all_claims(db: Database) -> None:
@@ -216,7 +218,7 @@ async def release_all_claims(db: Database) -> None:
 
 
 async def dead_messages(db: Database, *, team_id: str | None = None, limit: int = 20) -> list[SlackMessage]:
-    query = (select(SlackMessage).where(col(SlackMessage.state) == "dead")
+    query = (select(SlackMessage).where(col(SlackMessage.state) == MessageState.DEAD)
              .order_by(col(SlackMessage.id).desc()).limit(limit))
     if team_id:
         query = query.where(SlackMessage.team_id == team_id)
@@ -234,7 +236,7 @@ async def store_permalink(db: Database, *, message_id: int, team_id: str, permal
 async def recent_digests(db: Database, *, team_id: str, limit: int = 5) -> list[SlackMessage]:
     """The workspace's latest digests that reached Slack, newest first."""
     query = (select(SlackMessage)
-             .where(col(SlackMessage.team_id) == team_id, col(SlackMessage.kind) == "digest",
+             .where(col(SlackMessage.team_id) == team_id, col(SlackMessage.kind) == MessageKind.DIGEST,
                     col(SlackMessage.ts).is_not(None))
              .order_by(col(SlackMessage.sent_at).desc(), col(SlackMessage.id).desc()).limit(limit))
     async with db.session() as session:
@@ -246,7 +248,7 @@ async def digest_of(db: Database, *, connection_id: int, meeting_id: str) -> Sla
     async with db.session() as session:
         return (await session.exec(select(SlackMessage).where(
             SlackMessage.connection_id == connection_id, SlackMessage.meeting_id == meeting_id,
-            col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id).desc()))).first()
+            col(SlackMessage.kind) == MessageKind.DIGEST).order_by(col(SlackMessage.id).desc()))).first()
 
 
 async def digests_of(db: Database, *, connection_id: int, meeting_id: str) -> list[SlackMessage]:
@@ -254,4 +256,4 @@ async def digests_of(db: Database, *, connection_id: int, meeting_id: str) -> li
     async with db.session() as session:
         return list((await session.exec(select(SlackMessage).where(
             col(SlackMessage.connection_id) == connection_id, col(SlackMessage.meeting_id) == meeting_id,
-            col(SlackMessage.kind) == "digest").order_by(col(SlackMessage.id)))).all())
+            col(SlackMessage.kind) == MessageKind.DIGEST).order_by(col(SlackMessage.id)))).all())

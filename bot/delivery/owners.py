@@ -21,10 +21,11 @@ from bot.slack.blocks.digest import TodoView
 from bot.slack.blocks.owners import owner_request_message
 from bot.slack.directory import lookup_email, refresh_directory
 from bot.store.models import Connection, SlackMessage, TodoState, utcnow
+from bot.store.states import MessageKind
 
 log = logging.getLogger(__name__)
 
-KIND = "owners"
+KIND = MessageKind.OWNERS
 PRIORITY_OWNERS = 30  # after the digest and its thread, before reminders
 
 

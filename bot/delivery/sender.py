@@ -26,6 +26,7 @@ from bot.slack.installations import NotInstalled
 from bot.logging_setup import TEAM
 from bot.metrics import SLACK_POSTS, WEBHOOK_TO_DIGEST_SECONDS
 from bot.store.models import Connection, SlackMessage, utcnow
+from bot.store.states import MessageKind, MessageState
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +76,23 @@ class Sender:
         return await self.deps.connections.get(("provider", connection_id), load)
 
     async def _log_sent(self, message: SlackMessage, *, edited: bool, started: float) -> None:
-        noted = self._webhooks.pop((message.connection_id, message.meeting_id), None) if message.kind == "digest" \
-            else None
+        noted = self._webhooks.pop((message.connection_id, message.meeting_id), None) \
+            if message.kind == MessageKind.DIGEST else None
         provider = noted[0] if noted else await self._provider_of(message.connection_id)
         latency = ""
         if noted and not edited:
             seconds = (utcnow() - _aware(noted[1])).total_seconds()
             WEBHOOK_TO_DIGEST_SECONDS.labels(provider=provider).observe(seconds)
             latency = f", {seconds:.2f} s after its webhook"
-        level = logging.INFO if message.kind == "digest" else logging.DEBUG
+        level = logging.INFO if message.kind == MessageKind.DIGEST else logging.DEBUG
         log.log(level, "%s %s: team %s, %s meeting %s, channel %s, Slack answered in %.0f ms%s",
                 message.kind, "edited" if edited else "posted", message.team_id, provider, message.meeting_id,
                 message.channel, (time.monotonic() - started) * 1000, latency)
 
     async def _retry(self, message: SlackMessage, error: str) -> None:
         state = await outbox.retry_later(self.deps.db, message, delay=backoff_delay(message.attempts), error=error)
-        SLACK_POSTS.labels(result="dead" if state == "dead" else "retry").inc()
-        self._log_failure(message, error, dead=state == "dead")
+        SLACK_POSTS.labels(result="dead" if state == MessageState.DEAD else "retry").inc()
+        self._log_failure(message, error, dead=state == MessageState.DEAD)
 
     def _log_failure(self, message: SlackMessage, reason: str, *, dead: bool) -> None:
         what = f"{message.kind} for team {message.team_id}, meeting {message.meeting_id}, channel {message.channel}"

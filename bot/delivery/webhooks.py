@@ -24,6 +24,7 @@ from bot.metrics import WEBHOOKS
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
 from bot.store.models import Connection
+from bot.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def webhook_endpoint(deps):
             async with deps.db.session() as session:
                 row = (await session.exec(select(Connection).where(
                     Connection.webhook_token == token, Connection.provider == provider,
-                    Connection.status == "active"))).first()
+                    Connection.status == ConnectionStatus.ACTIVE))).first()
             if row is None:
                 return None
             secret = deps.box.decrypt(row.webhook_secret_encrypted) if row.webhook_secret_encrypted else None

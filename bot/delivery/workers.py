@@ -25,6 +25,7 @@ from bot.logging_setup import TEAM
 from bot.metrics import INBOX
 from bot.delivery.sender import Sender
 from bot.store.models import InboxEvent
+from bot.store.states import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class Workers:
         status = await inbox.fail(self.deps.db, event, reason)
         INBOX.labels(result=status).inc()
         where = f"{event.provider} event {event.event_type} (inbox {event.id}, meeting {event.meeting_id or '-'})"
-        if status == "dead":
+        if status == InboxStatus.DEAD:
             log.error("gave up on %s after %d attempts: %s; `meetings-bot inbox retry %s` tries again",
                       where, event.attempts, reason, event.id)
         else:

@@ -30,12 +30,13 @@ from bot.store.models import (
     TodoState,
     Workspace,
 )
+from bot.store.states import ConnectionStatus, MessageKind, RunKind
 
 log = logging.getLogger(__name__)
 
 HOUR = 9
 PRIORITY_FOLLOWUP = 50  # after digests and their threads
-KIND = "recap"
+KIND = MessageKind.RECAP
 # Every UTC offset in use, in quarter hours (UTC-12:00 to UTC+14:00).
 _OFFSETS = [timedelta(minutes=15 * q) for q in range(-12 * 4, 14 * 4 + 1)]
 
@@ -88,9 +89,9 @@ async def _week_digests(db: Database, weeks: dict[str, tuple[datetime, datetime]
     async with db.session() as session:
         rows = list((await session.exec(select(SlackMessage).join(
             Connection, col(Connection.id) == col(SlackMessage.connection_id)).where(
-            col(SlackMessage.team_id).in_(sorted(weeks)), col(SlackMessage.kind) == "digest",
+            col(SlackMessage.team_id).in_(sorted(weeks)), col(SlackMessage.kind) == MessageKind.DIGEST,
             col(SlackMessage.sent_at) >= start, col(SlackMessage.sent_at) < end,
-            col(Connection.status) == "active"))).all())
+            col(Connection.status) == ConnectionStatus.ACTIVE))).all())
     return [d for d in rows if (at := d.sent_at) is not None and weeks[d.team_id][0] <= at < weeks[d.team_id][1]]
 
 
@@ -165,7 +166,7 @@ async def run_recaps(deps, now: datetime) -> int:
             continue
         try:
             year, week, _ = locals_now[team_id].isocalendar()
-            run = await claim_run(deps.db, kind=KIND, team_id=team_id, subject=channel,
+            run = await claim_run(deps.db, kind=RunKind.RECAP, team_id=team_id, subject=channel,
                                   period=f"{year}-W{week:02d}", connection_id=min(d.connection_id for d in posted))
             if run is None:
                 continue

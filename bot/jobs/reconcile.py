@@ -28,6 +28,7 @@ from bot.providers.webhooks import Action, WebhookEvent
 from bot.services import decisions
 from bot.services.connections import open_provider
 from bot.store.models import Connection, utcnow
+from bot.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ async def reconcile_slice(deps, *, every: timedelta = RECONCILE_EVERY) -> int:
 async def _reconcile(deps, *, now: datetime, slice_index: int, slices: int, quiet_for: timedelta | None,
                      concurrency: int) -> int:
     # A connection with a channel, or a member's own account (which posts to its owner by DM).
-    query = select(Connection).where(col(Connection.status) == "active", or_(
+    query = select(Connection).where(col(Connection.status) == ConnectionStatus.ACTIVE, or_(
         col(Connection.default_channel).is_not(None),
         and_(col(Connection.personal).is_(True), col(Connection.owner_id).is_not(None))))
     if slices > 1:

@@ -34,6 +34,7 @@ from bot.store.models import (
     SlackMessage,
     TodoState,
 )
+from bot.store.states import ConnectionStatus, MessageKind, RunKind, TodoStatus
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ HOUR = 9
 UNDATED_AFTER = timedelta(days=7)
 ASK_AGAIN_AFTER = timedelta(hours=12)  # a suggestion made since yesterday's 9:00 DM waits for tomorrow's
 PRIORITY_FOLLOWUP = 50  # after digests and their threads
-KIND = "reminder"
+KIND = MessageKind.REMINDER
 
 
 def wants_reminder(state: TodoState, today: date, now: datetime) -> bool:
@@ -64,8 +65,8 @@ async def _open_todos_in(db: Database, zones: list[str]) -> list[tuple[TodoState
                                     col(MemberZone.user_id) == col(TodoState.assignee)))
              .join(Connection, col(Connection.id) == col(TodoState.connection_id))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(col(TodoState.status) == literal_column("'open'"), col(MemberZone.zone).in_(zones),
-                    Connection.status == "active", ~muted))
+             .where(col(TodoState.status) == literal_column(f"'{TodoStatus.OPEN}'"), col(MemberZone.zone).in_(zones),
+                    Connection.status == ConnectionStatus.ACTIVE, ~muted))
     async with db.session() as session:
         return [(state, zone) for state, zone in (await session.exec(query)).all()]
 
@@ -81,10 +82,10 @@ async def _unanswered_in(db: Database, zones: list[str], now: datetime) -> list[
              # (docs/routing.md); other people are asked once it is approved.
              .outerjoin(RoutingDecision, and_(col(RoutingDecision.connection_id) == col(TodoState.connection_id),
                                               col(RoutingDecision.meeting_id) == col(TodoState.meeting_id)))
-             .where(col(TodoState.status) == literal_column("'open'"),
+             .where(col(TodoState.status) == literal_column(f"'{TodoStatus.OPEN}'"),
                     col(TodoState.owner_confidence) == "suggested", col(TodoState.owner_asked_at).is_(None),
                     col(TodoState.first_seen_at) <= now - ASK_AGAIN_AFTER, col(MemberZone.zone).in_(zones),
-                    col(Connection.status) == "active",
+                    col(Connection.status) == ConnectionStatus.ACTIVE,
                     or_(col(RoutingDecision.id).is_(None), col(RoutingDecision.state).not_in(decisions.PRIVATE_STATES),
                         col(RoutingDecision.approver) == col(TodoState.suggested_owner))))
     async with db.session() as session:
@@ -96,7 +97,7 @@ async def _suggested_without_zone(db: Database, *, limit: int = 500) -> list[tup
     query = (select(TodoState.team_id, TodoState.suggested_owner).distinct()
              .outerjoin(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
                                          col(MemberZone.user_id) == col(TodoState.suggested_owner)))
-             .where(col(TodoState.status) == literal_column("'open'"),
+             .where(col(TodoState.status) == literal_column(f"'{TodoStatus.OPEN}'"),
                     col(TodoState.owner_confidence) == "suggested", col(TodoState.owner_asked_at).is_(None),
                     col(TodoState.suggested_owner).is_not(None), col(MemberZone.user_id).is_(None))
              .limit(limit))
@@ -145,7 +146,7 @@ async def run_reminders(deps, now: datetime) -> int:
             due = [s for s in owned if wants_reminder(s, local.date(), now)] + asked
             if not due:
                 continue
-            run = await claim_run(deps.db, kind=KIND, team_id=team_id, subject=user_id,
+            run = await claim_run(deps.db, kind=RunKind.REMINDER, team_id=team_id, subject=user_id,
                                   period=local.date().isoformat(), connection_id=min(s.connection_id for s in due))
             if run is None:
                 continue  # already sent (or being sent) today

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from bot.jobs.leader import RETENTION_LOCK, leader
 from bot.store.db import Database
 from bot.store.models import AuditEntry, FollowupRun, InboxEvent, SlackMessage, utcnow
+from bot.store.states import InboxStatus, MessageKind
 
 BATCH = 1000
 KEEP_RUN_KEYS = timedelta(days=60)  # far past any period a run key guards (a day, a week)
@@ -59,15 +60,16 @@ async def purge(db: Database, *, now: datetime, inbox_days: int, reminder_days: 
     done = Deleted()
     # Literals, so the partial indexes of models.py (processed events, follow-up messages) serve these.
     done.inbox_events = await _delete_in_batches(
-        db, InboxEvent, (col(InboxEvent.status).in_([literal_column("'done'"), literal_column("'ignored'")]),
+        db, InboxEvent, (col(InboxEvent.status).in_([literal_column(f"'{InboxStatus.DONE}'"),
+                                                      literal_column(f"'{InboxStatus.IGNORED}'")]),
                          col(InboxEvent.received_at) < now - timedelta(days=inbox_days)),
         col(InboxEvent.received_at), batch=batch)
     done.reminders = await _delete_in_batches(
-        db, SlackMessage, (SlackMessage.kind == literal_column("'reminder'"),
+        db, SlackMessage, (SlackMessage.kind == literal_column(f"'{MessageKind.REMINDER}'"),
                            SlackMessage.created_at < now - timedelta(days=reminder_days)),
         SlackMessage.created_at, batch=batch)
     done.recaps = await _delete_in_batches(
-        db, SlackMessage, (SlackMessage.kind == literal_column("'recap'"),
+        db, SlackMessage, (SlackMessage.kind == literal_column(f"'{MessageKind.RECAP}'"),
                            SlackMessage.created_at < now - timedelta(days=recap_days)),
         SlackMessage.created_at, batch=batch)
     done.audit_entries = await _delete_in_batches(

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from bot.store.crypto import SecretBox
 from bot.store.db import Database
 from bot.store.models import Connection, Workspace, utcnow
+from bot.store.states import ConnectionStatus
 
 
 class NotConnected(Exception):
@@ -97,7 +98,7 @@ async def connect(
         if options:
             connection.options = {**(connection.options or {}), **options}
         connection.account_email = account.email
-        connection.status = "active"
+        connection.status = ConnectionStatus.ACTIVE
         connection.updated_at = utcnow()
         session.add(connection)
         await session.flush()
@@ -130,7 +131,7 @@ async def active_connection(db: Database, team_id: str) -> Connection:
     async with db.session() as session:
         result = await session.exec(
             select(Connection)
-            .where(Connection.team_id == team_id, Connection.status == "active")
+            .where(Connection.team_id == team_id, Connection.status == ConnectionStatus.ACTIVE)
             .order_by(col(Connection.created_at), col(Connection.id))
         )
         connection = result.first()

@@ -17,13 +17,11 @@ from bot.services import routing
 from bot.services.routing import Decision, Default, Facts
 from bot.store.db import Database
 from bot.store.models import Connection, RoutingDecision, utcnow
+from bot.store.states import DecisionState
 
-# States
-POSTED = "posted"  # went where the rule (or the default) said
-HELD = "held"  # waits for its approver
-APPROVED = "approved"  # the approver let it go to its destinations (or picked a channel: Post to…)
-KEPT_PRIVATE = "kept_private"  # stays a DM to the approver
-SKIPPED = "skipped"  # posted nowhere
+# The states (bot/store/states.py), by their short names.
+POSTED, HELD, APPROVED = DecisionState.POSTED, DecisionState.HELD, DecisionState.APPROVED
+KEPT_PRIVATE, SKIPPED = DecisionState.KEPT_PRIVATE, DecisionState.SKIPPED
 PRIVATE_STATES = (HELD, KEPT_PRIVATE, SKIPPED)  # visible only to the approver and admins
 
 APPROVER_ACTIONS = {"approve": APPROVED, "post_to": APPROVED, "keep_private": KEPT_PRIVATE, "skip": SKIPPED}

@@ -19,6 +19,7 @@ from bot.providers.registry import provider_info
 from bot.services import audit, post_options
 from bot.services.connections import AccountTaken, connect, open_provider
 from bot.store.models import Connection, InboxEvent, RouteRule, RoutingDecision, SlackMessage, TodoState
+from bot.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _changes(before: Connection | None, after: Connection, *, key_changed: bool,
         return [("connected", f"{name}, digests to {_channel(after.default_channel)}, posts: "
                               f"{', '.join(sorted(post_options.chosen(after.options))) or 'nothing'}")]
     changes = []
-    if before.status != "active":
+    if before.status != ConnectionStatus.ACTIVE:
         changes.append(("resumed", f"{name} connection active again"))
     if key_changed:
         changes.append(("key_changed", f"new {name} API key saved"))

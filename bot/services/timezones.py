@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from bot.store.db import Database
 from bot.store.models import MemberZone, TodoState
+from bot.store.states import TodoStatus
 
 UNKNOWN = "unknown"
 _OFFSET = "UTC"
@@ -83,7 +84,8 @@ async def owners_without_zone(db: Database, *, limit: int = 500) -> list[tuple[s
              .outerjoin(MemberZone, and_(col(MemberZone.team_id) == col(TodoState.team_id),
                                          col(MemberZone.user_id) == col(TodoState.assignee)))
              # A literal, so the partial index of open owned todos serves it (see models.py).
-             .where(col(TodoState.status) == literal_column("'open'"), col(TodoState.assignee).is_not(None),
+             .where(col(TodoState.status) == literal_column(f"'{TodoStatus.OPEN}'"),
+                    col(TodoState.assignee).is_not(None),
                     col(MemberZone.user_id).is_(None))
              .limit(limit))
     async with db.session() as session:

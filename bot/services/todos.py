@@ -19,9 +19,10 @@ from bot.providers.base import Meeting
 from bot.services.owner_hints import name_key
 from bot.store.db import Database
 from bot.store.models import Connection, OwnerRejection, TodoState, utcnow
+from bot.store.states import TodoStatus
 
 ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week", "accept", "not_me")
-OPEN, DONE, REMOVED = "open", "done", "removed"  # removed: no longer in the provider's listing
+OPEN, DONE, REMOVED = TodoStatus.OPEN, TodoStatus.DONE, TodoStatus.REMOVED
 
 
 class TodoGone(Exception):
@@ -193,7 +194,7 @@ async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_i
         if connection is None or connection.team_id != team_id:
             raise TodoGone(ref.state_id)
         if action == "done":
-            state.status, state.done_by, state.done_at = "done", user_id, now
+            state.status, state.done_by, state.done_at = DONE, user_id, now
         elif action == "reopen":
             state.status, state.done_by, state.done_at = OPEN, None, None
         elif action == "assign":

@@ -13,6 +13,7 @@ from bot.providers.cache import ReadCache
 from bot.services import audit
 from bot.store.db import Database
 from bot.store.models import Connection, Workspace, utcnow
+from bot.store.states import ConnectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ async def pause_workspace(db: Database, team_id: str, *, why: str, caches: Itera
     """Pause the workspace's active connections (webhooks for it are refused and nothing tries to
     post with a dead token); `caches` holding its connection or answers are emptied."""
     async with db.session() as session:
-        statement = update(Connection).where(col(Connection.team_id) == team_id, col(Connection.status) == "active")
-        result = await session.exec(statement.values(status="paused", updated_at=utcnow()))
+        statement = update(Connection).where(col(Connection.team_id) == team_id,
+                                             col(Connection.status) == ConnectionStatus.ACTIVE)
+        result = await session.exec(statement.values(status=ConnectionStatus.PAUSED, updated_at=utcnow()))
         paused = result.rowcount or 0
     if paused:
         await audit.record(db, team_id=team_id, actor="slack", action="paused", detail=why)

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from bot.store.states import ConnectionStatus, InboxStatus, MessageKind, MessageState, TodoStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -45,11 +47,11 @@ def _partial(name: str, *columns: str, where: str) -> Index:
 
 
 # The rows the sender still has to post or edit; the due query repeats this condition word for word.
-UNSENT = "state = 'active' AND (sent_hash IS NULL OR sent_hash <> content_hash)"
-OPEN_TODO = "status = 'open'"
-DEAD_EVENT = "status = 'dead'"
-PROCESSED_EVENT = "status IN ('done', 'ignored')"
-FOLLOWUP_MESSAGE = "kind IN ('reminder', 'recap')"
+UNSENT = f"state = '{MessageState.ACTIVE}' AND (sent_hash IS NULL OR sent_hash <> content_hash)"
+OPEN_TODO = f"status = '{TodoStatus.OPEN}'"
+DEAD_EVENT = f"status = '{InboxStatus.DEAD}'"
+PROCESSED_EVENT = f"status IN ('{InboxStatus.DONE}', '{InboxStatus.IGNORED}')"
+FOLLOWUP_MESSAGE = f"kind IN ('{MessageKind.REMINDER}', '{MessageKind.RECAP}')"
 HAS_PARENT = "parent_id IS NOT NULL"
 UNPOSTED = "ts IS NULL"
 
@@ -88,7 +90,7 @@ class Connection(SQLModel, table=True):
     webhook_secret_encrypted: str | None = None
     webhook_token: str = Field(default_factory=new_webhook_token, unique=True, index=True, max_length=64)
     default_channel: str | None = Field(default=None, max_length=32)
-    status: str = Field(default="active", max_length=16)  # active | paused
+    status: str = Field(default=ConnectionStatus.ACTIVE, max_length=16)  # a ConnectionStatus
     account_email: str | None = Field(default=None, max_length=255)
     options: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
@@ -120,7 +122,7 @@ class InboxEvent(SQLModel, table=True):
     dedupe_key: str = Field(max_length=255)
     meeting_id: str | None = Field(default=None, max_length=255)
     payload: str  # the raw JSON body as received; emptied once processed (the dedupe key stays)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|processing|done|dead|ignored
+    status: str = Field(default=InboxStatus.PENDING, max_length=16, index=True)  # an InboxStatus
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -151,7 +153,7 @@ class SlackMessage(SQLModel, table=True):
     team_id: str = Field(max_length=32, index=True)
     meeting_id: str = Field(max_length=255)
     channel: str = Field(max_length=32)
-    kind: str = Field(max_length=64)  # digest | todos:N | highlights | started | ended | failed | reminder | recap
+    kind: str = Field(max_length=64)  # a MessageKind, or a todos page: MessageKind.todo_page(n)
     priority: int = 0  # lower goes first: digests before thread replies
     parent_id: int | None = Field(default=None, foreign_key="slack_messages.id")  # thread parent (the digest)
     payload: str  # JSON {"text", "blocks"}
@@ -159,7 +161,7 @@ class SlackMessage(SQLModel, table=True):
     sent_hash: str | None = Field(default=None, max_length=64)
     ts: str | None = Field(default=None, max_length=32)
     thread_ts: str | None = Field(default=None, max_length=32)
-    state: str = Field(default="active", max_length=16)  # active | dead
+    state: str = Field(default=MessageState.ACTIVE, max_length=16)  # a MessageState
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -245,7 +247,7 @@ class TodoState(SQLModel, table=True):
     position: int = 0
     text: str = ""
     due: str | None = Field(default=None, max_length=255)
-    status: str = Field(default="open", max_length=16)  # open | done
+    status: str = Field(default=TodoStatus.OPEN, max_length=16)  # a TodoStatus
     done_by: str | None = Field(default=None, max_length=32)
     done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     assignee: str | None = Field(default=None, max_length=32, index=True)
@@ -307,7 +309,7 @@ class FollowupRun(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("kind", "team_id", "subject", "period", name="uq_followup_runs_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # reminder | recap
+    kind: str = Field(max_length=16)  # a RunKind
     team_id: str = Field(max_length=32)
     subject: str = Field(max_length=32)  # the user id or the channel id
     period: str = Field(max_length=16)  # 2026-11-24 or 2026-W48
@@ -422,7 +424,7 @@ class RoutingDecision(SQLModel, table=True):
     rule_name: str = Field(default="", max_length=200)
     action: str = Field(max_length=16)  # channels | dm_owner | hold | skip
     destinations: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # channel/user ids
-    state: str = Field(max_length=16)  # posted | held | approved | kept_private | skipped
+    state: str = Field(max_length=16)  # a DecisionState
     approver: str | None = Field(default=None, max_length=32)
     auto_approve_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     trace: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # explain lines

@@ -22,6 +22,7 @@ from bot.services import post_options
 from bot.slack.blocks.text import escape, slack_date, truncate
 from bot.slack.ids import ActionId
 from bot.store.models import Connection, SlackMessage, TodoState
+from bot.store.states import ConnectionStatus
 
 MAX_DIGESTS = 10
 MAX_TODOS = 15
@@ -55,7 +56,7 @@ def home_view(*, connection: Connection | None, provider_name: str | None, diges
     else:
         channel = f"<#{connection.default_channel}>" if connection.default_channel else "no channel yet"
         last = slack_date(connection.last_webhook_at) if connection.last_webhook_at else "none yet"
-        state = "active" if connection.status == "active" else escape(connection.status)
+        state = "active" if connection.status == ConnectionStatus.ACTIVE else escape(connection.status)
         posts = ", ".join(o.label.lower() for o in post_options.POST_OPTIONS
                           if o.name in post_options.chosen(connection.options)) or "nothing"
         blocks.append(SectionBlock(fields=[

@@ -20,6 +20,7 @@ from bot.services.meetings import KeyCheck
 from bot.slack.blocks.message import BlockBudget, Message, note
 from bot.slack.blocks.text import escape, mention, plain, slack_date, truncate
 from bot.store.models import AuditEntry, Connection
+from bot.store.states import ConnectionStatus
 
 HELP_COMMANDS = [
     ("/meetings list [N]", "your N most recent meetings (10 if you leave it out), with a Show button on each",
@@ -128,7 +129,7 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
         key_text = f"⚠️ couldn't check: {provider_name} did not answer. Try again in a few minutes."
     channel = f"<#{connection.default_channel}>" if connection.default_channel else "not set"
     last = slack_date(connection.last_webhook_at) if connection.last_webhook_at else "none yet"
-    paused = "" if connection.status == "active" else f"\n*State:* {escape(connection.status)}"
+    paused = "" if connection.status == ConnectionStatus.ACTIVE else f"\n*State:* {escape(connection.status)}"
     blocks = [
         HeaderBlock(text=PlainTextObject(text="Meetings bot status")),
         SectionBlock(fields=[

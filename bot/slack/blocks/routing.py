@@ -19,6 +19,7 @@ from slack_sdk.models.views import View
 from bot.slack.blocks.message import BlockBudget, Message, note
 from bot.slack.blocks.text import escape, slack_date, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.store.states import DecisionState
 from bot.store.models import RoutingDecision
 
 APPROVAL_DIGEST_CHARS = 8_000  # the preview's share of a message; the rest is the approval's own
@@ -47,7 +48,7 @@ def why_here(decision: RoutingDecision) -> str:
     if decision.state == "approved" and decision.acted_by:
         who = "automatically" if decision.acted_by == "auto" else f"by <@{decision.acted_by}>"
         why += f" · approved {who}"
-    if decision.state == "kept_private":
+    if decision.state == DecisionState.KEPT_PRIVATE:
         why = f"kept private by <@{decision.acted_by}>" if decision.acted_by else "kept private"
     return why
 
