@@ -84,7 +84,7 @@ def test_phrasings_people_and_hedy_use(text, expected):
     assert parse_due(text, MEETING) == expected
 
 
-@pytest.mark.parametrize("text", [None, "", "   ", "soon", "when we can", "Q3", "end of Q1", "next sprint",
+@pytest.mark.parametrize("text", [None, "", "   ", "soon", "when we can", "next sprint",
                                   "2026-02-30", "February 30", "after the launch", "13/13", "12/01",
                                   "before the board meeting", "TBD", "n/a", "the 32nd", "Someday"])
 def test_what_names_no_day_is_left_alone(text):
@@ -101,3 +101,55 @@ def test_what_names_no_day_is_left_alone(text):
 ])
 def test_edges_of_the_calendar(meeting, text, expected):
     assert parse_due(text, meeting) == expected
+
+
+# Business phrases general date parsers miss, and due dates in the meeting's own language (read
+# with dateparser where the table has nothing): the meeting is on Thursday 19 November 2026.
+@pytest.mark.parametrize("language, text, expected", [
+    ("en", "by Q1", date(2027, 3, 31)),
+    ("en", "end of Q1", date(2027, 3, 31)),
+    ("en", "Q4", date(2026, 12, 31)),
+    ("en", "Q3 2027", date(2027, 9, 30)),
+    ("en", "EOD", MEETING),
+    ("en", "in two weeks", date(2026, 12, 3)),
+    ("de", "morgen", date(2026, 11, 20)),
+    ("de", "übermorgen", date(2026, 11, 21)),
+    ("de", "nächsten Montag", date(2026, 11, 23)),
+    ("de", "bis Freitag", date(2026, 11, 20)),
+    ("de", "Ende der Woche", date(2026, 11, 20)),
+    ("de", "nächste Woche", date(2026, 11, 23)),
+    ("de", "in zwei Wochen", date(2026, 12, 3)),
+    ("de", "15. Dezember", date(2026, 12, 15)),
+    ("de", "10. November", date(2026, 11, 10)),  # a week ago: overdue, not next year
+    ("de", "Monatsende", date(2026, 11, 30)),
+    ("es", "mañana", date(2026, 11, 20)),
+    ("es", "el próximo lunes", date(2026, 11, 23)),
+    ("es", "el viernes", date(2026, 11, 20)),
+    ("es", "fin de semana", date(2026, 11, 20)),
+    ("es", "la semana que viene", date(2026, 11, 23)),
+    ("es", "15 de diciembre", date(2026, 12, 15)),
+    ("es", "fin de mes", date(2026, 11, 30)),
+    ("es", "hoy", MEETING),
+    ("fr", "demain", date(2026, 11, 20)),
+    ("fr", "lundi prochain", date(2026, 11, 23)),
+    ("fr", "d'ici vendredi", date(2026, 11, 20)),
+    ("fr", "fin de semaine", date(2026, 11, 20)),
+    ("fr", "la semaine prochaine", date(2026, 11, 23)),
+    ("fr", "le 15 décembre", date(2026, 12, 15)),
+    ("fr", "fin du mois", date(2026, 11, 30)),
+    ("fr", "aujourd'hui", MEETING),
+    ("es-ES", "pasado mañana", date(2026, 11, 21)),
+    ("de_DE", "Freitag", date(2026, 11, 20)),
+    (None, "mañana", date(2026, 11, 20)),  # no language reported: the common ones are tried
+    (None, "demain", date(2026, 11, 20)),
+])
+def test_due_dates_in_the_meetings_language(language, text, expected):
+    assert parse_due(text, MEETING, language) == expected
+
+
+@pytest.mark.parametrize("language, text", [
+    ("de", "bald"), ("de", "nach dem Launch"), ("es", "cuando podamos"), ("fr", "dès que possible, ou pas"),
+    ("fr", "12/01"), ("de", "irgendwann"),
+])
+def test_unreadable_ones_in_other_languages_are_left_as_written(language, text):
+    assert parse_due(text, MEETING, language) is None

@@ -14,6 +14,8 @@ from typing import Any
 from sqlmodel import select
 
 from bot.delivery import outbox
+from bot.delivery import owners as owner_flow
+from bot.delivery.owner_views import owner_fields
 from bot.providers.base import Meeting, MeetingStatus, NotFound
 from bot.providers.registry import provider_info
 from bot.providers.webhooks import Action, BadWebhook
@@ -172,11 +174,13 @@ async def deliver(deps, *, connection: Connection, decision: RoutingDecision, me
                           provider_name=provider_name, routed_by=why)
     elif decision.state == decisions.KEPT_PRIVATE and decision.approver:
         await publish(deps, connection=connection, channel=decision.approver, meeting=meeting,
-                      provider_name=provider_name, routed_by=why)
+                      provider_name=provider_name, routed_by=why, private_to=decision.approver)
     elif decision.state == decisions.HELD:
         if post_options.enabled(connection.options, "todos"):
-            # Owners' reminders still come; the channel thread waits for the approval.
-            await todo_service.sync_meeting(deps.db, connection, meeting)
+            # Owners' reminders still come (owners matched by email are confirmed); the channel
+            # thread, the owner DMs and links to earlier meetings wait for the approval.
+            states = await todo_service.sync_meeting(deps.db, connection, meeting)
+            await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states, link=False)
         if decision.approver:
             reason = next((line.split(": matched (", 1)[1][:-1] for line in decision.trace
                            if ": matched (" in line), "it matched")
@@ -216,7 +220,7 @@ def _unknown_meeting(event: InboxEvent, provider_name: str) -> str:
 def todo_view(state: TodoState) -> TodoView:
     return TodoView(text=state.text, due=state.due, done=state.status == TodoStatus.DONE,
                     ref=todo_service.TodoRef.of(state).encode(), done_by=state.done_by, done_at=state.done_at,
-                    assignee=state.assignee, snoozed_until=state.snoozed_until)
+                    assignee=state.assignee, snoozed_until=state.snoozed_until, **owner_fields(state))
 
 
 async def _want_todo_pages(deps, *, connection: Connection, digest, states: list[TodoState],
@@ -252,9 +256,11 @@ async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> boo
 
 
 async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str,
-                  routed_by: str | None = None) -> None:
+                  routed_by: str | None = None, private_to: str | None = None) -> None:
     """Store what the meeting's digest and thread should say in one channel (or DM); the sender
-    does the rest. One living digest per channel, each with its own todo thread."""
+    does the rest. One living digest per channel, each with its own todo thread. `private_to`: a
+    meeting kept private to this person, who alone may get its owner DM; its todos are not linked
+    to earlier meetings' (whose threads would then mention them)."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
     digest = await outbox.want(deps.db, **common, kind=MessageKind.DIGEST, priority=PRIORITY_DIGEST,
@@ -263,8 +269,15 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                                                       routed_by=routed_by).to_slack())
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)
+        states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states,
+                                              link=private_to is None)
         await _want_todo_pages(deps, connection=connection, digest=digest, states=states,
                                meeting_title=meeting.title, provider_name=provider_name)
+        await owner_flow.ask_owners(deps, connection=connection, meeting_id=meeting.id, meeting_title=meeting.title,
+                                    states=states, todo_view=todo_view,
+                                    only=frozenset({private_to}) if private_to else None)
+        for earlier in await owner_flow.carried_from_meetings(deps, states=states):
+            await refresh_todos(deps, connection=connection, meeting_id=earlier)
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:

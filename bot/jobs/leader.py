@@ -16,6 +16,7 @@ FOLLOWUPS_LOCK = 0x6D656574  # "meet"
 RECONCILE_LOCK = 0x6D656575
 RETENTION_LOCK = 0x6D656576
 ZONES_LOCK = 0x6D656577
+DIRECTORY_LOCK = 0x6D656578  # member directories for todo owners (bot/jobs/directory.py)
 
 
 @asynccontextmanager

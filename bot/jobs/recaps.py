@@ -113,6 +113,19 @@ async def _week_todos(db: Database, team_id: str, digests: list[SlackMessage]) -
     return [s for s in states if (s.connection_id, s.meeting_id) in meetings]
 
 
+async def _needs_owner(db: Database, team_id: str, connections: set[int],
+                       now: datetime) -> list[tuple[str, int]]:
+    """(text, days open) of the channel's open todos nobody owns, any week's, oldest first."""
+    async with db.session() as session:
+        states = (await session.exec(select(TodoState).where(
+            TodoState.team_id == team_id, TodoState.connection_id.in_(connections),  # type: ignore[attr-defined]
+            TodoState.status == todo_service.OPEN, TodoState.owner_confidence == "needs_owner",
+            TodoState.assignee.is_(None)).limit(500))).all()  # type: ignore[union-attr]
+    aged = sorted(((s.text, (now - (s.carried_since or s.first_seen_at)).days) for s in states),
+                  key=lambda item: -item[1])
+    return aged
+
+
 async def _permalink(deps, digest: SlackMessage) -> str | None:
     """The digest's permalink: stored, or asked of Slack once (chat.getPermalink) and stored."""
     if digest.permalink or not digest.ts:
@@ -166,7 +179,8 @@ async def run_recaps(deps, now: datetime) -> int:
                 opened=sum(1 for s in states if start <= s.first_seen_at < end),
                 closed=sum(1 for s in states
                            if s.status == todo_service.DONE and s.done_at and start <= s.done_at < end),
-                open_by_owner=Counter(s.assignee for s in states if s.status == todo_service.OPEN))
+                open_by_owner=Counter(s.assignee for s in states if s.status == todo_service.OPEN),
+                needs_owner=await _needs_owner(deps.db, team_id, {d.connection_id for d in posted}, now))
             row = await outbox.want(deps.db, connection_id=run.connection_id, team_id=team_id,
                                     meeting_id=f"recap:{run.period}", channel=channel, kind=KIND,
                                     payload=message.to_slack(), priority=PRIORITY_FOLLOWUP)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery.approvals import auto_approve
+from bot.jobs.directory import refresh_directories
 from bot.jobs.followups import run_followups
 from bot.jobs.reconcile import RECONCILE_EVERY, SLICES, reconcile_slice
 from bot.jobs.retention import run_retention
@@ -36,6 +37,8 @@ def start_scheduler(deps, *, reconcile_every: timedelta = RECONCILE_EVERY) -> As
                       id="retention", misfire_grace_time=300, **common)
     scheduler.add_job(refresh_zones, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
                       id="member-zones", misfire_grace_time=600, **common)
+    scheduler.add_job(refresh_directories, "interval", seconds=ZONES_EVERY.total_seconds(), args=[deps],
+                      id="member-directories", misfire_grace_time=600, **common)
     # Held meetings whose rule approves them after N hours. Each approval is one conditional UPDATE,
     # so replicas running this together still approve a meeting once; no leader lock needed.
     scheduler.add_job(auto_approve, "interval", seconds=AUTO_APPROVE_EVERY.total_seconds(), args=[deps],

@@ -6,9 +6,10 @@ Whereby plug in by implementing `MeetingProvider` without touching them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Mapping, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
@@ -38,6 +39,18 @@ class Highlight:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Someone a provider names: a todo's owner hint or a meeting's participant. Either part may be
+    missing; neither is checked here (bot/services/owners.py matches them to Slack members)."""
+
+    name: str | None = None
+    email: str | None = None
+
+
+Participant = Person  # a meeting's participant is a Person too (routing's name for it)
+
+
+@dataclass(frozen=True)
 class Todo:
     id: str
     text: str
@@ -45,12 +58,9 @@ class Todo:
     due: str | None = None  # free text exactly as the provider gives it ("Tomorrow", "2026-03-10")
     completed: bool = False
     topic: Topic | None = None
-
-
-@dataclass(frozen=True)
-class Participant:
-    name: str | None = None
-    email: str | None = None
+    # Who the provider says owns it (assignee, owner, assignee suggestions…), in its order.
+    # Names in the todo's own text ("Anna will…") are read later, by bot/services/owner_hints.py.
+    owner_hints: tuple[Person, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,10 +85,13 @@ class Meeting(MeetingSummary):
     todos: list[Todo] = field(default_factory=list)
     url: str | None = None
     transcript: str | None = None  # plain text, one "Speaker: words" line per turn, where fetched
-    # What routing rules look at (bot/services/routing.py). None: the provider does not report it.
-    participants: tuple[Participant, ...] | None = None  # everyone in the meeting, the host included
+    # Who was in it (names, emails), the host included. Routing rules count and match them
+    # (bot/services/routing.py); owner names are matched among them (bot/services/owners.py).
+    # None: the provider does not report it.
+    participants: tuple[Participant, ...] | None = None
     categories: tuple[str, ...] | None = None  # Hedy topic, Meetric department and type, Harmony team, Whereby room
     host_email: str | None = None  # the meeting's own person (Meetric's conversation user): its approver
+    language: str | None = None  # the meeting's language as the provider reports it ("de", "es-ES")
     transcript_note: str | None = None  # why there is no transcript, when a user should know (a refused link)
 
 

@@ -36,7 +36,6 @@ import httpx
 from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
-    Participant,
     Account,
     Highlight,
     Meeting,
@@ -47,6 +46,7 @@ from bot.providers.base import (
     NotSupported,
     Page,
     PermissionDenied,
+    Person,
     ProviderError,
     RateLimited,
     Todo,
@@ -62,8 +62,9 @@ from bot.providers.http import (
     get_server_budget,
     parse_reset,
 )
-from bot.providers.parsing import IsoTime, Lenient, Number, Text, number, people
+from bot.providers.parsing import IsoTime, Lenient, Number, Text, number
 from bot.providers.parsing import text as clean_text
+from bot.providers.people import MeetingPeople, OwnerFields
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ class HarmonyProvider:
                        duration_seconds=base.duration_seconds, topic=base.topic, ended_at=ended,
                        recap=recap, minutes=minutes, highlights=highlights, todos=todos,
                        url=fields.url, transcript=transcript_text(transcript),
+                       language=fields.language,  # due dates' language (issue 12)
                        **routing_facts(fields))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
@@ -270,7 +272,7 @@ class _HarmonyModel(Lenient):
     empty_is_absent = True  # "" means nothing, like null: the next spelling is read
 
 
-class _Meeting(_HarmonyModel):
+class _Meeting(_HarmonyModel, MeetingPeople):
     """A meeting (seed: `meeting_id`, `title`, `date`) or a conversation (public pages)."""
 
     id: Text = _spellings("id", "meeting_id", "conversation_id", "meetingId", "conversationId")
@@ -278,8 +280,7 @@ class _Meeting(_HarmonyModel):
     started_at: IsoTime = _spellings("date", "started_at", "start_time", "startTime", "created_at")
     ended_at: IsoTime = _spellings("ended_at", "end_time", "endTime")
     duration: Number = _spellings("duration", "duration_seconds", "durationSeconds")
-    team: Any = None
-    participants: Any = None
+    team: Any = None  # participants and language: MeetingPeople
     status: Text = _spellings("status", "state")
     failure_reason: Text = _spellings("error_message", "failure_reason", "error", "reason")
     url: Text = _spellings("url", "app_url", "web_url")
@@ -304,7 +305,7 @@ class _Line(_HarmonyModel):
     text: Text = _spellings("text", "content", "title", "description")
 
 
-class _ActionItem(_Line):
+class _ActionItem(_Line, OwnerFields):
     id: Text = None
     due: Text = _spellings("due_date", "due", "dueDate")
     completed: Any = _spellings("completed", "done")
@@ -384,15 +385,17 @@ def _strings(value: Any) -> list[str]:
 
 
 def _todo(item: Any, meeting_id: str, prefix: str) -> Todo | None:
+    owners: tuple[Person, ...] = ()
     if isinstance(item, dict):
         action = _ActionItem.read(item)
-        text, due, ident = action.text, action.due, action.id
+        text, due, ident, owners = action.text, action.due, action.id, action.owners  # owners: issue 12
         done = bool(action.completed) or (action.status or "").lower() in ("done", "completed")
     else:
         text, due, ident, done = clean_text(item), None, None, False
     if not text:
         return None
-    return Todo(id=ident or _stable_id(prefix, text), text=text, meeting_id=meeting_id, due=due, completed=done)
+    return Todo(id=ident or _stable_id(prefix, text), text=text, meeting_id=meeting_id, due=due, completed=done,
+                owner_hints=owners)
 
 
 _MINUTES_SECTIONS = (("key_points", "Key points"), ("keyPoints", "Key points"), ("highlights", "Key points"),
@@ -501,8 +504,6 @@ def transcript_text(body: Any) -> str | None:
 # ------------------------------------------------------------------ routing facts (bot/services/routing.py)
 def routing_facts(fields: _Meeting) -> dict:
     """Harmony's participants where the meeting lists them, and its team as the category."""
-    listed = isinstance(fields.participants, list)
     team = clean_text(fields.team.get("name")) if isinstance(fields.team, dict) else None
-    return {"participants": tuple(Participant(name=p.name, email=p.email) for p in people(fields.participants))
-            if listed else None,
+    return {"participants": fields.participants,
             "categories": (team,) if team else (() if isinstance(fields.team, dict) else None)}

@@ -47,6 +47,7 @@ from bot.providers.parsing import (
     number,
     text,
 )
+from bot.providers.people import MeetingPeople, OwnerFields
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ class _TopicFields(Lenient):
     last_session_at: EpochOrIsoTime = _spellings("lastSessionDate", "last_session_date")
 
 
-class _Session(Lenient):
+class _Session(MeetingPeople):
     """A session as GET /sessions/{id}, the list and the webhooks spell it (REST camelCase, the
     Make app's snake_case)."""
 
@@ -279,7 +280,7 @@ class _Highlight(Lenient):
     timestamp: EpochOrIsoTime = None
 
 
-class _Todo(Lenient):
+class _Todo(OwnerFields):
     id: Id = Field("", validation_alias=AliasChoices("id", "todoId", "todo_id"))
     text: Text = _spellings("text", "title", "description")
     session_id: Text = _spellings("sessionId", "session_id")
@@ -352,6 +353,9 @@ def _meeting(d: dict) -> Meeting:
         highlights=[_highlight(h, meeting_id) for h in highlights if isinstance(h, dict)],
         todos=[_todo(t, meeting_id, fields["topic"]) for t in todos if isinstance(t, dict)],
         url=session.url,
+        # owners and due dates (issue 12): who was there, and the language due dates are in
+        participants=session.participants,
+        language=session.language,
         **routing_facts(fields["topic"]),
     )
 
@@ -384,6 +388,7 @@ def _todo(d: dict, meeting_id: str | None = None, topic: Topic | None = None) ->
         due=str(t.due) if t.due is not None and str(t.due).strip() else None,  # free text, kept as given
         completed=bool(t.completed),
         topic=_topic(t.topic) or topic,
+        owner_hints=t.owners,  # owners (issue 12)
     )
 
 

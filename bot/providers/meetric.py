@@ -25,7 +25,6 @@ import httpx
 from pydantic import AliasChoices, Field
 
 from bot.providers.base import (
-    Participant,
     Account,
     Highlight,
     Meeting,
@@ -35,6 +34,7 @@ from bot.providers.base import (
     NotSupported,
     Page,
     PermissionDenied,
+    Person,
     ProviderError,
     QuotaExceeded,
     Todo,
@@ -49,7 +49,8 @@ from bot.providers.http import (
     get_pacer,
     get_server_budget,
 )
-from bot.providers.parsing import Id, IsoTime, Lenient, Person, Text, parse_iso, people, text
+from bot.providers.parsing import Id, IsoTime, Lenient, Text, parse_iso, text
+from bot.providers.people import MAX_PARTICIPANTS, OwnerFields, Participants
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class MeetricProvider:
                                  if base.started_at and base.duration_seconds else None),
                        recap=summary, minutes=minutes, highlights=highlights, todos=todos,
                        url=conversation.url, transcript=transcript_text(transcript),
+                       language=conversation.language,  # due dates' language (issue 12)
                        **routing_facts(conversation))
 
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
@@ -269,9 +271,11 @@ class _Conversation(_MeetricModel):
     insights: Any = None
     transcript: Any = _spellings("transcript", "transcript_data")
     url: Text = _spellings("url", "app_url")
-    user: Any = None  # the meeting's own person: {id, name, email}
-    participants: Any = None
+    # the meeting's own person ({id, name, email}) and the others: routing and owners (issue 12)
+    user: Participants | None = None
+    participants: Participants | None = None
     conversation_type: Text = None
+    language: Text = _spellings("language", "locale")
 
 
 class _SummaryText(_MeetricModel):
@@ -282,7 +286,7 @@ class _Recording(_MeetricModel):
     url: Text = _spellings("recording_url", "url")
 
 
-class _Insight(_MeetricModel):
+class _Insight(_MeetricModel, OwnerFields):
     id: Text = None
     kind: Text = _spellings("type", "kind", "category")
     text: Text = _spellings("text", "content", "value", "title")
@@ -345,7 +349,8 @@ def _insights(body: Any, meeting_id: str) -> tuple[list[Highlight], list[Todo], 
             continue
         ident = insight.id or _stable_id("insight", f"{kind}:{said}")
         if kind in TODO_KINDS:
-            todos.append(Todo(id=ident, text=said, meeting_id=meeting_id, due=insight.due))
+            todos.append(Todo(id=ident, text=said, meeting_id=meeting_id, due=insight.due,
+                              owner_hints=insight.owners))  # owners (issue 12)
         else:
             label = insight.title if insight.title != said else None
             highlights.append(Highlight(id=ident, title=label or kind.replace("_", " ").capitalize() or "Insight",
@@ -416,10 +421,13 @@ def _summary(data: dict) -> MeetingSummary:
 def routing_facts(conversation: _Conversation) -> dict:
     """Who took part (the conversation's user and its participants), the category (department and
     conversation type) and the meeting's own person, for routing rules."""
-    user = Person.read(conversation.user) if isinstance(conversation.user, dict) else None
+    user = conversation.user[0] if conversation.user else None
     department = _TopicName.read(conversation.department)
     categories = tuple(c for c in (department.name, conversation.conversation_type) if c)
-    known = user is not None or conversation.participants is not None
-    found = ([user] if user else []) + people(conversation.participants)
-    return {"participants": tuple(Participant(name=p.name, email=p.email) for p in found) if known else None,
+    known = conversation.user is not None or conversation.participants is not None
+    found: list[Person] = []
+    for person in (*(conversation.user or ()), *(conversation.participants or ())):
+        if person not in found:  # the user is often among the participants too
+            found.append(person)
+    return {"participants": tuple(found[:MAX_PARTICIPANTS]) if known else None,
             "categories": categories, "host_email": user.email if user else None}

@@ -382,6 +382,7 @@ class _Transcription(Lenient):
     duration: Any = Field(None, validation_alias="durationInSeconds")
     state: Text = Field(None, validation_alias=AliasChoices("state", "status"))
     storage_type: Text = Field(None, validation_alias="storageType")
+    language: Text = None  # due dates are read in it (issue 12)
 
 
 class _RoomSession(Lenient):
@@ -433,6 +434,7 @@ def _meeting(t: dict, *, minutes: str | None = None, fetched: tuple[str | None, 
     transcript, transcript_note = fetched
     return Meeting(id=base.id, title=base.title, started_at=base.started_at, duration_seconds=base.duration_seconds,
                    ended_at=end, recap=note, minutes=minutes, transcript=transcript, transcript_note=transcript_note,
+                   language=_Transcription.read(t).language,  # due dates' language (issue 12)
                    **routing_facts(t))
 
 

@@ -1,11 +1,22 @@
-"""Free-text due dates ("Tomorrow", "next Monday", "2026-12-01", "March 15") → a date, read
-relative to the meeting's date. What cannot be read is left as written (None here)."""
+"""Free-text due dates → a date, read relative to the meeting's date, in the meeting's language
+("Tomorrow", "nächsten Montag", "mañana", "fin de semaine", "2026-12-01"). What cannot be read is
+left as written (None here).
+
+Three readers, in order: a small table of business phrases in English, German, Spanish and French
+that general date parsers miss (EOD, end of week, by Q1, next week, weekdays with "next"); the
+English rules below for English phrasing they also miss (business days, mid-December, by the
+15th); then dateparser, the well-kept library for dates in some 200 languages, with the meeting's
+language when the provider reports it, preferring dates after the meeting."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, timedelta
+import unicodedata
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import dateparser
 
 WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 WEEKDAYS.update({name.lower(): i for i, name in enumerate(calendar.day_abbr)})
@@ -48,8 +59,8 @@ def _normalize(text: str) -> str:
     return phrase
 
 
-def parse_due(text: str | None, meeting_day: date) -> date | None:
-    """The day a todo is due, or None when the phrase says no day (it is then shown as written)."""
+def english_due(text: str | None, meeting_day: date) -> date | None:
+    """English phrasing general date parsers miss; None for anything else."""
     if not text:
         return None
     phrase = _normalize(text)
@@ -60,10 +71,10 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
         return meeting_day
     timeless = _normalize(TIME_OF_DAY.sub(" ", phrase))
     if timeless != phrase:
-        return parse_due(timeless, meeting_day) if timeless else meeting_day  # "by 5pm": that day
+        return english_due(timeless, meeting_day) if timeless else meeting_day  # "by 5pm": that day
     # "Monday, December 1" and "Friday 2026-12-04": the date decides.
     if (match := re.fullmatch(r"(?:(?:next|this|coming)\s+)?([a-z]+),?\s+(.+)", phrase)) \
-            and match.group(1) in WEEKDAYS and (rest := parse_due(match.group(2), meeting_day)) is not None \
+            and match.group(1) in WEEKDAYS and (rest := english_due(match.group(2), meeting_day)) is not None \
             and match.group(2) not in ("next week", "this week"):
         return rest
     if match := re.fullmatch(r"(?:([a-z]+)\s+next week|next week\s+([a-z]+))", phrase):
@@ -138,3 +149,149 @@ def parse_due(text: str | None, meeting_day: date) -> date | None:
             return _month_day(named_month, int(match.group(1)), meeting_day,
                               int(match.group(3)) if match.group(3) else None)
     return None
+
+
+# --------------------------------------------------------------------------- every language
+
+# What a due date may start with, in the four languages the table knows ("bis Freitag", "para el
+# lunes", "d'ici vendredi"): removed before reading.
+_LEAD = re.compile(r"^(?:due(?: date)?:?|deadline:?|by|on|before|until|till?|no later than|latest|"
+                   r"bis(?: zum| zur| spätestens)?|spätestens|am|fällig(?: am)?|"
+                   r"para(?: el)?|antes del?|hasta(?: el)?|el|"
+                   r"d'ici(?: à| a)?|avant(?: le)?|pour(?: le)?|le|au plus tard(?: le)?)\s+")
+_NEXT = r"(?:next|this|coming|nachste[nrs]?|kommende[nrs]?|diese[nrs]?|proximo|este|prochain|ce)"  # folded
+_WEEKDAY_NAMES = {
+    0: ("monday", "mon", "montag", "lunes", "lundi"), 1: ("tuesday", "tue", "tues", "dienstag", "martes", "mardi"),
+    2: ("wednesday", "wed", "mittwoch", "miercoles", "mercredi"),
+    3: ("thursday", "thu", "thurs", "donnerstag", "jueves", "jeudi"),
+    4: ("friday", "fri", "freitag", "viernes", "vendredi"), 5: ("saturday", "sat", "samstag", "sabado", "samedi"),
+    6: ("sunday", "sun", "sonntag", "domingo", "dimanche")}
+_WEEKDAY = {name: day for day, names in _WEEKDAY_NAMES.items() for name in names}
+_TODAY = {"eod", "cob", "end of day", "end of the day", "close of business", "asap", "today", "tonight",
+          "heute", "feierabend", "sofort", "hoy", "cuanto antes", "lo antes posible", "aujourd'hui", "ce soir",
+          "des que possible", "au plus vite", "fin de journee", "fin del dia"}
+_DAY_AFTER_TOMORROW = {"day after tomorrow", "the day after tomorrow", "ubermorgen", "pasado manana",
+                       "apres demain", "apres-demain"}
+_END_OF_WEEK = {"eow", "end of week", "end of the week", "this week", "ende der woche", "wochenende",
+                "diese woche", "fin de semana", "esta semana", "fin de semaine", "fin de la semaine", "cette semaine"}
+_NEXT_WEEK = {"next week", "early next week", "nachste woche", "kommende woche", "la semana que viene",
+              "la proxima semana", "semana que viene", "proxima semana", "la semaine prochaine", "semaine prochaine"}
+_END_OF_NEXT_WEEK = {"end of next week", "end of the next week", "ende nachster woche", "ende der nachsten woche",
+                     "fin de la semana que viene", "fin de la proxima semana", "fin de la semaine prochaine"}
+_END_OF_MONTH = {"eom", "end of month", "end of the month", "monatsende", "ende des monats", "ende monat",
+                 "fin de mes", "fin del mes", "fin de mois", "fin du mois"}
+_QUARTER = re.compile(r"^(?:(?:the )?end of |ende |fin (?:de|del|du) )?(?:q|quarter )([1-4])(?: (\d{4}))?$")
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents off ("nächste" → "nachste"), one space, no trailing punctuation."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    phrase = " ".join(plain.lower().replace("\u2019", "'").split()).strip(" .,!;")
+    for _ in range(3):
+        phrase = _LEAD.sub("", phrase).strip()
+    return phrase
+
+
+def _end_of_quarter(quarter: int, year: int | None, meeting_day: date) -> date:
+    month = quarter * 3
+    if year is None:  # "by Q1" said in November: next year's Q1
+        year = meeting_day.year if month >= meeting_day.month else meeting_day.year + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def business_due(text: str | None, meeting_day: date) -> date | None:
+    """The table: business phrases and weekdays in English, German, Spanish and French."""
+    phrase = _fold(text or "")
+    if not phrase:
+        return None
+    monday_after = _next_weekday(meeting_day, 0, strictly_after=True)
+    if phrase in _TODAY:
+        return meeting_day
+    if phrase in _DAY_AFTER_TOMORROW:
+        return meeting_day + timedelta(days=2)
+    if phrase in _END_OF_WEEK:
+        return _next_weekday(meeting_day, 4, strictly_after=False)
+    if phrase in _NEXT_WEEK:
+        return monday_after
+    if phrase in _END_OF_NEXT_WEEK:
+        return monday_after + timedelta(days=4)
+    if phrase in _END_OF_MONTH:
+        return date(meeting_day.year, meeting_day.month,
+                    calendar.monthrange(meeting_day.year, meeting_day.month)[1])
+    if match := _QUARTER.match(phrase):
+        return _end_of_quarter(int(match.group(1)), int(match.group(2)) if match.group(2) else None, meeting_day)
+    # "next Monday", "nächsten Montag", "el próximo lunes", "lundi prochain", "Friday": the first
+    # one after the meeting (the reading most people intend; never a week too far)
+    words = [w for w in re.split(r"[ ,]+", phrase) if w and not re.fullmatch(_NEXT, w)]
+    if len(words) == 1 and words[0] in _WEEKDAY and len(phrase.split()) <= 3:
+        return _next_weekday(meeting_day, _WEEKDAY[words[0]], strictly_after=True)
+    return None
+
+
+# Day and month in an order only the writer knows ("12/01": 12 January or 1 December?).
+_AMBIGUOUS = re.compile(r"^\d{1,2}[/.-]\d{1,2}\.?$")
+_YEAR = re.compile(r"\b\d{4}\b")
+_LANGUAGES = ("en", "de", "es", "fr", "it", "pt", "nl")  # tried when the provider names none
+
+
+@lru_cache(maxsize=64)
+def _languages(language: str | None) -> tuple[str, ...]:
+    code = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return (code,) if code.isalpha() and 2 <= len(code) <= 3 else _LANGUAGES
+
+
+def library_due(text: str, meeting_day: date, language: str | None = None) -> date | None:
+    """dateparser's reading, relative to the meeting, preferring dates after it."""
+    phrase = " ".join(text.split()).strip(" .,!;")
+    if not phrase or _AMBIGUOUS.match(phrase) or len(phrase) > 80:
+        return None
+    base = datetime.combine(meeting_day, datetime.min.time()).replace(hour=12)
+    settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
+    try:
+        found = dateparser.parse(phrase, languages=list(_languages(language)), settings=settings)
+    except Exception:  # the library's own errors on odd input: treat as unreadable
+        found = None
+    if found is None:
+        languages = _languages(language)
+        stripped = _fold(phrase)
+        if stripped and stripped != phrase.lower():
+            try:
+                found = dateparser.parse(stripped, languages=list(languages), settings=settings)
+            except Exception:
+                found = None
+    if found is None:
+        return None
+    day = found.date()
+    if not _YEAR.search(phrase) and day - meeting_day > timedelta(days=335):
+        # "10. November" said on 19 November means the one just gone (overdue), as in English
+        try:
+            earlier = day.replace(year=day.year - 1)
+        except ValueError:
+            earlier = day
+        if earlier >= meeting_day - timedelta(days=30):
+            day = earlier
+    if not timedelta(days=-400) <= day - meeting_day <= timedelta(days=800):
+        return None  # "the 32nd" read as a year: not a due date anyone meant
+    return day
+
+
+def parse_due(text: str | None, meeting_day: date, language: str | None = None) -> date | None:
+    """The day a todo is due, or None when the phrase says no day (it is then shown as written).
+    `language`: the meeting's language as the provider reports it ("de", "es-ES"), if it does."""
+    if not text or not text.strip():
+        return None
+    found = business_due(text, meeting_day)
+    if found is None and (language is None or _languages(language)[0] == "en"):
+        found = english_due(text, meeting_day)
+        if found is None and _is_unreadable_english(text):
+            return None
+    return found or library_due(text, meeting_day, language)
+
+
+def _is_unreadable_english(text: str) -> bool:
+    """English phrases the rules above deliberately leave as written, which dateparser would still
+    turn into some day ("the 32nd", "February 30")."""
+    phrase = _normalize(text)
+    return bool(re.fullmatch(r"(?:the )?\d{1,3}(?:st|nd|rd|th)(?: of (?:the|this) month)?", phrase)
+                or (re.fullmatch(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?(?:,? \d{4})?", phrase)
+                    and phrase.split()[0].rstrip(".") in MONTHS))

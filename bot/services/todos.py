@@ -16,16 +16,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.providers.base import Meeting
+from bot.services.owner_hints import name_key
 from bot.store.db import Database
-from bot.store.models import Connection, TodoState, utcnow
+from bot.store.models import Connection, OwnerRejection, TodoState, utcnow
 from bot.store.states import TodoStatus
 
-ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week")
+ACTIONS = ("done", "reopen", "assign", "unassign", "snooze_tomorrow", "snooze_week", "accept", "not_me")
 OPEN, DONE, REMOVED = TodoStatus.OPEN, TodoStatus.DONE, TodoStatus.REMOVED
 
 
 class TodoGone(Exception):
     """The todo (or its meeting or connection) no longer exists, or is not this team's."""
+
+
+class NotSuggestedToYou(Exception):
+    """Accept or Not me from someone the todo is not (or no longer) suggested to."""
+
+    def __init__(self, state: TodoState):
+        super().__init__(state.id)
+        # plain values: the row is gone with its session once this is raised
+        self.confidence, self.suggested_owner = state.owner_confidence, state.suggested_owner
 
 
 _REF = re.compile(r"t1\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{8})")
@@ -93,6 +103,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
         rows[key] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                          todo_key=key, meeting_title=(meeting.title or "")[:500], position=position, text=todo.text,
                          due=(todo.due or None) and todo.due[:255], meeting_started_at=meeting.started_at,
+                         language=(meeting.language or None) and meeting.language[:16],
                          # Done in the provider before the bot ever saw it; a known todo keeps its status.
                          status=DONE if todo.completed else OPEN, first_seen_at=now, updated_at=now)
     table = TodoState.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
@@ -109,6 +120,7 @@ async def sync_meeting(db: Database, connection: Connection, meeting: Meeting) -
                 set_=dict(meeting_title=statement.excluded.meeting_title, position=statement.excluded.position,
                           text=statement.excluded.text, due=statement.excluded.due,
                           meeting_started_at=statement.excluded.meeting_started_at,
+                          language=statement.excluded.language,
                           updated_at=statement.excluded.updated_at, status=listed_again)))
         # Gone from the provider's listing: kept (with what people did) but no longer shown,
         # reminded of or counted; its buttons say it is no longer tracked.
@@ -187,8 +199,21 @@ async def apply(db: Database, *, team_id: str, ref: TodoRef, action: str, user_i
             state.status, state.done_by, state.done_at = OPEN, None, None
         elif action == "assign":
             state.assignee, state.assigned_by = assignee or user_id, user_id
+            state.owner_confidence, state.suggested_owner = "confirmed", None  # a person picked them
         elif action == "unassign":
             state.assignee, state.assigned_by = None, user_id
+            state.owner_confidence, state.suggested_owner = "needs_owner", None
+        elif action in ("accept", "not_me"):
+            if state.owner_confidence != "suggested" or state.suggested_owner != user_id:
+                raise NotSuggestedToYou(state)
+            if action == "accept":
+                state.assignee, state.assigned_by = user_id, user_id
+                state.owner_confidence, state.suggested_owner = "confirmed", None
+            else:
+                state.owner_confidence, state.suggested_owner = "needs_owner", None
+                if state.owner_hint:  # never suggest them for this name again
+                    await session.merge(OwnerRejection(team_id=team_id, name_key=name_key(state.owner_hint),
+                                                       user_id=user_id, created_at=now))
         else:
             days = 1 if action == "snooze_tomorrow" else 7
             state.snoozed_until = snooze_until or now + timedelta(days=days)
@@ -204,3 +229,21 @@ async def open_for_owner(db: Database, *, team_id: str, owner: str, limit: int =
         return list((await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.assignee == owner, TodoState.status == OPEN)
             .order_by(col(TodoState.updated_at).desc(), col(TodoState.id)).limit(limit))).all())
+
+
+async def accept_all(db: Database, *, team_id: str, ref: TodoRef, user_id: str,
+                     now: datetime | None = None) -> list[TodoState]:
+    """Accept every todo of `ref`'s meeting that is suggested to `user_id` (the owner DM's
+    Accept all). Returns the ones accepted; TodoGone when `ref` names nothing of this team."""
+    state = await check(db, team_id=team_id, ref=ref)
+    now = now or utcnow()
+    async with db.session() as session:
+        rows = list((await session.exec(select(TodoState).where(
+            TodoState.team_id == team_id, TodoState.connection_id == state.connection_id,
+            TodoState.meeting_id == state.meeting_id, TodoState.owner_confidence == "suggested",
+            TodoState.suggested_owner == user_id, TodoState.status != REMOVED))).all())
+        for row in rows:
+            row.assignee, row.assigned_by = user_id, user_id
+            row.owner_confidence, row.suggested_owner, row.updated_at = "confirmed", None, now
+            session.add(row)
+    return rows

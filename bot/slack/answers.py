@@ -21,8 +21,10 @@ from bot.services.connections import NotConnected, active_connection
 from bot.slack.blocks import meetings as meeting_blocks
 from bot.slack.blocks import replies
 from bot.slack.blocks.message import Message
+from bot.slack.blocks.text import escape
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
+from bot.store.models import utcnow
 from bot.providers.base import Page
 from bot.slack.visibility import PRIVATE, Visibility, visible_todos
 
@@ -102,7 +104,8 @@ def ack_reply(parsed: Parsed, *, team_id: str, user_id: str, deps: Deps) -> Mess
     """What the ack itself can say: an instant answer, a fresh cached one, or, past the bound of
     pending work, that the bot is busy. None: ack empty and answer later."""
     reply = instant(parsed) or from_cache(parsed, team_id=team_id, user_id=user_id, deps=deps)
-    if reply is None and parsed.name not in ("setup", "disconnect", "reminders", "recap", "connect", "routes") and \
+    if reply is None and parsed.name not in ("setup", "disconnect", "reminders", "recap", "connect", "routes",
+                                                 "alias") and \
             deps.background.full and not deps.background.waiting_on(shared_question(parsed, team_id, user_id)):
         reply = replies.sentence("I'm answering a lot of questions right now: try again in a moment.")
     return reply
@@ -271,3 +274,18 @@ async def explain(deps: Deps, *, team_id: str, user_id: str, meeting_id: str | N
         return replies.sentence(PRIVATE)
     return replies.sentence(f"I have not routed a meeting with the id `{meeting_id[:100]}` yet: its decision is made "
                             "when its digest is first delivered. `/meetings explain` lists the latest decisions.")
+
+
+async def set_alias(deps: Deps, parsed: Parsed, *, team_id: str, user_id: str,
+                    admin: Callable[[], Awaitable[bool]]) -> Message:
+    """`/meetings alias "Anna K" @anna`: members for themselves, admins for anyone (docs/owners.md)."""
+    from bot.services import directory
+
+    assert parsed.alias_name and parsed.owner, "parsed as an alias"
+    if parsed.owner != user_id and not await admin():
+        return replies.sentence("You can set an alias for yourself only; a workspace admin can set one for anyone. "
+                                f'Try `/meetings alias "{escape(parsed.alias_name)}" @you`.')
+    await directory.set_alias(deps.db, team_id=team_id, name=parsed.alias_name, user_id=parsed.owner,
+                              created_by=user_id, now=utcnow())
+    return replies.sentence(f"Done: todos that name “{escape(parsed.alias_name)}” will be suggested to "
+                            f"<@{parsed.owner}>, starting with the next meeting.")

@@ -19,6 +19,7 @@ ALIASES = {
     "disconnect": "disconnect",
     "reminders": "reminders", "reminder": "reminders",
     "recap": "recap", "recaps": "recap",
+    "alias": "alias",
     "explain": "explain", "why": "explain",
     "connect": "connect",
     "routes": "routes", "rules": "routes", "routing": "routes",
@@ -36,6 +37,7 @@ class Parsed:
     switch: bool | None = None  # reminders / recap: on or off
     message: str | None = None  # for "usage": what was wrong and how to say it
     notice: str | None = None  # a note shown with the answer (a clamped number, say)
+    alias_name: str | None = None  # alias: the name as meeting notes write it ("Anna K")
 
 
 # How Slack sends a picked @mention in command text: <@U123|ana> (or <@U123>).
@@ -106,6 +108,26 @@ def parse(text: str | None) -> Parsed:
             return Parsed("usage", raw, message="Type `/meetings explain <meeting id>`, or `/meetings explain` "
                                                 "for the latest decisions.")
         return Parsed("explain", raw, meeting_id=args[0].strip("`<>\"'"))
+    if verb == "alias":
+        return _alias(raw)
     if verb in ("topics", "status", "setup", "disconnect", "connect", "routes"):
         return Parsed(verb, raw)
     return Parsed("unknown", raw)
+
+
+ALIAS_USAGE = ('Say the name as the meeting notes write it, then pick the person: `/meetings alias "Anna K" @anna`. '
+               "Todos naming them are then suggested to that person.")
+_ALIAS = re.compile(r"""^\S+\s+(?:"(?P<quoted>[^"]{1,120})"|“(?P<curly>[^”]{1,120})”|(?P<bare>[^"“<]{1,120}?))\s*"""
+                    r"(?P<mention><@[UW][A-Z0-9]{2,20}(?:\|[^>]*)?>)\s*$")
+
+
+def _alias(raw: str) -> Parsed:
+    """`alias "Anna K" @anna` (quotes optional for a name without them)."""
+    match = _ALIAS.match(raw)
+    if match is None:
+        return Parsed("usage", raw, message=ALIAS_USAGE)
+    name = " ".join((match.group("quoted") or match.group("curly") or match.group("bare") or "").split())
+    mention = _MENTION.fullmatch(match.group("mention"))
+    if not name or mention is None or not any(ch.isalnum() for ch in name):
+        return Parsed("usage", raw, message=ALIAS_USAGE)
+    return Parsed("alias", raw, alias_name=name, owner=mention.group(1))

@@ -88,7 +88,8 @@ class SlackRefusal:
 _OUTAGE_CODES = {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 _DEAD_TOKEN_CODES = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                      "no_permission", "org_login_required", "ekm_access_denied"}
-_SCOPE_FOR = {"users.info": "users:read", "conversations.info": "channels:read", "chat.postMessage": "chat:write",
+_SCOPE_FOR = {"users.info": "users:read", "users.list": "users:read", "users.lookupByEmail": "users:read.email",
+              "conversations.info": "channels:read", "chat.postMessage": "chat:write",
               "chat.postEphemeral": "chat:write", "chat.update": "chat:write"}
 
 

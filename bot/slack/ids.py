@@ -30,6 +30,10 @@ class ActionId(StrEnum):
     TODO_ASSIGN = "todo_assign"  # users_select; the todo id is in its block_id
     TODO_ASSIGN_ME = "todo_assign_me"
     TODO_MORE = "todo_more"  # overflow: snooze until tomorrow, for a week, remove the owner
+    # a suggested owner (a name match, bot/services/owners.py) answers; values carry a TodoRef
+    TODO_ACCEPT = "todo_accept"
+    TODO_NOT_ME = "todo_not_me"
+    OWNERS_ACCEPT_ALL = "owners_accept_all"  # in the owner DM; value: the TodoRefs joined by ","
     # a held meeting's approval DM; values carry "d1.<routing decision id>"
     ROUTE_APPROVE = "route_approve"
     ROUTE_POST_TO = "route_post_to"  # opens a modal with a channel picker

@@ -257,6 +257,18 @@ class TodoState(SQLModel, table=True):
     first_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     message_id: int | None = None  # the outbox row (slack_messages.id) of the thread page it is on
+    # Owners (bot/services/owners.py). `assignee` is only ever a confirmed owner (an email match,
+    # a person who accepted, or someone picked with Assign), so reminders go to confirmed owners
+    # alone; a name match waits in `suggested_owner` until that person accepts or says Not me.
+    owner_confidence: str | None = Field(default=None, max_length=16)  # confirmed | suggested | needs_owner
+    suggested_owner: str | None = Field(default=None, max_length=32)
+    owner_hint: str | None = Field(default=None, max_length=120)  # the name as the provider wrote it
+    owner_quote: str | None = Field(default=None, max_length=200)  # where it was read ("Anna will send…")
+    owner_asked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # asked again in a DM
+    carried_from_id: int | None = None  # the same commitment in an earlier meeting of the series
+    carried_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))  # first said then
+    carried_from_title: str | None = Field(default=None, max_length=500)  # that meeting's title
+    language: str | None = Field(default=None, max_length=16)  # the meeting's, for reading `due` in it
 
 
 class MemberPrefs(SQLModel, table=True):
@@ -303,6 +315,70 @@ class FollowupRun(SQLModel, table=True):
     period: str = Field(max_length=16)  # 2026-11-24 or 2026-W48
     connection_id: int
     message_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+# --- owners: the member directory, email lookups, aliases, "Not me" answers
+class SlackMember(SQLModel, table=True):
+    """A workspace member as users.list gave them, for matching owner names. Names are stored
+    twice: as shown, and as a key (lower case, accents and punctuation dropped) to match on."""
+
+    __tablename__ = "slack_members"
+    __table_args__ = (Index("ix_slack_members_real_key", "team_id", "real_key"),
+                      Index("ix_slack_members_display_key", "team_id", "display_key"))
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    real_name: str = Field(default="", max_length=255)
+    display_name: str = Field(default="", max_length=255)
+    real_key: str = Field(default="", max_length=255)
+    display_key: str = Field(default="", max_length=255)
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class MemberDirectory(SQLModel, table=True):
+    """When a workspace's member directory was last read in full (at most once a day)."""
+
+    __tablename__ = "member_directories"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    refreshed_at: datetime = Field(sa_column=_ts(nullable=False))
+    members: int = 0
+
+
+class EmailLookup(SQLModel, table=True):
+    """A users.lookupByEmail answer, kept a day: the member, or none (`users_not_found`). The
+    address is kept only as a SHA-256 hash: what is needed to recognise it, nothing more."""
+
+    __tablename__ = "member_email_lookups"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    email_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str | None = Field(default=None, max_length=32)
+    looked_up_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class OwnerAlias(SQLModel, table=True):
+    """`/meetings alias "Anna K" @anna`: the name, as notes write it, means this member."""
+
+    __tablename__ = "owner_aliases"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    name_key: str = Field(primary_key=True, max_length=120)
+    name: str = Field(max_length=120)
+    user_id: str = Field(max_length=32)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class OwnerRejection(SQLModel, table=True):
+    """A member said Not me to a todo suggested to them from this name: never suggested again."""
+
+    __tablename__ = "owner_rejections"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    name_key: str = Field(primary_key=True, max_length=120)
+    user_id: str = Field(primary_key=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 

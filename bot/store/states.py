@@ -46,6 +46,7 @@ class MessageKind(StrEnum):
     FAILED = "failed"  # a short notice: the provider could not process the meeting
     REMINDER = "reminder"  # a member's morning DM of their open todos
     RECAP = "recap"  # a channel's weekly recap
+    OWNERS = "owners"  # one DM per meeting to a person its todos are suggested to (bot/delivery/owners.py)
 
     @staticmethod
     def todo_page(page: int) -> str:

@@ -42,7 +42,7 @@ class FakeSlack(WebApiMethods):
         "api.test", "auth.test", "auth.revoke",
         "chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete", "chat.getPermalink",
         "views.open", "views.update", "views.push", "views.publish",
-        "users.info", "users.lookupByEmail", "users.list", "users.conversations",
+        "users.info", "users.list", "users.lookupByEmail", "users.conversations",
         "conversations.info", "conversations.list", "conversations.join",
         "oauth.v2.access",
     )
@@ -81,6 +81,10 @@ class FakeSlack(WebApiMethods):
         self.method_latency: dict[str, float] = {}
         #: redirect target for /oauth/v2/authorize when the request carries none
         self.oauth_redirect_uri: str | None = None
+        #: Slack's per-method rate tiers for the directory methods: (calls, per seconds). Past it, a
+        #: 429 with Retry-After, like Slack (users.list is Tier 2, users.lookupByEmail Tier 3).
+        self.tier_limits: dict[str, tuple[int, float]] = {"users.list": (20, 60.0), "users.lookupByEmail": (50, 60.0)}
+        self._tier_calls: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 
         self.base_url: str | None = None
         self._lock = threading.RLock()
@@ -243,6 +247,17 @@ class FakeSlack(WebApiMethods):
             self.users[user_id] = user
         return user
 
+
+    def add_members(self, count: int, *, prefix: str = "UM", domain: str = "members.example") -> list[str]:
+        """`count` ordinary members (for directory benchmarks): Member 1 … with emails."""
+        ids = []
+        for number in range(1, count + 1):
+            user_id = f"{prefix}{number:06d}"
+            self.add_user(user_id, name=f"member{number}", real_name=f"Member {number}",
+                          email=f"member{number}@{domain}")
+            ids.append(user_id)
+        return ids
+
     def add_channel(
         self,
         channel_id: str,
@@ -365,8 +380,10 @@ class FakeSlack(WebApiMethods):
 
     @property
     def unexpected_errors(self) -> list[ApiCall | ResponsePost]:
-        """Rejections not caused by fail_next() or per-channel pacing: bot bugs, usually."""
-        return [e for e in self.errors if not e.injected]
+        """Rejections not caused by fail_next() or per-channel pacing: bot bugs, usually. A
+        users.lookupByEmail `users_not_found` is that method's answer for a stranger, not a bug."""
+        return [e for e in self.errors if not e.injected and not (
+            isinstance(e, ApiCall) and e.method == "users.lookupByEmail" and e.error == "users_not_found")]
 
     def channel_messages(self, channel: str) -> list[dict]:
         """Messages currently in `channel` (after updates/deletes), oldest first."""

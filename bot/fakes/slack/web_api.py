@@ -4,10 +4,12 @@ as a part of `FakeSlack`: each takes the call's arguments and workspace and retu
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -47,6 +49,8 @@ class WebApiMethods:
     _last_post: dict[str, float]
     _triggers: dict[str, tuple[float, bool]]
     _oauth_codes: dict[str, dict]
+    tier_limits: dict[str, tuple[int, float]]
+    _tier_calls: dict[tuple[str, str], deque[float]]
 
     # -- method handlers: return (body, details) or (status, body, headers) -----------------
     @staticmethod
@@ -322,19 +326,54 @@ class WebApiMethods:
             return self._fail("user_not_found")
         return {"ok": True, "user": copy.deepcopy(user)}, []
 
-    def _m_users_lookupByEmail(self, args, ws, token, basic):
-        wanted = str(args.get("email") or "").strip().lower()
-        for user in self.users.values():
-            if wanted and (user["profile"].get("email") or "").lower() == wanted and not user["deleted"]:
-                return {"ok": True, "user": copy.deepcopy(user)}, []
-        return self._fail("users_not_found")
+    def _tier_wait(self, ws: SlackWorkspace, method: str) -> int | None:
+        """Seconds to wait when `method` is past its tier in this workspace, else None (and counted)."""
+        calls, per = self.tier_limits.get(method, (0, 0.0))
+        if not calls:
+            return None
+        now = time.monotonic()
+        window = self._tier_calls[(ws.team_id, method)]
+        while window and now - window[0] >= per:
+            window.popleft()
+        if len(window) >= calls:
+            return max(1, math.ceil(per - (now - window[0])))
+        window.append(now)
+        return None
 
     def _m_users_list(self, args, ws, token, basic):
-        members = [copy.deepcopy(u) for u in self.users.values() if u["team_id"] == ws.team_id]
-        limit = int(args.get("limit") or 200)
-        start = int(args.get("cursor") or 0)
-        cursor = str(start + limit) if start + limit < len(members) else ""
-        return {"ok": True, "members": members[start:start + limit], "response_metadata": {"next_cursor": cursor}}, []
+        # Slack's contract: `limit` (at most 1000; Slack suggests 200), an opaque `cursor` from
+        # response_metadata.next_cursor, "" on the last page; an unknown cursor is invalid_cursor.
+        if (retry := self._tier_wait(ws, "users.list")) is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry)}
+        try:
+            limit = min(max(int(args.get("limit") or 0) or 1000, 1), 1000)
+        except (TypeError, ValueError):
+            return self._fail("invalid_arguments")
+        members = [u for u in self.users.values() if u.get("team_id") == ws.team_id
+                   or ws.team_id in (u.get("enterprise_user") or {}).get("teams", [])]
+        cursor = str(args.get("cursor") or "")
+        start = 0
+        if cursor:
+            try:
+                start = int(base64.b64decode(cursor.encode()).decode().removeprefix("users:"))
+            except (ValueError, UnicodeDecodeError):
+                return self._fail("invalid_cursor")
+        page = [copy.deepcopy(u) for u in members[start:start + limit]]
+        following = start + limit
+        next_cursor = base64.b64encode(f"users:{following}".encode()).decode() if following < len(members) else ""
+        return {"ok": True, "members": page, "cache_ts": int(time.time()),
+                "response_metadata": {"next_cursor": next_cursor}}, []
+
+    def _m_users_lookupByEmail(self, args, ws, token, basic):
+        if (retry := self._tier_wait(ws, "users.lookupByEmail")) is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry)}
+        email = str(args.get("email") or "").strip().lower()
+        if not email:
+            return self._fail("invalid_arguments")
+        for user in self.users.values():
+            if (user.get("profile") or {}).get("email", "").lower() == email and not user.get("deleted"):
+                return {"ok": True, "user": copy.deepcopy(user)}, []
+        return self._fail("users_not_found")
 
     def _m_users_conversations(self, args, ws, token, basic):
         user = str(args.get("user") or ws.bot_user_id)

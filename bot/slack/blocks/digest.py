@@ -217,6 +217,23 @@ class TodoView:
     done_at: datetime | None = None
     assignee: str | None = None
     snoozed_until: datetime | None = None
+    # owners (bot/services/owners.py): `assignee` is a confirmed owner; a name match waits in
+    # `suggested_owner` (with where it was read); `needs_owner` when nothing (or two people) matched
+    suggested_owner: str | None = None
+    owner_quote: str | None = None
+    needs_owner: bool = False
+    carried_over: str | None = None  # "carried over from «Weekly sync» of 10 Nov (17 days open)"
+
+
+def _owner_status(todo: TodoView) -> str | None:
+    if todo.assignee:
+        return f"Owner: {mention(todo.assignee)}"
+    if todo.suggested_owner:
+        said = f' (from "{escape(truncate(todo.owner_quote, 60))}")' if todo.owner_quote else ""
+        return f"Suggested: {mention(todo.suggested_owner)}{said}"
+    if todo.needs_owner:
+        return "Needs owner"
+    return None
 
 
 def _todo_text(todo: TodoView) -> str:
@@ -225,10 +242,12 @@ def _todo_text(todo: TodoView) -> str:
     if todo.done and todo.done_by:
         status.append(f"Done by {mention(todo.done_by)}"
                       + (f", {slack_date(todo.done_at)}" if todo.done_at else ""))
-    elif todo.assignee:
-        status.append(f"Owner: {mention(todo.assignee)}")
+    elif owner := _owner_status(todo):
+        status.append(owner)
     if not todo.done and todo.snoozed_until:
         status.append(f"snoozed until {slack_date(todo.snoozed_until, with_time=False)}")
+    if todo.carried_over:
+        status.append(escape(todo.carried_over))
     return line + ("\n_" + " · ".join(status) + "_" if status else "")
 
 
@@ -247,9 +266,14 @@ def todo_blocks(todo: TodoView, index: int, *, list_owner: str | None = None) ->
             Option(value=f"week:{value}", label="Snooze until next week")]
     if todo.assignee:
         more.append(Option(value=f"unassign:{value}", label="Remove the owner"))
+    answers: list = []
+    if todo.suggested_owner and not todo.done:  # only the suggested person may press these
+        answers = [ButtonElement(text="Accept", action_id=ActionId.TODO_ACCEPT, value=value, style="primary"),
+                   ButtonElement(text="Not me", action_id=ActionId.TODO_NOT_ME, value=value)]
     return [
         _section(text, block_id=f"todo:{index}{suffix}", accessory=toggle),
         ActionsBlock(block_id=f"{BlockId.TODO_ACTIONS_PREFIX}{value}{suffix}", elements=[
+            *answers,
             UserSelectElement(action_id=ActionId.TODO_ASSIGN, placeholder="Assign…",
                               initial_user=todo.assignee or None),
             ButtonElement(text="Assign to me", action_id=ActionId.TODO_ASSIGN_ME, value=value),

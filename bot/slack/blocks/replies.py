@@ -41,6 +41,8 @@ HELP_COMMANDS = [
     ("/meetings reminders on|off", "a DM at 9:00 your time with the todos you own that are due",
      "/meetings reminders off"),
     ("/meetings recap on|off", "admins: the Monday recap in this channel", "/meetings recap off"),
+    ('/meetings alias "Name" @someone', "the name meeting notes use for a person, so their todos find them "
+     "(yourself, or anyone for admins)", '/meetings alias "Anna K" @anna'),
     ("/meetings setup", "admins: connect a service, choose the channel and what to post", "/meetings setup"),
     ("/meetings disconnect", "admins: remove the connection and its stored key", "/meetings disconnect"),
     ("/meetings help", "this list", "/meetings help"),

@@ -7,7 +7,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.deps import Deps
 from bot.metrics import COMMANDS
 from bot.slack import setup_flow
-from bot.slack.answers import ack_reply, answer, shared_question, switch_followups
+from bot.slack.answers import ack_reply, answer, set_alias, shared_question, switch_followups
 from bot.slack.commands import parse
 
 
@@ -36,6 +36,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             work = open_routes(deps, team_id=team_id, user_id=user_id, trigger_id=command.get("trigger_id") or "")
         elif parsed.name == "disconnect":
             work = setup_flow.ask_disconnect(deps, team_id=team_id, admin=admin)
+        elif parsed.name == "alias":
+            work = set_alias(deps, parsed, team_id=team_id, user_id=user_id, admin=admin)
         elif parsed.name in ("reminders", "recap"):
             work = switch_followups(deps, parsed, team_id=team_id, user_id=user_id,
                                     channel_id=command.get("channel_id") or "", admin=admin)

@@ -9,7 +9,7 @@ from bot.deps import Deps
 from bot.services.todo_clicks import MORE_ACTIONS, Click
 from bot.slack.blocks.text import is_user_id
 from bot.slack.ids import ActionId, BlockId
-from bot.slack.todo_clicks import Where, clicked, tell
+from bot.slack.todo_clicks import Where, accepted_all, clicked, tell
 
 NOT_A_PERSON = ("Slack sent something that isn't a person from this workspace, so nothing was changed. "
                 "Pick someone again.")
@@ -41,6 +41,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
     on(ActionId.TODO_DONE, "done")
     on(ActionId.TODO_REOPEN, "reopen")
     on(ActionId.TODO_ASSIGN_ME, "assign")
+    on(ActionId.TODO_ACCEPT, "accept")
+    on(ActionId.TODO_NOT_ME, "not_me")
+
+    @app.action(ActionId.OWNERS_ACCEPT_ALL.value)
+    async def accept_all(ack, body, action, context):
+        await ack()
+        click = Click(team_id=context["workspace"], user_id=context["user_id"], target=action.get("value") or "",
+                      action="accept")
+        deps.background.run(accepted_all(deps, click, Where.of(body)), what="owners accept all")
 
     @app.action(ActionId.TODO_ASSIGN.value)
     async def assigned(ack, body, action, context):
