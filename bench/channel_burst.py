@@ -16,9 +16,7 @@ import tempfile
 import time
 
 import aiohttp
-
-from _harness import (TEAM, WEBHOOK_SECRET, Stack, digests_by_meeting, signed_session_ended, stop,
-                      wait_for_digests)
+from _harness import TEAM, WEBHOOK_SECRET, Stack, digests_by_meeting, signed_session_ended, stop, wait_for_digests
 
 
 async def deliver_all(url: str, count: int) -> list[float]:

@@ -37,7 +37,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -48,11 +48,11 @@ from sqlalchemy.exc import IntegrityError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _harness import BOT_TOKEN, hedy_key, start, stop, wait_until_up  # noqa: E402
+from _harness import BOT_TOKEN, hedy_key, start, stop, wait_until_up
 
-from bot.fakes.server import free_port  # noqa: E402
+from bot.fakes.server import free_port
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_h7_scale"
 # 20 zones; the four at UTC+1 in November make 08:00 UTC a busy 9:00 (a fifth of the people).
 ZONES = ["Europe/Berlin", "Europe/Paris", "Europe/Madrid", "Europe/Rome", "America/Los_Angeles", "America/Denver",

@@ -25,11 +25,11 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
-
 from _harness import ROOT, TEAM, WEBHOOK_SECRET, Stack, percentile, start, stop, wait_until_up
+
 from bot.fakes.server import free_port
 
 _numbers = itertools.count()
@@ -37,7 +37,7 @@ _numbers = itertools.count()
 
 def signed_delivery() -> tuple[bytes, dict]:
     number = next(_numbers)
-    ended = datetime.now(timezone.utc)
+    ended = datetime.now(UTC)
     body = json.dumps({
         "event": "session.ended", "sessionId": f"sess_ingest_{number:07d}", "title": f"Ingest meeting {number}",
         "startTime": (ended - timedelta(minutes=30)).isoformat(), "endTime": ended.isoformat(), "duration": 30,

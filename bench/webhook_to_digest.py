@@ -19,9 +19,7 @@ import tempfile
 import time
 
 import aiohttp
-
-from _harness import (WEBHOOK_SECRET, Stack, digests_by_meeting, percentile, signed_session_ended, stop,
-                      wait_for_digests)
+from _harness import WEBHOOK_SECRET, Stack, digests_by_meeting, percentile, signed_session_ended, stop, wait_for_digests
 
 
 async def deliver(base: str, paths: list[str], *, rate: float, count: int) -> dict[int, float]:

@@ -6,16 +6,22 @@ import asyncio
 import sys
 import unicodedata
 from importlib import resources
-from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rich.markup import escape
-
-from bot.cli_common import (DatabaseUnavailable, checked_database, console, errors, fail, load_settings,
-                            require_database, warn)
+from bot.cli_common import (
+    DatabaseUnavailable,
+    checked_database,
+    console,
+    errors,
+    fail,
+    load_settings,
+    require_database,
+    warn,
+)
 from bot.cli_routes import routes_cli
 from bot.settings import Settings
 
@@ -31,9 +37,8 @@ def serve(host: str = typer.Option("0.0.0.0", help="Interface to listen on."),
 
     from bot import logging_setup
     from bot.slack.app import ConfigurationError
-    from bot.web import create_app
-
     from bot.store.crypto import EncryptionKeyError
+    from bot.web import create_app
 
     settings = load_settings()
     logging_setup.configure(settings.log_level, settings.log_format,
@@ -107,16 +112,16 @@ def connect(
     provider: str = typer.Option("hedy", help="Meeting-notes service."),
     api_key: str = typer.Option(..., envvar="MEETINGS_BOT_API_KEY", prompt="API key", hide_input=True,
                                 help="The provider API key (or set MEETINGS_BOT_API_KEY; prompted if missing)."),
-    channel: Optional[str] = typer.Option(None, help="Default channel id for digests, like C0123ABCD."),
-    webhook_secret: Optional[str] = typer.Option(None, envvar="MEETINGS_BOT_WEBHOOK_SECRET",
+    channel: str | None = typer.Option(None, help="Default channel id for digests, like C0123ABCD."),
+    webhook_secret: str | None = typer.Option(None, envvar="MEETINGS_BOT_WEBHOOK_SECRET",
                                                  help="Signing secret of the provider's webhook, if it has one."),
-    meeting_started_notes: Optional[bool] = typer.Option(
+    meeting_started_notes: bool | None = typer.Option(
         None, "--meeting-started-notes/--no-meeting-started-notes",
         help="Post a short note when a recording starts (off unless turned on)."),
-    meeting_ended_notes: Optional[bool] = typer.Option(
+    meeting_ended_notes: bool | None = typer.Option(
         None, "--meeting-ended-notes/--no-meeting-ended-notes",
         help="Post a short note when a meeting ends (Whereby; off unless turned on)."),
-    owner: Optional[str] = typer.Option(None, help="The Slack user whose account this is, like U0123ABCD: "
+    owner: str | None = typer.Option(None, help="The Slack user whose account this is, like U0123ABCD: "
                                                    "approves its held meetings."),
 ) -> None:
     """Connect a workspace to a provider account: checks the key, stores it encrypted, prints the webhook URL."""
@@ -246,8 +251,8 @@ async def _with_db(work):
 
 
 @inbox_cli.command("list")
-def inbox_list(status: Optional[str] = typer.Option(None, help="pending, processing, done, dead or ignored."),
-               team: Optional[str] = typer.Option(None, help="Only this workspace."),
+def inbox_list(status: str | None = typer.Option(None, help="pending, processing, done, dead or ignored."),
+               team: str | None = typer.Option(None, help="Only this workspace."),
                limit: int = typer.Option(50, help="How many, newest first.")) -> None:
     """Recent webhook events with their status; `--status dead` shows the ones that gave up."""
     from bot.delivery import inbox
@@ -273,8 +278,8 @@ def inbox_list(status: Optional[str] = typer.Option(None, help="pending, process
 
 
 @inbox_cli.command("retry")
-def inbox_retry(event_ids: Optional[list[int]] = typer.Argument(None, help="Event ids; all dead events if none."),
-                team: Optional[str] = typer.Option(None, help="Only this workspace's dead events.")) -> None:
+def inbox_retry(event_ids: list[int] | None = typer.Argument(None, help="Event ids; all dead events if none."),
+                team: str | None = typer.Option(None, help="Only this workspace's dead events.")) -> None:
     """Put dead events back in the queue; a running server picks them up within a second or two."""
     from bot.delivery import inbox
 

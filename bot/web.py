@@ -10,24 +10,24 @@ from contextlib import asynccontextmanager
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from bot.delivery.webhooks import webhook_endpoint
+from bot.delivery.workers import Workers
+from bot.deps import Deps
+from bot.observability import RequestContext, metrics_endpoint, startup_summary
 from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
 from bot.slack import install_pages
 from bot.slack.app import build_slack_app
 from bot.slack_guard import slack_events_endpoint
-from bot.deps import Deps
 from bot.store import migrate
-from bot.observability import RequestContext, metrics_endpoint, startup_summary
 from bot.store.crypto import secret_box
-from bot.store.secrets import undecryptable
 from bot.store.db import Database
-from bot.delivery.webhooks import webhook_endpoint
-from bot.delivery.workers import Workers
+from bot.store.secrets import undecryptable
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
+from bot.deps import Deps
+from bot.fakes import slack_requests
 from bot.fakes.hedy import FakeHedy
 from bot.fakes.server import ThreadedServer
 from bot.fakes.slack import FakeSlack
-from bot.fakes import slack_requests
 from bot.providers.registry import ProviderFactory
 from bot.settings import Settings
-from bot.deps import Deps
 from bot.store import migrate
 from bot.store.crypto import SecretBox
 from bot.store.db import Database

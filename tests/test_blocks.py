@@ -4,9 +4,10 @@ user text cannot mention or link, and cuts are announced."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.providers.base import Highlight, Meeting, MeetingSummary, Page, Todo, Topic
 from bot.services.meetings import TodoGroup
@@ -15,7 +16,7 @@ from bot.slack.blocks.replies import topic_list
 from bot.slack.blocks.text import mrkdwn_from_markdown, truncate
 from bot.slack.blocks.todos import todo_groups
 
-NOW = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
 def assert_within_slack_limits(message: dict) -> None:

@@ -22,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -139,7 +139,7 @@ async def poll(predicate, *, timeout: float, interval: float = 0.05, what: str, 
 async def test_a_burst_survives_kill_9_in_the_middle(settings, db, fake_hedy, fake_slack, signed_connection,
                                                    serve_processes):
     postgres = db.engine.dialect.name == "postgresql"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sessions = [fake_hedy.add_session(sessionId=f"sess_crash_{i:02d}", title=title(i), duration=900,
                                       startTime=now - timedelta(hours=3) + timedelta(minutes=5 * i))
                 for i in range(MEETINGS)]  # no todos or highlights: one digest, no thread, per meeting

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.fakes import sample_data
 from bot.fakes.hedy import FakeHedy
@@ -27,7 +28,7 @@ from bot.slack.blocks.digest import (
 from bot.slack.ids import ActionId, CallbackId
 from tests.test_blocks import assert_within_slack_limits, parsed_text
 
-NOW = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 HEDY = "Hedy"
 
 MINUTES = """# Weekly sync

@@ -16,8 +16,8 @@ from bot.services.connections import connect
 from tests.conftest import (
     CHANNEL,
     HARMONY_KEY,
-    HEDY_KEY,
     HARMONY_SECRET,
+    HEDY_KEY,
     MEETRIC_LIMITED,
     MEETRIC_SECRET,
     MEETRIC_TOKEN,

@@ -7,7 +7,8 @@ import json
 import logging
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 VERBS = ["", "list", "show", "todos", "topics", "status", "help", "LIST", "ls", "show sess_demo_01"]
 

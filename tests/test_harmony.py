@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from datetime import UTC
 
 import pytest
 
@@ -531,7 +532,7 @@ async def test_slash_commands_work_and_todos_say_why_not(slack_user, harmony_con
 
 @pytest.mark.usefixtures("workers")
 async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, harmony_connection, fake_harmony, fake_slack):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import update
 
@@ -539,7 +540,7 @@ async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, harmony_
     from bot.store.models import Connection
 
     async with deps.db.session() as session:  # connected a day ago: the first demo meeting came after
-        await session.exec(update(Connection).values(created_at=datetime.now(timezone.utc) - timedelta(hours=5)))
+        await session.exec(update(Connection).values(created_at=datetime.now(UTC) - timedelta(hours=5)))
     assert await reconcile_all(deps) == 1
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "Sales Call - Acme Corp" in text_of(digest)

@@ -10,7 +10,7 @@ import itertools
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -195,7 +195,7 @@ async def test_odd_shapes_from_a_raw_session(provider, hedy):
     meeting = await provider.get_meeting("ses_0123abcd")
     assert meeting.title == "Untitled meeting" and meeting.recap is None and meeting.minutes == "## Notes"
     assert meeting.duration_seconds == 45 * 60  # small values are minutes
-    assert meeting.started_at == datetime(2026, 3, 3, 14, 30, tzinfo=timezone.utc) and meeting.ended_at is None
+    assert meeting.started_at == datetime(2026, 3, 3, 14, 30, tzinfo=UTC) and meeting.ended_at is None
     assert meeting.topic.id == "topic_x" and meeting.topic.name == "Ops"
     h = meeting.highlights[0]
     assert (h.id, h.quote, h.insight, h.offset_seconds, h.title) == ("h1", "raw only", "one\ntwo", 300, "raw only")

@@ -48,4 +48,4 @@ async def test_claims_nobody_renews_are_taken_again_after_one_lease(deps, hedy_w
     waited = time.monotonic() - claimed_at
     assert [e.id for e in again] == [claimed.id] and again[0].attempts == 2
     assert LEASE.total_seconds() - 0.05 <= waited < LEASE.total_seconds() + 1.0
-    assert inbox.LEASE <= timedelta(seconds=15)  # what a crashed replica costs in production
+    assert timedelta(seconds=15) >= inbox.LEASE  # what a crashed replica costs in production

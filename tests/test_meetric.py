@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC
 
 import pytest
 from sqlmodel import select
@@ -213,7 +214,7 @@ async def test_a_full_token_gets_the_transcript_and_the_topics(roomy_meetric, me
 
 @pytest.mark.assumption("the assumed error codes; the quota resets at midnight UTC when Meetric does not say")
 async def test_a_used_up_daily_quota_says_when_it_resets(roomy_meetric):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.providers.base import QuotaExceeded
     from bot.slack.errors import describe
@@ -225,7 +226,7 @@ async def test_a_used_up_daily_quota_says_when_it_resets(roomy_meetric):
         await _with(roomy_meetric, FULL, lambda p: p.get_meeting("conv_demo_2"))
     assert time.monotonic() - started < 2  # not retried: it will not come back within the call
     error = caught.value
-    assert error.resets_at.hour == 0 and error.resets_at > datetime.now(timezone.utc)
+    assert error.resets_at.hour == 0 and error.resets_at > datetime.now(UTC)
     said = describe(error).text
     assert "daily quota of 1 conversations is used up" in said and "resets at 00:00 UTC" in said
     assert "in about" in said

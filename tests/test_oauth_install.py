@@ -16,12 +16,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.deps import Deps
 from bot.fakes import slack_requests
 from bot.providers.registry import ProviderFactory
 from bot.services.connections import connect
 from bot.settings import Settings
 from bot.slack.app import BOT_SCOPES
-from bot.deps import Deps
 from bot.store.crypto import SecretBox
 from bot.store.models import Connection, OAuthState, SlackInstallation, Workspace, utcnow
 from bot.web import create_app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -13,7 +13,7 @@ from bot.services.preferences import set_recap, set_reminders
 from bot.store.models import Connection, FollowupRun, SlackMessage, TodoState, Workspace
 from tests.conftest import CHANNEL, TEAM
 
-UTC = timezone.utc
+UTC = UTC
 LA = "U0LA"  # America/Los_Angeles: UTC-8 in November
 AKL = "U0AKL"  # Pacific/Auckland: UTC+13 in November
 KOL = "U0KOL"  # Asia/Kolkata: UTC+5:30, no daylight saving time

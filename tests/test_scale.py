@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, inspect, text, update
@@ -35,7 +35,7 @@ from bot.store.models import (
 )
 from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM
 
-UTC = timezone.utc
+UTC = UTC
 LA = "U0LA"  # America/Los_Angeles: 9:00 is 17:00 UTC in November
 KOL = "U0KOL"  # Asia/Kolkata: 9:00 is 03:30 UTC
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
 from bot.fakes import slack_requests
+from bot.jobs.followups import run_followups
 from bot.services.todos import TodoRef
 from bot.slack.blocks.digest import TodoView, todo_blocks
-from bot.jobs.followups import run_followups
 from bot.slack.ids import ActionId
 from bot.store.models import SlackMessage, TodoState
 from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM, USER
@@ -158,7 +158,7 @@ async def test_assign_to_me_pick_someone_and_remove_the_owner(slack_user, hedy_w
 
 def next_local_midnight(days_ahead_of: callable) -> datetime:
     now = datetime.now(ZoneInfo(ZONE))
-    return datetime.combine(days_ahead_of(now.date()), time(0), tzinfo=ZoneInfo(ZONE)).astimezone(timezone.utc)
+    return datetime.combine(days_ahead_of(now.date()), time(0), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
 
 
 @pytest.mark.parametrize("choice, until", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC
 
 import pytest
 from sqlalchemy import func
@@ -13,7 +14,6 @@ from bot.delivery import inbox
 from bot.store.models import InboxEvent, SlackMessage
 from tests.conftest import CHANNEL, TEAM, HedyWebhooks
 from tests.helpers import digests_in, inbox_rows, replies_to, text_of, wait_until
-
 
 # ----------------------------------------------------------------------------- receiving
 
@@ -313,19 +313,18 @@ async def test_a_channel_the_bot_cannot_post_in_is_reported(hedy_webhooks, fake_
 
 @pytest.mark.usefixtures("workers")
 async def test_reconcile_posts_a_meeting_whose_webhook_never_came(deps, fake_hedy, fake_slack, signed_connection):
-    from bot.jobs.reconcile import reconcile_all
-
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import update
 
+    from bot.jobs.reconcile import reconcile_all
     from bot.store.models import Connection
 
     assert await reconcile_all(deps) == 0  # every demo meeting ended before the connection was made
     async with deps.db.session() as session:  # connected an hour ago, then a meeting happened
-        await session.exec(update(Connection).values(created_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        await session.exec(update(Connection).values(created_at=datetime.now(UTC) - timedelta(hours=1)))
     fresh = fake_hedy.add_session(title="Retro without a webhook",
-                                  startTime=datetime.now(timezone.utc) - timedelta(minutes=30), duration=1200)
+                                  startTime=datetime.now(UTC) - timedelta(minutes=30), duration=1200)
     assert await reconcile_all(deps) == 1
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "Retro without a webhook" in text_of(digest)

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -24,13 +24,13 @@ import pytest
 from bot.delivery import inbox
 from bot.fakes.server import ThreadedServer
 from bot.fakes.whereby import FakeWhereby
-from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
-from bot.providers.http import Pacer
 from bot.providers import whereby as whereby_module
-from bot.providers.whereby import SummaryIds, WherebyProvider, summary_markdown
-from bot.slack.errors import describe
+from bot.providers.base import AuthError, NotFound, NotReady, NotSupported, PermissionDenied, RateLimited, Unavailable
 from bot.providers.downloads import DownloadPolicy
+from bot.providers.http import Pacer
+from bot.providers.whereby import SummaryIds, WherebyProvider, summary_markdown
 from bot.slack.blocks.digest import minutes_modal
+from bot.slack.errors import describe
 from tests.conftest import CHANNEL, TEAM, WHEREBY_KEY, WHEREBY_SECRET
 from tests.helpers import inbox_rows, text_of, wait_until
 
@@ -493,7 +493,7 @@ async def test_ended_notes_are_off_by_default_and_late_ones_are_skipped(
                   channel=None, options={"post_meeting_ended": True})
     old = fake_whereby.add_session(room="yesterday", minutes_ago=24 * 60)["transcriptionId"]
     late = fake_whereby.room_event(old, "room.session.ended",
-                                   created_at=datetime.now(timezone.utc) - timedelta(hours=23))
+                                   created_at=datetime.now(UTC) - timedelta(hours=23))
     await deliver(slack_user, whereby_connection, late, fake_whereby)
     rows = await wait_until(lambda: _all_done(db))
     assert "too late" in rows[-1].last_error
@@ -580,7 +580,7 @@ async def test_reconcile_picks_up_a_transcription_whose_webhook_never_came(where
     from bot.store.models import Connection
 
     async with deps.db.session() as session:
-        await session.exec(update(Connection).values(created_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+        await session.exec(update(Connection).values(created_at=datetime.now(UTC) - timedelta(hours=2)))
     assert await reconcile_all(deps) == 1  # the launch-planning meeting, 40 minutes ago
     digest = (await wait_until(lambda: digests_in(fake_slack)))[0]
     assert "Meeting in launch-planning" in text_of(digest)
@@ -626,7 +626,7 @@ def test_the_stand_in_keeps_whereby_s_contract(fake_whereby):
         assert client.get(api + "/meetings").status_code == 401 and client.get(api + "/meetings").content == b""
         past = client.post(api + "/meetings", json={"endDate": "2020-01-01T00:00:00Z"}, headers=auth)
         assert past.status_code == 400 and client.post(api + "/meetings", json={}, headers=auth).status_code == 400
-        end = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+        end = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
         plain = client.post(api + "/meetings", json={"endDate": end}, headers=auth)
         assert plain.status_code == 201 and "hostRoomUrl" not in plain.json()
         hosted = client.post(api + "/meetings", json={"endDate": end, "fields": ["hostRoomUrl"]}, headers=auth).json()

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, and_, func, literal_column, or_, update
-from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlmodel import col, select
 
 from bot.providers.webhooks import WebhookEvent
 from bot.store.db import Database
@@ -174,7 +174,7 @@ class InboxWriter:
             note = {row["connection_id"] for row, _ in batch if self._noted.get(row["connection_id"], -1e9) < now - 5}
             try:
                 ids = await _insert_rows(self.db, [row for row, _ in batch], note_webhook_for=note)
-            except Exception as exc:  # noqa: BLE001 - whatever failed, each caller must get an answer
+            except Exception as exc:
                 if len(batch) > 1:
                     # One bad row fails the whole statement: never let it fail the other requests
                     # (other workspaces' among them). Each row alone, each caller its own answer.
@@ -193,7 +193,7 @@ class InboxWriter:
         for row, future in batch:
             try:
                 (inserted,) = await _insert_rows(self.db, [row], note_webhook_for=note & {row["connection_id"]})
-            except Exception as exc:  # noqa: BLE001 - this caller alone answers 4xx (its row) or 5xx (the database)
+            except Exception as exc:
                 if not future.done():
                     future.set_exception(_refusal(exc))
                 continue

@@ -7,16 +7,15 @@ twice: a re-export or late data only changes the stored content, and the same ro
 
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
-
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, literal_column, or_, update
-from sqlmodel import col, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 
 from bot.store.db import Database
 from bot.store.models import SlackMessage, utcnow
@@ -148,7 +147,7 @@ async def next_due_at(db: Database, *, skip_channels: AbstractSet[str] = frozens
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def has_due(db: Database) -> bool:

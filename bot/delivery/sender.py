@@ -15,16 +15,16 @@ import contextlib
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.delivery import outbox
 from bot.delivery.inbox import backoff_delay
-from bot.slack.installations import NotInstalled
 from bot.logging_setup import TEAM
 from bot.metrics import SLACK_POSTS, WEBHOOK_TO_DIGEST_SECONDS
+from bot.slack.installations import NotInstalled
 from bot.store.models import Connection, SlackMessage, utcnow
 from bot.store.states import MessageKind, MessageState
 
@@ -228,7 +228,7 @@ class Sender:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _retry_after(headers) -> float:

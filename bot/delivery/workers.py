@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery import digests, inbox, outbox
+from bot.delivery.sender import Sender
 from bot.jobs.scheduler import RECONCILE_EVERY, start_scheduler
-
-from bot.delivery import inbox, outbox
-from bot.providers.base import AuthError, NotReady, ProviderError
-from bot.delivery import digests
 from bot.logging_setup import TEAM
 from bot.metrics import INBOX
-from bot.delivery.sender import Sender
+from bot.providers.base import AuthError, NotReady, ProviderError
 from bot.store.models import InboxEvent
 from bot.store.states import InboxStatus
 

@@ -31,9 +31,10 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -48,7 +49,7 @@ STYLES = {"meetings": ("/api/v1", "meetings", "bearer"), "conversations": ("/v1"
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error(status: int, code: str, message: str, *, details: dict | None = None,
@@ -120,7 +121,7 @@ class FakeHarmony:
                     transcript: list[dict] | None = None, **extra: Any) -> dict:
         mid = mid or f"mtg_{secrets.token_hex(5)}"
         meeting = {"id": mid, "title": title,
-                   "date": _iso(datetime.now(timezone.utc) - timedelta(hours=hours_ago)),
+                   "date": _iso(datetime.now(UTC) - timedelta(hours=hours_ago)),
                    "duration": duration, "status": status,
                    "participants": [{"name": "Ana Ruiz", "email": "ana@example.com"},
                                     {"name": "Sam Lee", "email": "sam@customer.example"},
@@ -154,7 +155,7 @@ class FakeHarmony:
 
     def add_insight(self, mid: str, *, title: str, content: str, type: str = "opportunity") -> dict:
         insight = {"id": f"ins_{uuid.uuid4().hex[:8]}", "meeting_id": mid, "type": type, "title": title,
-                   "content": content, "created_at": _iso(datetime.now(timezone.utc))}
+                   "content": content, "created_at": _iso(datetime.now(UTC))}
         with self._lock:
             self.insights.setdefault(mid, []).append(insight)
         return copy.deepcopy(insight)
@@ -202,8 +203,8 @@ class FakeHarmony:
                         delivery_id: str | None = None) -> tuple[bytes, dict[str, str]]:
         """One delivery (body, headers). `signature_format`: "hex" (the seed's reading), "sha256="
         (prefixed hex) or "base64". `flat` puts the fields at the top level."""
-        envelope = ({"event": event, "timestamp": _iso(datetime.now(timezone.utc)), **data} if flat else
-                    {"event": event, "timestamp": _iso(datetime.now(timezone.utc)), "data": data})
+        envelope = ({"event": event, "timestamp": _iso(datetime.now(UTC)), **data} if flat else
+                    {"event": event, "timestamp": _iso(datetime.now(UTC)), "data": data})
         raw = json.dumps(envelope, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "Harmony-Webhooks (fake)"}
         if delivery_id:

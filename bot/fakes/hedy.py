@@ -21,9 +21,10 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,7 +52,7 @@ _UNSET: Any = object()
 
 def iso(value: datetime) -> str:
     """Timestamps as a Node backend writes them: UTC, milliseconds, trailing Z."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -62,7 +63,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _order_key(when: Any, ident: Any) -> tuple[datetime, str]:
     """Newest-first ordering that tolerates missing times and mixed ISO spellings."""
-    return (_parse_time(when) or datetime.min.replace(tzinfo=timezone.utc), ident or "")
+    return (_parse_time(when) or datetime.min.replace(tzinfo=UTC), ident or "")
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -117,7 +118,7 @@ class _Session:
 class _Front:
     """ASGI middleware: recording, latency, scripted faults, auth and rate limits before routing."""
 
-    def __init__(self, app, fake: "FakeHedy") -> None:
+    def __init__(self, app, fake: FakeHedy) -> None:
         self.app = app
         self.fake = fake
 
@@ -205,7 +206,7 @@ class FakeHedy:
 
     def add_topic(self, name: str, *, id: str | None = None, description: str | None = None,
                   color: str | None = "#6366F1", iconName: str | None = None, **extra: Any) -> dict:
-        now = iso(datetime.now(timezone.utc))
+        now = iso(datetime.now(UTC))
         topic = {
             "id": id or f"topic_{secrets.token_hex(6)}", "name": name, "description": description,
             "color": color, "iconName": iconName, "topicContext": None, "topicContextUpdatedAt": None,
@@ -226,7 +227,7 @@ class FakeHedy:
         Returns the stored detail as `GET /sessions/{id}` serves it by default.
         """
         o = dict(overrides)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = _parse_time(o.pop("startTime", None)) or now - timedelta(hours=1)
         duration = o.pop("duration", 1800)
         end = o.pop("endTime", _UNSET)
@@ -263,7 +264,7 @@ class FakeHedy:
         """
         detail = copy.deepcopy(detail)
         detail.setdefault("sessionId", f"sess_{secrets.token_hex(8)}")
-        start = _parse_time(detail.get("startTime")) or datetime.now(timezone.utc)
+        start = _parse_time(detail.get("startTime")) or datetime.now(UTC)
         with self._lock:
             self._sessions[detail["sessionId"]] = _Session(detail=detail, start=start, raw=True)
         return copy.deepcopy(detail)
@@ -272,7 +273,7 @@ class FakeHedy:
         """Three topics and twelve sessions over the last two weeks (see sample_data)."""
         for topic in sample_data.TOPICS:
             self.add_topic(**topic)
-        for overrides in sample_data.demo_sessions(datetime.now(timezone.utc)):
+        for overrides in sample_data.demo_sessions(datetime.now(UTC)):
             self.add_session(**overrides)
 
     def _resolve_topic(self, topic: Any) -> dict | None:
@@ -459,7 +460,7 @@ class FakeHedy:
             }
         if event == "session.exported":
             payload.pop("endTime")
-            payload["exportedAt"] = iso(datetime.now(timezone.utc))
+            payload["exportedAt"] = iso(datetime.now(UTC))
         return payload
 
     def highlight_webhook_payload(self, highlight_id: str) -> dict:
@@ -724,7 +725,7 @@ class FakeHedy:
             events = [body["event"]]
         else:
             return _error(400, "missing_event", "An event is required")
-        now = iso(datetime.now(timezone.utc))
+        now = iso(datetime.now(UTC))
         with self._lock:
             if len(self._webhooks) >= self.webhook_cap:
                 return _error(400, "webhook_limit_exceeded", f"At most {self.webhook_cap} webhooks")
@@ -754,7 +755,7 @@ def _webhook_url_ok(url: Any) -> bool:
 def webhook_request(event: str, payload: dict, *, secret: str | None = None,
                     nested: bool = False) -> tuple[bytes, dict[str, str]]:
     """The body and headers of one delivery, exactly as send_webhook posts them."""
-    body = ({"event": event, "timestamp": iso(datetime.now(timezone.utc)), "data": payload} if nested
+    body = ({"event": event, "timestamp": iso(datetime.now(UTC)), "data": payload} if nested
             else {"event": event, **payload})
     raw = json.dumps(body, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Hedy-Event": event, "User-Agent": "Hedy-Webhooks (fake)"}

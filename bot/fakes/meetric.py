@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from starlette.applications import Starlette
@@ -47,7 +47,7 @@ _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _error(status: int, message: str, code: str | None = None, *, details: dict | None = None,
@@ -114,7 +114,7 @@ class FakeMeetric:
         cid = cid or str(uuid.uuid4())
         conversation = {
             "id": cid, "title": title, "company": "Acme",
-            "date": _iso(datetime.now(timezone.utc) - timedelta(days=days_ago)),
+            "date": _iso(datetime.now(UTC) - timedelta(days=days_ago)),
             "duration": 1800, "medium": "call", "sentiment": "positive", "conversation_type": "sales",
             "summary": summary, "department": {"id": "dep_1", "name": "B2B Sales"},
             "user": {"id": "usr_1", "name": "Erik Lindström", "email": "erik@example.com"},
@@ -172,7 +172,7 @@ class FakeMeetric:
             if "insights" in scopes:
                 conversation["insights"] = copy.deepcopy(self.insights.get(conversation_id, []))
         delivery_id = delivery_id or str(uuid.uuid4())
-        body = json.dumps({"event": "conversation.completed", "timestamp": _iso(datetime.now(timezone.utc)),
+        body = json.dumps({"event": "conversation.completed", "timestamp": _iso(datetime.now(UTC)),
                            "data": {"conversation": conversation},
                            "_meta": {"subscription_id": subscription_id, "delivery_id": delivery_id,
                                      "token_prefix": "mt_ab12cd34"}}, separators=(",", ":")).encode()
@@ -208,7 +208,7 @@ class FakeMeetric:
                         "id": delivery_id, "subscription_id": kwargs.get("subscription_id", "sub_1"),
                         "event": "conversation.completed", "conversation_id": conversation_id,
                         "attempt": attempt + 1, "status_code": status,
-                        "delivered_at": _iso(datetime.now(timezone.utc))})
+                        "delivered_at": _iso(datetime.now(UTC))})
                 if 200 <= status < 300:
                     break
                 time.sleep(retry_delay * 2 ** attempt)
@@ -265,7 +265,7 @@ class FakeMeetric:
                       details={"retry_after_seconds": retry_after}, headers={"Retry-After": str(retry_after)})
 
     def _meta(self) -> dict:
-        return {"token_prefix": "mt_ab12cd34", "timestamp": _iso(datetime.now(timezone.utc))}
+        return {"token_prefix": "mt_ab12cd34", "timestamp": _iso(datetime.now(UTC))}
 
     def _ok(self, body: dict) -> JSONResponse:
         return JSONResponse({**body, "_meta": self._meta()})
@@ -300,7 +300,7 @@ class FakeMeetric:
             return _error(400, "limit must be a number", "invalid_parameter")
         if not 1 <= limit <= 25:
             return _error(400, "limit must be between 1 and 25", "invalid_parameter")
-        cutoff = datetime.now(timezone.utc) - timedelta(days=30)
+        cutoff = datetime.now(UTC) - timedelta(days=30)
         with self._lock:
             recent = sorted((c for c in self.conversations.values()
                              if datetime.fromisoformat(c["date"].replace("Z", "+00:00")) >= cutoff),

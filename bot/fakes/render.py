@@ -18,7 +18,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["mrkdwn_to_text", "render_blocks", "render_message", "render_view", "print_message", "print_view"]
+__all__ = ["mrkdwn_to_text", "print_message", "print_view", "render_blocks", "render_message", "render_view"]
 
 DEFAULT_WIDTH = 88
 

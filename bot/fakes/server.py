@@ -39,7 +39,7 @@ class ThreadedServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "ThreadedServer":
+    def start(self) -> ThreadedServer:
         config = uvicorn.Config(
             self.app,
             host=self.host,
@@ -70,7 +70,7 @@ class ThreadedServer:
         if wait and self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ThreadedServer":
+    def __enter__(self) -> ThreadedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

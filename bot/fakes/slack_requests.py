@@ -23,13 +23,13 @@ from urllib.parse import urlencode
 from slack_sdk.signature import SignatureVerifier
 
 __all__ = [
+    "DEFAULT_APP_ID",
+    "block_action",
+    "event_callback",
     "sign",
     "slash_command",
-    "block_action",
-    "view_submission",
-    "event_callback",
     "url_verification",
-    "DEFAULT_APP_ID",
+    "view_submission",
 ]
 
 DEFAULT_APP_ID = "A0APP"

@@ -45,10 +45,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -84,7 +85,7 @@ TRANSCRIPT = (
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _parse(value: str) -> datetime:
@@ -132,7 +133,7 @@ class Seen:
 class _Front:
     """ASGI wrapper: faults, auth and the point budget before routing; rate headers after."""
 
-    def __init__(self, app, fake: "FakeWhereby") -> None:
+    def __init__(self, app, fake: FakeWhereby) -> None:
         self.app = app
         self.fake = fake
 
@@ -217,7 +218,7 @@ class FakeWhereby:
                     tid: str | None = None, kind: str = "LIVE_TRANSCRIPTION") -> dict:
         """A room, one session in it and its transcription (`state`); with `summarised`, a summary
         that is ready already. Returns the transcription as the API shows it."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = now - timedelta(minutes=minutes_ago)
         end = start + timedelta(seconds=duration)
         room = "/" + (room or f"room-{uuid.uuid4()}").strip("/")
@@ -287,7 +288,7 @@ class FakeWhereby:
     def event(self, type: str, data: dict, *, event_id: str | None = None,
               created_at: datetime | None = None) -> dict:
         return {"id": event_id or secrets.token_hex(32), "apiVersion": "1.0",
-                "createdAt": iso(created_at or datetime.now(timezone.utc)), "type": type, "data": data}
+                "createdAt": iso(created_at or datetime.now(UTC)), "type": type, "data": data}
 
     def transcription_event(self, tid: str, type: str = "transcription.finished", **kwargs) -> dict:
         with self._lock:
@@ -410,7 +411,7 @@ class FakeWhereby:
             self.seen.append(Seen(request.method, path, dict(request.query_params), has_auth, points))
 
     def _rate_headers(self, *, remaining: int, reset_in: float) -> dict:
-        reset = datetime.now(timezone.utc) + timedelta(seconds=max(0.0, reset_in))
+        reset = datetime.now(UTC) + timedelta(seconds=max(0.0, reset_in))
         return {"X-RateLimit-Limit": str(self.points_per_minute), "X-RateLimit-Remaining": str(max(0, remaining)),
                 "X-RateLimit-Reset": format_datetime(reset, usegmt=True)}
 
@@ -468,8 +469,8 @@ class FakeWhereby:
         except ValueError:
             return _bad("endDate must be an ISO 8601 date-time")
         if end.tzinfo is None:
-            end = end.replace(tzinfo=timezone.utc)
-        if end < datetime.now(timezone.utc):
+            end = end.replace(tzinfo=UTC)
+        if end < datetime.now(UTC):
             return _bad("endDate must not be in the past")
         prefix = str(body.get("roomNamePrefix") or "")
         room = "/" + prefix + (secrets.token_hex(3) if body.get("roomNamePattern") == "human-short"
@@ -478,7 +479,7 @@ class FakeWhereby:
             meeting_id = str(len(self.meetings) + 1000)
             meeting = {"meetingId": meeting_id, "roomName": room,
                        "roomUrl": f"https://{self.subdomain}.whereby.com{room}",
-                       "startDate": iso(datetime.now(timezone.utc)), "endDate": iso(end)}
+                       "startDate": iso(datetime.now(UTC)), "endDate": iso(end)}
             self.meetings[meeting_id] = meeting
         fields = body.get("fields") or []
         out = dict(meeting)
@@ -531,7 +532,7 @@ class FakeWhereby:
                     "transcriptionId": tid, "roomSessionId": recording["roomSessionId"],
                     "roomName": recording.get("roomName", "/room"), "filename": f"{tid}.md",
                     "startDate": recording["startDate"], "endDate": recording["endDate"], "state": "in_progress",
-                    "createdAt": iso(datetime.now(timezone.utc)), "durationInSeconds": None,
+                    "createdAt": iso(datetime.now(UTC)), "durationInSeconds": None,
                     "type": "RECORDING_TRANSCRIPTION", "storageType": "WHEREBY_HOSTED"}
                 self._texts[tid] = TRANSCRIPT
                 self._plans[tid] = {"text": SUMMARY_TEXT, "fails": False, "meetingId": None}
@@ -608,7 +609,7 @@ class FakeWhereby:
     # ------------------------------------------------------------------ summaries
 
     def _create_summary(self, tid: str, template: str) -> str:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         summary_id = str(uuid.uuid4())
         with self._lock:
             t = self.transcriptions[tid]
@@ -625,7 +626,7 @@ class FakeWhereby:
         """Called under the lock: the summary is done, one way or the other."""
         summary = self.summaries[summary_id]
         plan = self._plans.get(summary["transcriptionId"], {"text": SUMMARY_TEXT, "fails": False})
-        summary["modifiedAt"] = iso(datetime.now(timezone.utc))
+        summary["modifiedAt"] = iso(datetime.now(UTC))
         if plan["fails"]:
             summary["state"] = "failed"
             return

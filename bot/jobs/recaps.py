@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_
 from sqlmodel import col, select
@@ -44,7 +44,7 @@ _OFFSETS = [timedelta(minutes=15 * q) for q in range(-12 * 4, 14 * 4 + 1)]
 def monday_nine_somewhere(now: datetime) -> bool:
     """Whether it can be Monday 9:xx in any time zone at `now`: most ticks of a week it is not,
     and they read nothing at all."""
-    return any((local := now.astimezone(timezone.utc) + offset).weekday() == 0 and local.hour == HOUR
+    return any((local := now.astimezone(UTC) + offset).weekday() == 0 and local.hour == HOUR
                for offset in _OFFSETS)
 
 
@@ -53,7 +53,7 @@ def recap_week(local: datetime) -> tuple[datetime, datetime]:
     monday = local.date() - timedelta(days=local.weekday())
     end = datetime.combine(monday, time(0), tzinfo=local.tzinfo)
     start = datetime.combine(monday - timedelta(days=7), time(0), tzinfo=local.tzinfo)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 async def _workspaces_at_monday_nine(deps, now: datetime) -> dict[str, datetime]:
@@ -73,7 +73,7 @@ async def _workspaces_at_monday_nine(deps, now: datetime) -> dict[str, datetime]
                 zone = timezones.zone_of(key)
                 if zone is None:
                     continue  # Slack does not know the installer any more: set the workspace's zone
-            local = now.astimezone(zone or timezone.utc)
+            local = now.astimezone(zone or UTC)
         except Exception:
             log.exception("could not work out the time zone of team %s", team_id)
             continue

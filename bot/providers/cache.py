@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Hashable
-
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 
 class ReadCache:

@@ -57,12 +57,12 @@ class TodoRef:
         return hashlib.sha256(f"{meeting_id}\x00{key}".encode()).hexdigest()[:8]
 
     @classmethod
-    def of(cls, state: TodoState) -> "TodoRef":
+    def of(cls, state: TodoState) -> TodoRef:
         assert state.id is not None, "a stored todo state"
         return cls(state.id, state.connection_id, cls.checksum(state.meeting_id, state.todo_key))
 
     @classmethod
-    def parse(cls, text: str | None) -> "TodoRef | None":
+    def parse(cls, text: str | None) -> TodoRef | None:
         match = _REF.fullmatch((text or "").strip())
         return cls(int(match.group(1)), int(match.group(2)), match.group(3)) if match else None
 

@@ -9,11 +9,11 @@ it must say what the key does now. Errors propagate to the one place that words 
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from bot.delivery import inbox, outbox
 from bot.deps import Deps
-from bot.providers.base import MeetingProvider
+from bot.providers.base import MeetingProvider, Page
 from bot.services import audit
 from bot.services import meetings as meeting_service
 from bot.services import todos as todo_service
@@ -24,9 +24,8 @@ from bot.slack.blocks.message import Message
 from bot.slack.blocks.text import escape
 from bot.slack.blocks.todos import owner_todos, todo_groups
 from bot.slack.commands import Parsed
-from bot.store.models import utcnow
-from bot.providers.base import Page
 from bot.slack.visibility import PRIVATE, Visibility, visible_todos
+from bot.store.models import utcnow
 
 Build = Callable[[MeetingProvider, str], Awaitable[Message]]
 

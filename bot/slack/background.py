@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable
 
+from bot.metrics import ERRORS
 from bot.slack.blocks.message import Message
 from bot.slack.errors import describe, log_failure
-from bot.metrics import ERRORS
 from bot.slack.responder import Responder
 
 log = logging.getLogger(__name__)

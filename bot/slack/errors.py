@@ -61,7 +61,7 @@ class SlackRefusal:
     retry_after: int | None
 
     @classmethod
-    def of(cls, exc: SlackApiError) -> "SlackRefusal":
+    def of(cls, exc: SlackApiError) -> SlackRefusal:
         response = exc.response
         data = getattr(response, "data", None)
         data = data if isinstance(data, dict) else {}

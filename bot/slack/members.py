@@ -4,7 +4,7 @@ so each member is asked about once a day at most, never on every scheduler tick.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from slack_sdk.errors import SlackApiError
 
@@ -40,7 +40,7 @@ async def member_zone(deps, team_id: str, user_id: str) -> tzinfo:
     key = await timezones.stored(deps.db, team_id=team_id, user_id=user_id)
     if key is None:
         key = await learn_zone(deps, team_id, user_id)
-    return timezones.zone_of(key) or timezone.utc
+    return timezones.zone_of(key) or UTC
 
 
 async def learn_missing(deps, members: list[tuple[str, str]], *, now: datetime) -> int:

@@ -3,9 +3,9 @@ PostgreSQL (psycopg 3) is the multi-replica store."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -99,8 +99,8 @@ def describe_database_error(database_url: str, exc: BaseException) -> str | None
     if "does not exist" in text and "database" in text:
         return (f'The PostgreSQL server at {where} has no database named "{name}": create it '
                 f"(createdb -h {url.host or 'localhost'} -p {url.port or 5432} {name}) or fix DATABASE_URL.")
-    if "password authentication failed" in text or "no pg_hba.conf entry" in text or "role" in text and \
-            "does not exist" in text:
+    if "password authentication failed" in text or "no pg_hba.conf entry" in text or ("role" in text and \
+            "does not exist" in text):
         return (f'The PostgreSQL server at {where} refused the login of user "{url.username}": check the user '
                 "and password in DATABASE_URL.")
     if any(word in text for word in ("connection refused", "could not connect", "connection failed",

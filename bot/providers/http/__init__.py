@@ -12,20 +12,36 @@ from bot.providers.http.errors import (
     transport_error,
 )
 from bot.providers.http.pacing import (
+    PACERS,
     Pacer,
+    Pacers,
     PacingLimited,
     ServerBudget,
     fingerprint,
     get_pacer,
     get_server_budget,
     parse_reset,
-    PACERS,
-    Pacers,
 )
 from bot.providers.http.retries import RETRYABLE, RetryPolicy, call_with_retries
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "RETRYABLE", "JsonApi", "Pacer", "PacingLimited", "RetryPolicy", "ServerBudget",
-    "call_with_retries", "error_for_status", "extract_error", "fingerprint", "get_pacer", "get_server_budget",
-    "PACERS", "Pacers", "parse_reset", "parse_retry_after", "response_error", "transport_error",
+    "DEFAULT_TIMEOUT",
+    "PACERS",
+    "RETRYABLE",
+    "JsonApi",
+    "Pacer",
+    "Pacers",
+    "PacingLimited",
+    "RetryPolicy",
+    "ServerBudget",
+    "call_with_retries",
+    "error_for_status",
+    "extract_error",
+    "fingerprint",
+    "get_pacer",
+    "get_server_budget",
+    "parse_reset",
+    "parse_retry_after",
+    "response_error",
+    "transport_error",
 ]

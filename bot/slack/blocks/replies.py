@@ -163,7 +163,7 @@ def status_message(connection: Connection, key: KeyCheck, *, provider_name: str,
 def actor_text(actor: str | None) -> str:
     """Who made a setup change: a person (a mention), the server's CLI, or Slack itself (an
     uninstall or a revoked token pauses the connection)."""
-    return {"cli": "the server (CLI)", "slack": "Slack"}.get(actor or "", None) or mention(actor, otherwise="unknown")
+    return {"cli": "the server (CLI)", "slack": "Slack"}.get(actor or "") or mention(actor, otherwise="unknown")
 
 
 def setup_changes(changes: Sequence[AuditEntry]) -> SectionBlock:

@@ -19,8 +19,8 @@ from slack_sdk.models.views import View
 from bot.slack.blocks.message import BlockBudget, Message, note
 from bot.slack.blocks.text import escape, slack_date, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.store.states import DecisionState
 from bot.store.models import RoutingDecision
+from bot.store.states import DecisionState
 
 APPROVAL_DIGEST_CHARS = 8_000  # the preview's share of a message; the rest is the approval's own
 

@@ -12,8 +12,8 @@ from bot.deps import Deps
 from bot.services import decisions
 from bot.slack.blocks.replies import sentence
 from bot.slack.blocks.routing import parse_decision_ref, post_to_modal
-from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.context import AdminCheck
+from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.setup_flow import provider_choices
 
 STALE = "That button is out of date. Type `/meetings status` to see the meetings waiting for you."

@@ -7,8 +7,8 @@ Create Date: 2026-11-22
 Migrations use plain SQLAlchemy types, never the live models, so they keep working as the
 models change. Timestamps are naive UTC (bot.store.models.UTCDateTime adds the zone back).
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0001"
 down_revision = None
