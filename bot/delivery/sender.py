@@ -133,8 +133,8 @@ class Sender:
     async def tick(self) -> float:
         """Start sends for every channel that may post now; return how long to sleep."""
         now = time.monotonic()
+        started: set[str] = set()
         if len(self._tasks) < self.max_in_flight:
-            started: set[str] = set()
             for message in await outbox.due(self.deps.db, skip_channels=self._blocked(now)):
                 if message.channel in started or message.channel in self._busy:
                     continue  # one at a time per channel: order and pace
@@ -158,7 +158,10 @@ class Sender:
         # Asleep until the earliest retry (or another replica's lease) comes due, a paced channel
         # frees up, or something wakes the sender (a new message, a finished send); never a poll
         # a second of an idle outbox.
-        due_at = await outbox.next_due_at(self.deps.db, skip_channels=blocked)
+        # While sends are starting, each one that finishes wakes the sender again: the query for
+        # the next due time (a second statement per tick, on SQLite's one connection) is only
+        # worth it once a tick finds nothing to start.
+        due_at = None if started else await outbox.next_due_at(self.deps.db, skip_channels=blocked)
         if due_at is not None:
             waits.append((due_at - utcnow()).total_seconds())
         return max(0.01, min([*waits, self.max_sleep]))
