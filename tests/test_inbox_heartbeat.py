@@ -40,8 +40,8 @@ async def test_a_claim_is_renewed_while_a_slow_provider_answers(deps, hedy_webho
 
 async def test_claims_nobody_renews_are_taken_again_after_one_lease(deps, hedy_webhooks):
     assert (await hedy_webhooks.session_event("sess_demo_12")).status_code == 200
+    claimed_at = time.monotonic()  # before the claim: its lease cannot have started earlier
     [claimed] = await inbox.claim(deps.db, lease=LEASE)  # a replica that then dies
-    claimed_at = time.monotonic()
     assert await inbox.claim(deps.db, lease=LEASE) == []
     while not (again := await inbox.claim(deps.db, lease=LEASE)):
         await asyncio.sleep(0.02)
