@@ -66,7 +66,10 @@ class Sender:
     def note_webhook(self, connection_id: int, meeting_id: str, *, provider: str, received_at: datetime) -> None:
         if len(self._webhooks) > 10_000:
             self._webhooks.pop(next(iter(self._webhooks)))
-        self._webhooks.setdefault((connection_id, meeting_id), (provider, received_at))
+        # The latest webhook of a meeting counts: a "started" event before the one that brings
+        # its digest must not make the digest look late.
+        self._webhooks.pop((connection_id, meeting_id), None)
+        self._webhooks[(connection_id, meeting_id)] = (provider, received_at)
 
     async def _provider_of(self, connection_id: int) -> str:
         async def load() -> str:
@@ -75,7 +78,7 @@ class Sender:
             return connection.provider if connection else "-"
         return await self.deps.connections.get(("provider", connection_id), load)
 
-    async def _log_sent(self, message: SlackMessage, *, edited: bool, started: float) -> None:
+    async def _log_sent(self, message: SlackMessage, *, edited: bool, took: float) -> None:
         noted = self._webhooks.pop((message.connection_id, message.meeting_id), None) \
             if message.kind == MessageKind.DIGEST else None
         provider = noted[0] if noted else await self._provider_of(message.connection_id)
@@ -87,7 +90,7 @@ class Sender:
         level = logging.INFO if message.kind == MessageKind.DIGEST else logging.DEBUG
         log.log(level, "%s %s: team %s, %s meeting %s, channel %s, Slack answered in %.0f ms%s",
                 message.kind, "edited" if edited else "posted", message.team_id, provider, message.meeting_id,
-                message.channel, (time.monotonic() - started) * 1000, latency)
+                message.channel, took * 1000, latency)
 
     async def _retry(self, message: SlackMessage, error: str) -> None:
         state = await outbox.retry_later(self.deps.db, message, delay=backoff_delay(message.attempts), error=error)
@@ -128,7 +131,11 @@ class Sender:
         return self._ticking or bool(self._tasks)
 
     def _blocked(self, now: float) -> set[str]:
-        return self._busy | {channel for channel, free in self._next_free.items() if free > now}
+        # A channel that frees up within one interval may be claimed already: its send reads what
+        # it needs from the database first and then waits for the channel (see _send), so the
+        # database work is not added to the pace.
+        horizon = now + self.channel_interval
+        return self._busy | {channel for channel, free in self._next_free.items() if free > horizon}
 
     async def tick(self) -> float:
         """Start sends for every channel that may post now; return how long to sleep."""
@@ -154,7 +161,9 @@ class Sender:
         if len(self._tasks) >= self.max_in_flight:
             return self.max_sleep  # each send that finishes wakes the sender
         blocked = self._blocked(time.monotonic())
-        waits = [free - now for channel, free in self._next_free.items() if free > now and channel not in self._busy]
+        horizon = now + self.channel_interval
+        waits = [free - horizon for channel, free in self._next_free.items()
+                 if free > horizon and channel not in self._busy]
         # Asleep until the earliest retry (or another replica's lease) comes due, a paced channel
         # frees up, or something wakes the sender (a new message, a finished send); never a poll
         # a second of an idle outbox.
@@ -171,24 +180,31 @@ class Sender:
         channel = message.channel
         pause = self.channel_interval
         TEAM.set(message.team_id)
+        answered: float | None = None
         started = time.monotonic()
         try:
             payload = json.loads(message.payload)
             client = self.deps.slack_client(message.team_id)
-            if message.ts:
-                # A message posted to a user id lives in a DM (D…); chat.update only takes that id.
-                response = await client.chat_update(channel=message.sent_channel or channel, ts=message.ts,
-                                                    text=payload["text"], blocks=payload.get("blocks"))
-                thread_ts = message.thread_ts
-            else:
-                thread_ts = await outbox.parent_ts(db, message)
-                response = await client.chat_postMessage(channel=channel, text=payload["text"],
-                                                         blocks=payload.get("blocks"), thread_ts=thread_ts,
-                                                         unfurl_links=False, unfurl_media=False)
+            thread_ts = message.thread_ts if message.ts else await outbox.parent_ts(db, message)
+            await self._wait_for_channel(channel)
+            started = time.monotonic()
+            try:
+                if message.ts:
+                    # A message posted to a user id lives in a DM (D…); chat.update only takes that id.
+                    response = await client.chat_update(channel=message.sent_channel or channel, ts=message.ts,
+                                                        text=payload["text"], blocks=payload.get("blocks"))
+                else:
+                    response = await client.chat_postMessage(channel=channel, text=payload["text"],
+                                                             blocks=payload.get("blocks"), thread_ts=thread_ts,
+                                                             unfurl_links=False, unfurl_media=False)
+            finally:
+                # Slack counted the post no later than its answer: the pace runs from there, not
+                # from after our own bookkeeping below, which would otherwise add up post by post.
+                answered = time.monotonic()
             await outbox.sent(db, message, ts=response.get("ts") or message.ts, thread_ts=thread_ts,
                               sent_hash=message.content_hash, sent_channel=response.get("channel"))
             SLACK_POSTS.labels(result="updated" if message.ts else "posted").inc()
-            await self._log_sent(message, edited=bool(message.ts), started=started)
+            await self._log_sent(message, edited=bool(message.ts), took=answered - started)
         except SlackApiError as exc:
             status = exc.response.status_code
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
@@ -221,9 +237,14 @@ class Sender:
                                      error=f"unexpected error: {type(exc).__name__}")
         finally:
             self.claimed.discard(message.id)
-            self._next_free[channel] = time.monotonic() + pause
+            self._next_free[channel] = (answered or time.monotonic()) + pause
             self._busy.discard(channel)
             self.wake.set()
+
+    async def _wait_for_channel(self, channel: str) -> None:
+        delay = self._next_free.get(channel, 0.0) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def drain(self, timeout: float = 10.0) -> None:
         if self._tasks:

@@ -144,6 +144,10 @@ class Workers:
         assert event.id is not None, "claimed from the inbox"
         TEAM.set(event.team_id)  # this task's own context: every line it logs names the workspace
         db = self.deps.db
+        if event.meeting_id:
+            # Noted before processing: the digest may be posted before processing ends.
+            self.sender.note_webhook(event.connection_id, event.meeting_id, provider=event.provider,
+                                     received_at=event.received_at)
         try:
             async with self._heartbeat(event):
                 note = await digests.process(event, self.deps)
@@ -160,9 +164,6 @@ class Workers:
         else:
             await inbox.finish(db, event.id, note=note)
             INBOX.labels(result="done").inc()
-            if event.meeting_id:
-                self.sender.note_webhook(event.connection_id, event.meeting_id, provider=event.provider,
-                                         received_at=event.received_at)
             self.sender.wake.set()
         finally:
             self.deps.inbox_wakeup.set()  # a slot is free
