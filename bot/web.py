@@ -112,6 +112,7 @@ def create_app(settings: Settings, *, deps: Deps | None = None, run_migrations: 
             await migrate.upgrade(deps.db.engine)
         app.state.secrets_problem = await stored_secrets_problem(deps)
         app.state.secrets_checked_at = time.monotonic()
+        deps.factory.warm()
         if start_workers:
             await workers.start()
         # What start-up built (the app, the routes, the imported modules) lives as long as the process:

@@ -267,6 +267,7 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                                title=meeting.title,
                                payload=digest_message(meeting, provider_name=provider_name,
                                                       routed_by=routed_by).to_slack())
+    deps.outbox_wakeup.set()  # the digest may go while its thread and owner DMs are being worked out
     if post_options.enabled(connection.options, "todos"):
         states = await todo_service.sync_meeting(deps.db, connection, meeting)
         states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states,

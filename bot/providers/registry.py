@@ -6,8 +6,10 @@ one place to close them on shutdown.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 
@@ -108,6 +110,12 @@ def provider_info(name: str) -> ProviderInfo:
         ) from None
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the certificate bundle takes tens of milliseconds: once per process, not per client.
+    return httpx.create_ssl_context()
+
+
 class ProviderFactory:
     """Builds provider clients that share one pooled httpx client per provider."""
 
@@ -121,9 +129,16 @@ class ProviderFactory:
             client = httpx.AsyncClient(
                 timeout=httpx.Timeout(10.0, connect=5.0),
                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+                verify=_tls_context(),
             )
             self._clients[name] = client
         return client
+
+    def warm(self) -> None:
+        """Build every provider's pooled client now (at start-up), so the first webhook after a
+        deploy does not wait for it."""
+        for name in PROVIDERS:
+            self._client(name)
 
     def build(self, name: str, api_key: str) -> MeetingProvider:
         return provider_info(name).build(api_key, self.settings, self._client(name))
