@@ -59,7 +59,7 @@ class Stack:
     """The Slack and Hedy stand-ins plus the bot's environment, in a temporary folder."""
 
     def __init__(self, folder: str, *, hedy_keys: int = 1, hedy_latency: float = 0.0, bench_sessions: int = 0,
-                 post_interval: float | None = None) -> None:
+                 post_interval: float | None = None, bot_source: str | None = None) -> None:
         self.folder = folder
         self.processes: list[subprocess.Popen] = []
         slack_port, hedy_port = free_port(), free_port()
@@ -81,6 +81,10 @@ class Stack:
                         SLACK_API_URL=self.slack_url + "/api/", HEDY_API_URL=self.hedy_url,
                         DATABASE_URL=f"sqlite+aiosqlite:///{self.database}", DATA_DIR=folder,
                         ENCRYPTION_KEY=Fernet.generate_key().decode(), LOG_LEVEL="WARNING")
+        if bot_source:
+            # The bot (connect and serve) from another checkout, e.g. an earlier release; the
+            # stand-ins above stay this checkout's, so both face the same Slack and Hedy.
+            self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [bot_source, os.environ.get("PYTHONPATH")]))
 
     def connect(self, team: str, channel: str, *, key_number: int = 0, webhook_secret: str | None = None) -> str:
         """`meetings-bot connect` for real; returns the connection's webhook URL path."""
@@ -141,6 +145,19 @@ def digests_by_meeting(posts: list[dict]) -> dict[int, list[dict]]:
         if post["ok"] and not post["thread_ts"] and match:
             found.setdefault(int(match.group(1)), []).append(post)
     return found
+
+
+def checkout(revision: str, folder: str) -> str:
+    """This repository at `revision`, checked out (without touching the working tree) under `folder`."""
+    target = os.path.join(folder, "reference")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--force", target, revision], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return target
+
+
+def remove_checkout(target: str) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", target], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_for_digests(stack: Stack, count: int, timeout: float) -> list[dict]:
