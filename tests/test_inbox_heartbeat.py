@@ -11,6 +11,7 @@ from datetime import timedelta
 from bot.delivery import inbox
 from bot.delivery.workers import Workers
 from tests.conftest import CHANNEL
+from tests.helpers import digests_in
 
 LEASE = timedelta(seconds=0.6)
 
@@ -35,7 +36,7 @@ async def test_a_claim_is_renewed_while_a_slow_provider_answers(deps, hedy_webho
     assert stolen == []
     [event] = await inbox.list_events(deps.db)
     assert event.status == "done" and event.attempts == 1
-    assert len(fake_slack.channel_messages(CHANNEL)) == 1
+    assert len(digests_in(fake_slack)) == 1  # posted once (its todo thread may be out too by now)
 
 
 async def test_claims_nobody_renews_are_taken_again_after_one_lease(deps, hedy_webhooks):
