@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery.inbox import InboxWriter
+from bot.jobs.directory import DirectoryReads
 from bot.providers.base import MeetingProvider
 from bot.providers.cache import ReadCache
 from bot.providers.registry import ProviderFactory, provider_info
@@ -62,6 +63,8 @@ class Deps:
     inbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when a message needs posting or editing now (a todo click), so the sender does not wait.
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # A new workspace's first member directory read, in the background (bot/jobs/directory.py).
+    directory_reads: DirectoryReads = field(default_factory=DirectoryReads)
     inbox_writer: InboxWriter = field(init=False)  # webhooks are stored through it (group commit)
     installations: SqlInstallationStore = field(init=False)  # bot tokens in multi-workspace mode
     _slack_session: aiohttp.ClientSession | None = None
@@ -91,6 +94,7 @@ class Deps:
 
     async def aclose(self) -> None:
         await self.background.drain()
+        await self.directory_reads.stop()
         if self._slack_session is not None and not self._slack_session.closed:
             await self._slack_session.close()
         await self.factory.aclose()

@@ -88,10 +88,14 @@ async def by_key(db) -> dict[str, TodoState]:
 
 
 @pytest.fixture
-async def weekly_sync(hedy_webhooks, fake_hedy, fake_slack):
+async def weekly_sync(hedy_webhooks, fake_hedy, fake_slack, workers):
+    """The meeting's todo thread once all is done: the names are matched after the workspace's first
+    directory read, which runs beside the digest (tests/test_owners_first_read.py)."""
     session = fake_hedy.add_session(sessionId="sess_weekly", title="Weekly sync", user_todos=TODOS)
     await hedy_webhooks.session_event(session["sessionId"])
-    return await wait_until(lambda: thread(fake_slack))
+    await wait_until(lambda: thread(fake_slack))
+    await workers.idle()
+    return thread(fake_slack)
 
 
 async def test_confirmed_suggested_ambiguous_and_unknown_owners_in_the_thread(weekly_sync, fake_slack, db):

@@ -7,6 +7,8 @@ a pure function of the meeting, so processing an event twice changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -168,19 +170,21 @@ async def deliver(deps, *, connection: Connection, decision: RoutingDecision, me
     approver; a skipped one nothing. Re-running it (a re-export) edits the same messages."""
     assert connection.id is not None, "a stored connection"
     why = why_here(decision)
+    matched: list[TodoState] = []  # the todos as this run left them, in every destination
     if decision.state in (decisions.POSTED, decisions.APPROVED):
         for destination in decision.destinations:
-            await publish(deps, connection=connection, channel=destination, meeting=meeting,
-                          provider_name=provider_name, routed_by=why)
+            matched += await publish(deps, connection=connection, channel=destination, meeting=meeting,
+                                   provider_name=provider_name, routed_by=why)
     elif decision.state == decisions.KEPT_PRIVATE and decision.approver:
-        await publish(deps, connection=connection, channel=decision.approver, meeting=meeting,
-                      provider_name=provider_name, routed_by=why, private_to=decision.approver)
+        matched += await publish(deps, connection=connection, channel=decision.approver, meeting=meeting,
+                               provider_name=provider_name, routed_by=why, private_to=decision.approver)
     elif decision.state == decisions.HELD:
         if post_options.enabled(connection.options, "todos"):
             # Owners' reminders still come (owners matched by email are confirmed); the channel
             # thread, the owner DMs and links to earlier meetings wait for the approval.
             states = await todo_service.sync_meeting(deps.db, connection, meeting)
-            await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states, link=False)
+            matched += await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states,
+                                                    link=False)
         if decision.approver:
             reason = next((line.split(": matched (", 1)[1][:-1] for line in decision.trace
                            if ": matched (" in line), "it matched")
@@ -189,6 +193,14 @@ async def deliver(deps, *, connection: Connection, decision: RoutingDecision, me
                               meeting_id=meeting.id, channel=decision.approver, kind="approval",
                               priority=PRIORITY_DIGEST,
                               payload=approval_message(decision, preview, reason=reason).to_slack())
+    if owner_flow.undecided(matched):
+        # Todos only a name can place, in a workspace whose directory is still being read (or Slack
+        # could not be asked just now): matched once it is read (owners_found). Asked for only now,
+        # when everything above is stored, so what owners_found writes is never overwritten by
+        # pages this run drew before.
+        kept = dataclasses.replace(meeting, transcript=None, minutes=None, recap=None, highlights=[])
+        deps.directory_reads.after(deps, connection.team_id, (connection.id, meeting.id),
+                                   functools.partial(owners_found, deps, connection_id=connection.id, meeting=kept))
 
 
 async def _status_from_api(deps, connection: Connection, event: InboxEvent, info) -> MeetingStatus | str:
@@ -256,11 +268,11 @@ async def refresh_todos(deps, *, connection: Connection, meeting_id: str) -> boo
 
 
 async def publish(deps, *, connection: Connection, channel: str, meeting: Meeting, provider_name: str,
-                  routed_by: str | None = None, private_to: str | None = None) -> None:
+                  routed_by: str | None = None, private_to: str | None = None) -> list[TodoState]:
     """Store what the meeting's digest and thread should say in one channel (or DM); the sender
     does the rest. One living digest per channel, each with its own todo thread. `private_to`: a
     meeting kept private to this person, who alone may get its owner DM; its todos are not linked
-    to earlier meetings' (whose threads would then mention them)."""
+    to earlier meetings' (whose threads would then mention them). Returns the todos as shown."""
     common: dict[str, Any] = dict(connection_id=connection.id, team_id=connection.team_id, meeting_id=meeting.id,
                                   channel=channel)
     digest = await outbox.want(deps.db, **common, kind=MessageKind.DIGEST, priority=PRIORITY_DIGEST,
@@ -279,9 +291,41 @@ async def publish(deps, *, connection: Connection, channel: str, meeting: Meetin
                                     only=frozenset({private_to}) if private_to else None)
         for earlier in await owner_flow.carried_from_meetings(deps, states=states):
             await refresh_todos(deps, connection=connection, meeting_id=earlier)
+    else:
+        states = []
     highlights = (highlights_message(meeting, provider_name=provider_name)
                   if post_options.enabled(connection.options, "highlights") else None)
     if highlights is not None:
         await outbox.want(deps.db, **common, kind=MessageKind.HIGHLIGHTS, priority=PRIORITY_THREAD + 1000,
                           parent_id=digest.id, payload=highlights.to_slack())
+    return states
+
+
+async def owners_found(deps, *, connection_id: int, meeting: Meeting) -> None:
+    """After a new workspace's member directory was first read (bot/jobs/directory.py): the
+    meeting's todos left undecided while it was read are matched, and wherever the meeting went
+    its todo threads and owner DMs are brought up to date through the outbox, as after a click
+    (edited in place; a DM is sent once). Owners already decided are left as they are. A held
+    meeting's todos are only matched: its thread and DMs come with the approval (deliver)."""
+    async with deps.db.session() as session:
+        connection = (await session.exec(select(Connection).where(Connection.id == connection_id))).first()
+    if connection is None or connection.status != ConnectionStatus.ACTIVE \
+            or not post_options.enabled(connection.options, "todos"):
+        return
+    decision = await decisions.find(deps.db, connection_id=connection_id, meeting_id=meeting.id)
+    if decision is None or decision.state == decisions.SKIPPED:
+        return
+    shown = decision.state in (decisions.POSTED, decisions.APPROVED)
+    private_to = decision.approver if decision.state == decisions.KEPT_PRIVATE else None
+    states = await todo_service.meeting_states(deps.db, connection_id=connection_id, meeting_id=meeting.id)
+    states = await owner_flow.find_owners(deps, connection=connection, meeting=meeting, states=states, link=shown)
+    if not shown and private_to is None:
+        return
+    await refresh_todos(deps, connection=connection, meeting_id=meeting.id)
+    await owner_flow.ask_owners(deps, connection=connection, meeting_id=meeting.id, meeting_title=meeting.title,
+                                states=states, todo_view=todo_view,
+                                only=frozenset({private_to}) if private_to else None)
+    for earlier in await owner_flow.carried_from_meetings(deps, states=states):
+        await refresh_todos(deps, connection=connection, meeting_id=earlier)
+    deps.outbox_wakeup.set()
 

@@ -19,7 +19,7 @@ from bot.services import carryover, directory, owners
 from bot.services import todos as todo_service
 from bot.slack.blocks.digest import TodoView
 from bot.slack.blocks.owners import owner_request_message
-from bot.slack.directory import lookup_email, refresh_directory
+from bot.slack.directory import lookup_email
 from bot.store.models import Connection, SlackMessage, TodoState, utcnow
 from bot.store.states import MessageKind
 
@@ -32,30 +32,43 @@ PRIORITY_OWNERS = 30  # after the digest and its thread, before reminders
 async def find_owners(deps, *, connection: Connection, meeting: Meeting,
                       states: list[TodoState], link: bool = True) -> list[TodoState]:
     """Match the undecided todos' hints to members, then (with `link`) link the ones that repeat an
-    open todo of an earlier meeting of the series. When Slack cannot be asked now (the directory
-    cannot be read), the todos stay undecided and the next processing tries again."""
+    open todo of an earlier meeting of the series. Todos stay undecided when only a name can place
+    them and the workspace's directory was never read (it is being read in the background), or
+    when Slack cannot be asked now; see `undecided`."""
     team_id = connection.team_id
     states = await _match(deps, team_id=team_id, meeting=meeting, states=states)
     if not link:
         return states
     assert connection.id is not None, "a stored connection"
-    return await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id, meeting=meeting,
-                                        states=states)
+    # An undecided todo is not "nobody's": it is linked once its owner is known (carryover
+    # compares owners).
+    decided = [s for s in states if s.owner_confidence is not None]
+    linked = {s.id: s for s in await carryover.link_carried(deps.db, team_id=team_id, connection_id=connection.id,
+                                                             meeting=meeting, states=decided)}
+    return [linked.get(s.id, s) for s in states]
+
+
+def undecided(states: list[TodoState]) -> bool:
+    """Todos left for later: bot/delivery/digests.py matches them again once the directory is read."""
+    return any(s.owner_confidence is None for s in states)
 
 
 async def _match(deps, *, team_id: str, meeting: Meeting, states: list[TodoState]) -> list[TodoState]:
-    if not any(s.owner_confidence is None for s in states):
+    if not undecided(states):
         return states
     try:
-        # Read here only when never read (a new workspace); bot/jobs/directory.py keeps it fresh.
-        if await directory.directory_age(deps.db, team_id=team_id, now=utcnow()) is None:
-            await refresh_directory(deps, team_id)
+        # Never read (a new workspace): read in the background (bot/jobs/directory.py), not here,
+        # where the digest, its thread and the owner DMs would wait for it (5,000 members take
+        # about 90 s). Until then only email addresses decide. The hourly job keeps it fresh after.
+        by_name = await directory.directory_age(deps.db, team_id=team_id, now=utcnow()) is not None
+        if not by_name:
+            deps.directory_reads.start(deps, team_id)
 
         async def lookup(email: str) -> str | None:
             return await lookup_email(deps, team_id, email)
 
         states = await owners.assign_meeting(deps.db, team_id=team_id, meeting=meeting, states=states,
-                                             lookup=lookup)
+                                             lookup=lookup, by_name=by_name)
     except Exception:
         log.warning("owners of a meeting of team %s not matched this time", team_id, exc_info=True)
     return states

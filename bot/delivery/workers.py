@@ -70,6 +70,9 @@ class Workers:
         self.deps.inbox_wakeup.set()
         if self._running:
             await asyncio.wait(set(self._running), timeout=10)
+        # After the inbox tasks, which may ask for a read: reads of new workspaces' directories
+        # outlive the events that started them, so they are stopped here (bot/jobs/directory.py).
+        await self.deps.directory_reads.stop()
         await self.sender.drain()
         if self._loops:
             _done, pending = await asyncio.wait(self._loops, timeout=10)
@@ -79,15 +82,16 @@ class Workers:
 
     async def idle(self, *, timeout: float = 30.0, interval: float = 0.02) -> None:
         """Return once there is nothing to do right now: no webhook event due or being processed, no
-        Slack message due or being sent. Work scheduled for later (a retry after a backoff, notes
-        that are not ready yet) does not count. Lets a test assert that nothing else happens.
+        Slack message due or being sent, no member directory being read in the background (nor the
+        work waiting for it). Work scheduled for later (a retry after a backoff, notes that are not
+        ready yet) does not count. Lets a test assert that nothing else happens.
         Raises TimeoutError if the work never stops within `timeout` seconds."""
         async with asyncio.timeout(timeout):
             while not await self._idle_now():
                 await asyncio.sleep(interval)
 
     def _busy(self) -> bool:
-        return self._claiming or bool(self._running) or self.sender.busy()
+        return self._claiming or bool(self._running) or self.sender.busy() or self.deps.directory_reads.busy()
 
     async def _idle_now(self) -> bool:
         if self._busy() or await inbox.has_due(self.deps.db) or await outbox.has_due(self.deps.db):

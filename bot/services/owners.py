@@ -71,17 +71,22 @@ async def _by_name(db: Database, *, team_id: str, name: str, participants: Seque
 
 
 async def resolve(db: Database, *, team_id: str, todo_hints: list[Hint], participants: Sequence[Person],
-                  lookup: EmailLookup) -> Resolution:
-    """Who owns a todo with these hints, and how sure that is."""
+                  lookup: EmailLookup, by_name: bool = True) -> Resolution | None:
+    """Who owns a todo with these hints, and how sure that is. With `by_name` False (the member
+    directory is not read yet), only an email match decides: None when a name would have to."""
     if not todo_hints:
         return Resolution(NEEDS_OWNER)
     first = todo_hints[0]
     said = next((h.name for h in todo_hints if h.name), None)  # a name, for Not me; never an address
     refused = await directory.rejected(db, team_id=team_id, names=[h.name for h in todo_hints if h.name])
     results: list[_Found] = []
+    names_wait = False
     for hint in todo_hints:
         if hint.email and (user_id := await lookup(hint.email)):
             results.append(_Found({user_id}, by_email=True))
+            continue
+        if hint.name and not by_name:
+            names_wait = True
             continue
         if hint.name:
             key = name_key(hint.name)
@@ -90,6 +95,8 @@ async def resolve(db: Database, *, team_id: str, todo_hints: list[Hint], partici
             if users:
                 results.append(_Found(users, by_email=False))
     everyone = set().union(*(r.users for r in results)) if results else set()
+    if names_wait and not everyone:
+        return None  # no email matched: a name decides, once the directory is read
     if len(everyone) != 1:  # nobody, or two people: a person has to decide
         return Resolution(NEEDS_OWNER, hint=said, quote=first.quote)
     (user_id,) = everyone
@@ -98,10 +105,11 @@ async def resolve(db: Database, *, team_id: str, todo_hints: list[Hint], partici
 
 
 async def assign_meeting(db: Database, *, team_id: str, meeting: Meeting, states: list[TodoState],
-                         lookup: EmailLookup, now: datetime | None = None) -> list[TodoState]:
+                         lookup: EmailLookup, now: datetime | None = None, by_name: bool = True) -> list[TodoState]:
     """Give the meeting's todos that nobody decided on yet an owner from their hints. A todo a
-    person already assigned, accepted or said Not me to keeps what they decided. Returns the
-    meeting's states as stored after."""
+    person already assigned, accepted or said Not me to keeps what they decided. Without
+    `by_name` (the directory is not read yet), a todo only a name can decide stays undecided.
+    Returns the meeting's states as stored after."""
     now = now or utcnow()
     todos: dict[str, Todo] = {todo_key(t.id, t.text): t for t in meeting.todos}
     undecided = [s for s in states if s.owner_confidence is None]
@@ -113,8 +121,10 @@ async def assign_meeting(db: Database, *, team_id: str, meeting: Meeting, states
         if state.assignee:
             decided[state.id or 0] = Resolution(CONFIRMED, user_id=state.assignee)
         elif todo is not None:
-            decided[state.id or 0] = await resolve(db, team_id=team_id, todo_hints=hints(todo),
-                                                   participants=meeting.participants or (), lookup=lookup)
+            resolution = await resolve(db, team_id=team_id, todo_hints=hints(todo),
+                                       participants=meeting.participants or (), lookup=lookup, by_name=by_name)
+            if resolution is not None:
+                decided[state.id or 0] = resolution
     async with db.session() as session:
         rows = {s.id: s for s in (await session.exec(select(TodoState).where(
             TodoState.team_id == team_id, TodoState.id.in_(list(decided))))).all()}  # type: ignore[union-attr]

@@ -80,6 +80,15 @@ async def refresh_directory(deps, team_id: str, *, now: datetime | None = None, 
     now = now or utcnow()
     if not force and not await directory.needs_refresh(deps.db, team_id=team_id, now=now):
         return None
+    members = await read_members(deps, team_id)
+    await directory.replace_members(deps.db, team_id=team_id, members=members, now=now)
+    log.info("slack: member directory of team %s read: %d people", team_id, len(members))
+    return len(members)
+
+
+async def read_members(deps, team_id: str) -> list[directory.Member]:
+    """All of the workspace's members, page by page: Slack only, nothing stored (so a read can be
+    stopped anywhere in it, bot/jobs/directory.py)."""
     members: list[directory.Member] = []
     cursor = ""
     for _ in range(MAX_PAGES):
@@ -92,9 +101,7 @@ async def refresh_directory(deps, team_id: str, *, now: datetime | None = None, 
         cursor = str(metadata.get("next_cursor") or "")
         if not cursor:
             break
-    await directory.replace_members(deps.db, team_id=team_id, members=members, now=now)
-    log.info("slack: member directory of team %s read: %d people", team_id, len(members))
-    return len(members)
+    return members
 
 
 async def lookup_email(deps, team_id: str, email: str, *, now: datetime | None = None) -> str | None:

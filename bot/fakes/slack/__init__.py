@@ -17,6 +17,8 @@ where the bot relies on it (see docs/slack.md):
 Everything is recorded (thread-safe: the server runs in its own thread) in `calls`,
 `responses`, `errors` and `warnings`; `wait_for_call` / `wait_for_response` (and their
 `_async` twins for tests whose event loop also runs the bot) poll until something arrives.
+`hold(method)` keeps calls to a method unanswered until `release(method)`: a slow call for
+exactly as long as a test needs, where `latency` would make it guess.
 """
 
 from bot.fakes.slack.blockkit import validate_blocks, validate_message, validate_view

@@ -79,6 +79,11 @@ class FakeSlack(WebApiMethods):
         self.latency: float = 0.0
         #: per-method extra latency, e.g. {"views.open": 4.0} to expire a trigger_id
         self.method_latency: dict[str, float] = {}
+        #: method -> what releases it: calls to a held method wait unanswered until release(method),
+        #: so a test keeps a slow call (a users.list page) open exactly as long as it needs to
+        self._holds: dict[str, threading.Event] = {}
+        #: method -> calls to it waiting in a hold right now
+        self.held: dict[str, int] = defaultdict(int)
         #: redirect target for /oauth/v2/authorize when the request carries none
         self.oauth_redirect_uri: str | None = None
         #: Slack's per-method rate tiers for the directory methods: (calls, per seconds). Past it, a
@@ -495,6 +500,32 @@ class FakeSlack(WebApiMethods):
                 pass
         return msg
 
+    # -- holding calls ----------------------------------------------------------------
+    def hold(self, method: str) -> None:
+        """Calls to `method` from now on wait, unanswered and unrecorded, until release(method)."""
+        with self._lock:
+            self._holds.setdefault(method, threading.Event()).clear()
+
+    def release(self, method: str) -> None:
+        """Answer the held calls to `method` and stop holding new ones."""
+        with self._lock:
+            gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
+
+    async def _wait_while_held(self, method: str) -> None:
+        with self._lock:
+            gate = self._holds.get(method)
+            if gate is None:
+                return
+            self.held[method] += 1
+        try:
+            while not gate.is_set():
+                await asyncio.sleep(0.01)
+        finally:
+            with self._lock:
+                self.held[method] -= 1
+
     # -- HTTP: Web API ----------------------------------------------------------------
     async def _api_endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -502,6 +533,7 @@ class FakeSlack(WebApiMethods):
         delay = self.latency + self.method_latency.get(method, 0.0)
         if delay:
             await asyncio.sleep(delay)
+        await self._wait_while_held(method)
         with self._lock:
             status, body, headers, ws, injected, details = self._dispatch(method, args, token, basic)
             ok = status == 200 and isinstance(body, dict) and bool(body.get("ok"))
