@@ -253,27 +253,31 @@ async def _with_db(work):
 @inbox_cli.command("list")
 def inbox_list(status: str | None = typer.Option(None, help="pending, processing, done, dead or ignored."),
                team: str | None = typer.Option(None, help="Only this workspace."),
+               request: str | None = typer.Option(None, help="Only the event with this request id (from a log line)."),
                limit: int = typer.Option(50, help="How many, newest first.")) -> None:
-    """Recent webhook events with their status; `--status dead` shows the ones that gave up."""
+    """Recent webhook events with their status and request id; `--status dead` shows the ones that gave up."""
     from bot.delivery import inbox
 
     async def work(db):
         return await inbox.counts(db, team_id=team), await inbox.list_events(db, status=status, team_id=team,
-                                                                            limit=limit)
+                                                                            request_id=request, limit=limit)
 
     totals, events = asyncio.run(_with_db(work))
     summary = ", ".join(f"{count} {name}" for name, count in sorted(totals.items())) or "empty"
     console.print(f"Inbox: {summary}.")
     if not events:
-        console.print(Text("No events" + (f" with status {status}" if status else "") + "."))
+        console.print(Text("No events" + (f" with status {status}" if status else "")
+                           + (f" with request id {request}" if request else "") + "."))
         return
     table = Table()
-    for column in ("id", "team", "event", "meeting", "status", "attempts", "received", "last error"):
-        table.add_column(column)
+    for column in ("id", "team", "event", "meeting", "status", "attempts", "received", "request id", "last error"):
+        # A request id is folded in a narrow terminal, never cut short: it is what the logs are searched for.
+        table.add_column(column, overflow="fold" if column == "request id" else "ellipsis")
     for event in events:
         table.add_row(str(event.id), literal(event.team_id), literal(event.event_type),
                       literal(event.meeting_id or "-"), literal(event.status), str(event.attempts),
-                      event.received_at.strftime("%Y-%m-%d %H:%M:%S"), literal((event.last_error or "")[:80]))
+                      event.received_at.strftime("%Y-%m-%d %H:%M:%S"), literal(event.request_id or "-"),
+                      literal((event.last_error or "")[:80]))
     console.print(table)
 
 

@@ -270,12 +270,14 @@ class HedyWebhooks:
     secret: str | None
 
     async def send(self, event: str, payload: dict, *, nested: bool = False, secret: str | None = "default",
-                   token: str | None = None) -> httpx.Response:
+                   token: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """`headers` are added to Hedy's own (an `X-Request-ID` a proxy in front would add, say)."""
         from bot.fakes.hedy import webhook_request
 
-        body, headers = webhook_request(event, payload, nested=nested,
-                                        secret=self.secret if secret == "default" else secret)
-        return await self.client.post(f"/webhooks/hedy/{token or self.token}", content=body, headers=headers)
+        body, signed = webhook_request(event, payload, nested=nested,
+                                       secret=self.secret if secret == "default" else secret)
+        return await self.client.post(f"/webhooks/hedy/{token or self.token}", content=body,
+                                      headers={**signed, **(headers or {})})
 
     async def session_event(self, session_id: str, event: str = "session.ended", **kwargs) -> httpx.Response:
         return await self.send(event, self.fake.session_webhook_payload(session_id, event=event), **kwargs)

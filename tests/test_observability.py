@@ -8,7 +8,10 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from bot import logging_setup
 from bot.delivery import inbox
 from bot.web import create_app, metrics_app
 from tests.conftest import CHANNEL, TEAM
+from tests.helpers import inbox_rows
 
 SESSION = "sess_demo_12"
 
@@ -86,6 +90,156 @@ async def test_a_command_logs_one_line_and_its_background_work_carries_the_reque
     assert handled["team"] == TEAM and handled["request_id"] == "cmd-req-1"
     [undelivered] = lines(records, "delivering an answer to Slack failed", "WARNING")
     assert undelivered["request_id"] == "cmd-req-1" and undelivered["team"] == TEAM  # from the background task
+
+
+# ----------------------------------------------------------------------------- one webhook through the logs
+
+
+def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
+    """`meetings-bot inbox list` as an operator runs it, in a terminal wide enough for every column."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT"))}
+    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
+               ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
+    return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir, check=False)
+
+
+def about(records, *words: str) -> list[dict]:
+    """The lines an operator finds by grepping for all of `words` (a meeting id, an inbox id)."""
+    return [r for r in records if all(word in r["message"] for word in words)]
+
+
+async def test_a_webhook_and_all_the_work_it_causes_log_under_its_request_id(
+        captured_log, hedy_webhooks, fake_hedy, fake_slack, workers, deps, settings, monkeypatch):
+    monkeypatch.setattr(inbox, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(inbox, "MAX_ATTEMPTS", 2)
+    fake_hedy.fail_next(401, times=2, path=f"/sessions/{SESSION}")  # both attempts: then a dead letter
+    response = await hedy_webhooks.send("session.ended", {"sessionId": SESSION, "title": "Weekly sync"},
+                                        headers={"X-Request-ID": "edge-hook-7"})
+    assert response.status_code == 200 and response.headers["x-request-id"] == "edge-hook-7"
+    [dead] = await wait_until(lambda: lines(captured_log(), "^gave up on hedy event", "ERROR"))
+    [row] = await inbox_rows(deps.db)
+    assert row.request_id == "edge-hook-7" and f"inbox retry {row.id}" in dead["message"]
+
+    # The operator retries it from `inbox list`; this time it goes through and the digest is posted.
+    listed = run_inbox_list(settings, "--request", "edge-hook-7")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(rf"│ {row.id} .* │ dead .* │ edge-hook-7 ", listed.stdout), listed.stdout
+    assert await inbox.retry(deps.db, event_ids=[row.id]) == 1
+    await wait_until(lambda: lines(captured_log(), "^digest posted"))
+    await workers.idle()
+
+    records = captured_log()
+    [arrived] = lines(records, rf"^hedy webhook session\.ended for meeting {SESSION}: stored as inbox event {row.id}$",
+                      "INFO")
+    [retrying] = lines(records, rf"^attempt 1 of 2 failed for hedy event session\.ended \(inbox {row.id},", "WARNING")
+    [posted] = lines(records, f"^digest posted: team {TEAM}, hedy meeting {SESSION}", "INFO")
+    # Every line about the meeting, from the request to the digest, carries the request's id.
+    followed = about(records, SESSION)
+    assert {arrived["message"], retrying["message"], dead["message"], posted["message"]} <= {
+        r["message"] for r in followed}
+    assert {r["request_id"] for r in followed} == {"edge-hook-7"}
+
+
+async def test_a_request_id_is_stored_only_once_it_passes_the_check(hedy_webhooks, deps, settings):
+    sent = {"sess_a1": "x\x1b[31mred", "sess_a2": "y" * 65, "sess_a3": "two words", "sess_a4": "",
+            "sess_a5": "edge:a_b.c-" + "9" * 53}  # the last one: 64 allowed characters, kept as it is
+    answered = {}
+    for session, request_id in sent.items():
+        response = await hedy_webhooks.send("session.ended", {"sessionId": session},
+                                            headers={"X-Request-ID": request_id})
+        assert response.status_code == 200
+        answered[session] = response.headers["x-request-id"]
+    stored = {row.meeting_id: row.request_id for row in await inbox_rows(deps.db)}
+    assert stored == answered  # what the webhook's sender was told is what the row keeps
+    assert stored["sess_a5"] == sent["sess_a5"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", stored[s]) for s in ("sess_a1", "sess_a2", "sess_a3", "sess_a4"))
+
+    # `inbox list` shows each id (and only what checked out); `--request` finds the row of one.
+    listed = run_inbox_list(settings)
+    assert listed.returncode == 0, listed.stderr
+    assert all(request_id in listed.stdout for request_id in stored.values()), listed.stdout
+    assert "\x1b" not in listed.stdout and "two words" not in listed.stdout
+    one = run_inbox_list(settings, "--request", stored["sess_a2"])
+    assert "sess_a2" in one.stdout and "sess_a1" not in one.stdout
+    none = run_inbox_list(settings, "--request", "nothing-here")
+    assert "No events with request id nothing-here." in none.stdout
+
+
+async def test_an_event_reconcile_found_gets_an_id_of_its_own(captured_log, deps, fake_hedy, fake_slack,
+                                                              signed_connection, workers):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from bot.jobs.reconcile import reconcile_all
+    from bot.store.models import Connection
+
+    async with deps.db.session() as session:  # connected an hour ago, then a meeting happened without a webhook
+        await session.exec(update(Connection).values(created_at=datetime.now(UTC) - timedelta(hours=1)))
+    fresh = fake_hedy.add_session(title="Retro without a webhook",
+                                  startTime=datetime.now(UTC) - timedelta(minutes=30), duration=1200)
+    assert await reconcile_all(deps) == 1
+    [posted] = await wait_until(lambda: lines(captured_log(), f"^digest posted: .*meeting {fresh['sessionId']}"))
+    [row] = await inbox_rows(deps.db)
+    assert re.fullmatch(r"reconcile-[0-9a-f]{32}", row.request_id or "")
+    assert posted["request_id"] == row.request_id
+
+
+async def test_migration_0012_keeps_the_events_already_stored_and_reverts(captured_log, db, deps, connected,
+                                                                          fake_hedy, fake_slack):
+    """From the previous head with an event waiting: the upgrade keeps it (without an id), the worker
+    then logs it under its inbox id, and the downgrade drops only the column."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import inspect, text
+
+    from bot.delivery.workers import Workers
+    from bot.fakes.hedy import webhook_request
+    from bot.store import migrate
+
+    async def shape() -> tuple[set[str], dict[str, str]]:
+        def read(connection) -> tuple[set[str], dict[str, str]]:
+            found = inspect(connection)
+            return ({c["name"] for c in found.get_columns("inbox_events")},
+                    {i["name"]: " ".join(map(str, i.get("dialect_options", {}).values()))  # a partial one's WHERE
+                     for i in found.get_indexes("inbox_events")})
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(read)
+
+    columns, indexes = await shape()
+    assert "request_id" in columns and "dead" in indexes["ix_inbox_events_dead"]
+    await migrate.downgrade(db.engine, "0011")
+    assert await shape() == (columns - {"request_id"}, indexes)  # the partial indexes are still partial
+    body, _ = webhook_request("session.ended", fake_hedy.session_webhook_payload(SESSION))
+    now = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
+    async with db.engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO inbox_events (connection_id, team_id, provider, event_type, dedupe_key, meeting_id, payload, "
+            "status, attempts, next_attempt_at, received_at) VALUES (:c, :t, 'hedy', 'session.ended', 'd1', :m, :p, "
+            "'pending', 0, :now, :now)"), {"c": connected.id, "t": TEAM, "m": SESSION, "p": body.decode(), "now": now})
+
+    await migrate.upgrade(db.engine)
+    assert await shape() == (columns, indexes)
+    [waiting] = await inbox_rows(db)
+    assert waiting.request_id is None and waiting.status == "pending" and waiting.payload == body.decode()
+    workers = Workers(deps, poll_seconds=0.05, channel_interval=0.05)
+    await workers.start()
+    try:
+        [posted] = await wait_until(lambda: lines(captured_log(), f"^digest posted: .*meeting {SESSION}"))
+        await workers.idle()
+    finally:
+        await workers.stop()
+    assert posted["request_id"] == f"inbox-{waiting.id}"
+
+    async with db.engine.begin() as connection:
+        await connection.execute(text("UPDATE inbox_events SET request_id = 'edge-1'"))
+    await migrate.downgrade(db.engine, "0011")
+    assert await shape() == (columns - {"request_id"}, indexes)
+    async with db.engine.connect() as connection:
+        kept = (await connection.execute(text("SELECT meeting_id, status FROM inbox_events"))).all()
+    assert [tuple(row) for row in kept] == [(SESSION, "done")]
+    await migrate.upgrade(db.engine)
 
 
 # ----------------------------------------------------------------------------- digests

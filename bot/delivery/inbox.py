@@ -91,7 +91,7 @@ def _insert(db: Database):
 
 
 def _row(*, connection_id: int, team_id: str, provider: str, event: WebhookEvent, raw_body: bytes, known: bool,
-         now: datetime) -> dict:
+         now: datetime, request_id: str | None) -> dict:
     """The inbox row for an event; raises Unstorable for text the database cannot keep. An event the
     bot does not act on keeps its ids and type (what `inbox list` shows) but not its body: nothing
     will read it, and a sender of unknown events must not fill the disk."""
@@ -99,7 +99,7 @@ def _row(*, connection_id: int, team_id: str, provider: str, event: WebhookEvent
            "event_type": event.event_type, "dedupe_key": event.dedupe_key, "meeting_id": event.meeting_id,
            "payload": raw_body.decode("utf-8", "replace") if known else "",
            "status": InboxStatus.PENDING if known else InboxStatus.IGNORED, "attempts": 0, "next_attempt_at": now,
-           "received_at": now}
+           "received_at": now, "request_id": request_id}
     check_storable(row)
     return row
 
@@ -133,10 +133,10 @@ async def _insert_rows(db: Database, rows: list[dict], *, note_webhook_for: set[
 
 
 async def store(db: Database, *, connection_id: int, team_id: str, provider: str, event: WebhookEvent,
-                raw_body: bytes, known: bool, from_webhook: bool = True) -> Stored:
+                raw_body: bytes, known: bool, request_id: str | None, from_webhook: bool = True) -> Stored:
     """Write a verified event; a dedupe key seen before stores nothing and reports a duplicate."""
     row = _row(connection_id=connection_id, team_id=team_id, provider=provider, event=event, raw_body=raw_body,
-               known=known, now=utcnow())
+               known=known, now=utcnow(), request_id=request_id)
     (inserted,) = await _insert_rows(db, [row], note_webhook_for={connection_id} if from_webhook else set())
     return Stored(id=inserted, duplicate=inserted is None)
 
@@ -157,9 +157,9 @@ class InboxWriter:
         self._noted: dict[int, float] = {}  # connection id → when last_webhook_at was last written
 
     async def store(self, *, connection_id: int, team_id: str, provider: str, event: WebhookEvent,
-                    raw_body: bytes, known: bool) -> Stored:
+                    raw_body: bytes, known: bool, request_id: str | None) -> Stored:
         row = _row(connection_id=connection_id, team_id=team_id, provider=provider, event=event,
-                   raw_body=raw_body, known=known, now=utcnow())
+                   raw_body=raw_body, known=known, now=utcnow(), request_id=request_id)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         if self._flusher is None or self._flusher.done():
@@ -293,12 +293,15 @@ async def retry(db: Database, *, event_ids: list[int] | None = None, team_id: st
 
 
 async def list_events(db: Database, *, status: str | None = None, team_id: str | None = None,
-                      limit: int = 50) -> list[InboxEvent]:
+                      request_id: str | None = None, limit: int = 50) -> list[InboxEvent]:
     query = select(InboxEvent).order_by(col(InboxEvent.id).desc()).limit(limit)
     if status:
         query = query.where(InboxEvent.status == status)
     if team_id:
         query = query.where(InboxEvent.team_id == team_id)
+    if request_id:
+        # No index: an operator's lookup from a log line, rare enough for a scan of the inbox.
+        query = query.where(InboxEvent.request_id == request_id)
     async with db.session() as session:
         return list((await session.exec(query)).all())
 

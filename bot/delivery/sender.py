@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import outbox
 from bot.delivery.inbox import backoff_delay
-from bot.logging_setup import TEAM
+from bot.logging_setup import REQUEST_ID, TEAM
 from bot.metrics import SLACK_POSTS, WEBHOOK_TO_DIGEST_SECONDS
 from bot.slack.installations import NotInstalled
 from bot.store.models import Connection, SlackMessage, utcnow
@@ -58,18 +58,20 @@ class Sender:
         self._tasks: set[asyncio.Task] = set()
         self._ticking = False  # reading the outbox and claiming: a claimed message has no task yet
         self._stopping = False
-        # (connection id, meeting id) → (provider, when its webhook arrived), from this process's inbox
-        # worker: the webhook-to-digest latency of the digest this sender then posts. Another replica's
-        # sender may post it instead; then that one digest goes unmeasured.
-        self._webhooks: dict[tuple[int, str], tuple[str, datetime]] = {}
+        # (connection id, meeting id) → (provider, when its webhook arrived, its request id), from this
+        # process's inbox worker: the webhook-to-digest latency of the digest this sender then posts,
+        # and the id its lines are logged under. Another replica's sender may post it instead; then
+        # that one digest goes unmeasured and logs without the webhook's id.
+        self._webhooks: dict[tuple[int, str], tuple[str, datetime, str | None]] = {}
 
-    def note_webhook(self, connection_id: int, meeting_id: str, *, provider: str, received_at: datetime) -> None:
+    def note_webhook(self, connection_id: int, meeting_id: str, *, provider: str, received_at: datetime,
+                     request_id: str | None = None) -> None:
         if len(self._webhooks) > 10_000:
             self._webhooks.pop(next(iter(self._webhooks)))
         # The latest webhook of a meeting counts: a "started" event before the one that brings
         # its digest must not make the digest look late.
         self._webhooks.pop((connection_id, meeting_id), None)
-        self._webhooks[(connection_id, meeting_id)] = (provider, received_at)
+        self._webhooks[(connection_id, meeting_id)] = (provider, received_at, request_id)
 
     async def _provider_of(self, connection_id: int) -> str:
         async def load() -> str:
@@ -180,6 +182,8 @@ class Sender:
         channel = message.channel
         pause = self.channel_interval
         TEAM.set(message.team_id)
+        if noted := self._webhooks.get((message.connection_id, message.meeting_id)):
+            REQUEST_ID.set(noted[2])  # this task's lines join those of the webhook that made the message
         answered: float | None = None
         started = time.monotonic()
         try:

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.delivery.inbox import Unstorable
+from bot.logging_setup import REQUEST_ID
 from bot.metrics import WEBHOOKS
 from bot.providers.registry import PROVIDERS
 from bot.providers.webhooks import BadWebhook
@@ -86,6 +87,12 @@ def check_json_text(body: bytes) -> None:
         raise BadWebhook(f"the JSON is nested deeper than {MAX_NESTING} levels")
 
 
+def _printable(text: str) -> str:
+    # Ids and event types come from the body: a newline or an escape sequence in one must not start
+    # a line of its own or repaint the operator's terminal.
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _answer(status: int, message: str, provider: str, result: str) -> Response:
     WEBHOOKS.labels(provider=provider, result=result).inc()
     return JSONResponse({"ok": status < 300, "message": message}, status_code=status)
@@ -132,14 +139,20 @@ def webhook_endpoint(deps):
         except RecursionError:  # a parser that recursed anyway: still the body's fault
             return _answer(400, "the JSON is nested too deeply", provider, "bad_request")
         try:
+            # The id RequestContext set (bot/observability.py): the proxy's X-Request-ID only if it
+            # passed the check there, else a new one. The worker logs under it (bot/delivery/workers.py).
             stored = await deps.inbox_writer.store(connection_id=target.connection_id, team_id=target.team_id,
                                                    provider=provider, event=event, raw_body=body,
-                                                   known=event.event_type in info.webhooks.actions)
+                                                   known=event.event_type in info.webhooks.actions,
+                                                   request_id=REQUEST_ID.get())
         except Unstorable as exc:
             return _answer(400, f"{exc}; nothing was stored", provider, "bad_request")
         if not stored.duplicate:
             deps.inbox_wakeup.set()
         result = "duplicate" if stored.duplicate else "stored"
+        log.info("%s webhook %s for meeting %s: %s", provider, _printable(event.event_type),
+                 _printable(event.meeting_id or "-"),
+                 "a duplicate, nothing stored" if stored.duplicate else f"stored as inbox event {stored.id}")
         return _answer(200, result, provider, result)
 
     return receive

@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.delivery import digests, inbox, outbox
 from bot.delivery.sender import Sender
 from bot.jobs.scheduler import RECONCILE_EVERY, start_scheduler
-from bot.logging_setup import TEAM
+from bot.logging_setup import REQUEST_ID, TEAM
 from bot.metrics import INBOX
 from bot.providers.base import AuthError, NotReady, ProviderError
 from bot.store.models import InboxEvent
@@ -147,11 +147,15 @@ class Workers:
     async def _process(self, event: InboxEvent) -> None:
         assert event.id is not None, "claimed from the inbox"
         TEAM.set(event.team_id)  # this task's own context: every line it logs names the workspace
+        # ... and the webhook's request id, so its processing, retries and dead letter join the line of
+        # the request that brought it. An event stored before migration 0012 has none: its inbox id.
+        request_id = event.request_id or f"inbox-{event.id}"
+        REQUEST_ID.set(request_id)
         db = self.deps.db
         if event.meeting_id:
             # Noted before processing: the digest may be posted before processing ends.
             self.sender.note_webhook(event.connection_id, event.meeting_id, provider=event.provider,
-                                     received_at=event.received_at)
+                                     received_at=event.received_at, request_id=request_id)
         try:
             async with self._heartbeat(event):
                 note = await digests.process(event, self.deps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_
@@ -150,8 +151,11 @@ async def _queue(deps, connection: Connection, meeting_ids: list[str]) -> int:
     for meeting_id in meeting_ids:
         event = WebhookEvent(event_type=event_type, meeting_id=meeting_id, object_id=None,
                              dedupe_key=f"reconcile:{meeting_id}"[:255], data={})
+        # No webhook, so no request id to keep: a new one, named for where it came from, joins the
+        # lines of its processing the way a webhook's id does (see bot/delivery/workers.py).
         stored = await inbox.store(deps.db, connection_id=connection.id, team_id=connection.team_id,
                                    provider=connection.provider, event=event, known=True, from_webhook=False,
+                                   request_id=f"reconcile-{uuid.uuid4().hex}",
                                    raw_body=json.dumps({"event": event_type, "sessionId": meeting_id,
                                                         "source": "reconcile"}).encode())
         queued += 0 if stored.duplicate else 1

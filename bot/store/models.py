@@ -129,6 +129,9 @@ class InboxEvent(SQLModel, table=True):
     last_error: str | None = None
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The X-Request-ID of the webhook's request (validated in bot/observability.py), or a new id for
+    # an event reconcile queued: the worker logs under it, so its lines join the webhook's.
+    request_id: str | None = Field(default=None, max_length=64)
 
 
 class SlackMessage(SQLModel, table=True):
