@@ -130,8 +130,10 @@ def connect(
     from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
-    if owner is not None and not (owner[:1] in ("U", "W") and owner.isalnum() and 3 <= len(owner) <= 32):
-        fail(f"{owner!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
+    if owner is not None:
+        typed, owner = owner, owner.strip().removeprefix("<@").removesuffix(">").split("|", 1)[0].lstrip("@")
+        if not (owner[:1] in ("U", "W") and owner.isascii() and owner.isalnum() and 3 <= len(owner) <= 32):
+            fail(f"{typed!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
     settings = load_settings()
     require_database(settings)
     try:
@@ -157,6 +159,8 @@ def connect(
                   f"[bold]{provider}[/] as {who}.")
     if connection.default_channel:
         console.print(f"  Digests go to channel {connection.default_channel}.")
+    if connection.owner_id:
+        console.print(f"  Owner: {connection.owner_id} (approves its held meetings).")
     console.print(f"  Webhook URL (paste it into {provider}'s webhook settings):\n  [bold]{url}[/]")
     if not connection.webhook_secret_encrypted:
         console.print("  No webhook signing secret stored: the bot relies on the secret URL and re-fetches "

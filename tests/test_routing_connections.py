@@ -70,6 +70,20 @@ async def test_connect_records_the_owner_and_one_connection_per_provider_account
     assert (second.connection.owner_id, second.connection.personal) == ("U0BO", True)
 
 
+async def test_connect_owner_again_records_the_new_owner(settings, db):
+    first = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--owner", "U0ANA")
+    assert first.returncode == 0 and "Owner: U0ANA" in first.stdout, first.stderr
+    # The operator names someone else: that is the owner now (the webhook URL stays).
+    again = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--owner", "<@U0BEA|bea>")
+    assert again.returncode == 0 and "Updated" in again.stdout and "Owner: U0BEA" in again.stdout, again.stderr
+    # Without --owner the owner stays as it was.
+    quiet = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--channel", CHANNEL)
+    assert quiet.returncode == 0 and "Owner: U0BEA" in quiet.stdout, quiet.stderr
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT owner_id, provider_account FROM connections"))).all()
+    assert [tuple(r) for r in rows] == [("U0BEA", "usr_demo")]
+
+
 async def submit_connect(slack_user, user_id: str, *, channel: str | None = None):
     from bot.fakes import slack_requests
     from bot.slack.ids import ActionId, BlockId, CallbackId
