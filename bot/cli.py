@@ -297,12 +297,36 @@ from bot import cli_admin  # noqa: E402  (its commands register on `cli`)
 cli_admin.register(cli)
 
 
+# click's exceptions, wherever this typer keeps its click (its own copy since typer 0.22).
+_clicks = sys.modules[typer.BadParameter.__module__]
+_NoArgsIsHelp = getattr(_clicks, "NoArgsIsHelpError", ())
+_Abort = (typer.Abort, getattr(_clicks, "Abort", typer.Abort))
+
+
+def usage_problem(exc: Exception) -> str:
+    """A mistyped command line as one line for stderr: what is wrong, and where the help is."""
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and isinstance(exc, _clicks.UsageError):
+        message = f"{message.rstrip('.')}. See `{ctx.command_path} --help`."
+    return message
+
+
 def main() -> None:
-    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback."""
+    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback;
+    a mistyped command line is one line too (scripts and people read stderr)."""
     from bot.store.db import describe_database_error
 
     try:
-        cli()
+        code = cli(standalone_mode=False)
+    except _NoArgsIsHelp as exc:
+        sys.exit(exc.exit_code)  # typer has printed the help
+    except _clicks.ClickException as exc:
+        errors.print(f"[bold red]Error:[/] {escape(usage_problem(exc))}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except _Abort:
+        errors.print("[bold red]Error:[/] Aborted.")
+        sys.exit(1)
     except DatabaseUnavailable as exc:
         errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
         sys.exit(1)
@@ -316,3 +340,5 @@ def main() -> None:
             raise
         errors.print(f"[bold red]Error:[/] {escape(sentence)}")
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
