@@ -322,7 +322,7 @@ def main() -> None:
     except _NoArgsIsHelp as exc:
         sys.exit(exc.exit_code)  # typer has printed the help
     except _clicks.ClickException as exc:
-        errors.print(f"[bold red]Error:[/] {escape(usage_problem(exc))}", soft_wrap=True)
+        errors.print(f"[bold red]Error:[/] {escape(usage_problem(exc))}")
         sys.exit(exc.exit_code)
     except _Abort:
         errors.print("[bold red]Error:[/] Aborted.")

@@ -57,13 +57,11 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-async def _with_db(work):
-    from bot.store import migrate as migrations
-    from bot.store.db import Database
+async def _with_db(settings, work):
+    from bot.cli_common import checked_database
 
-    db = Database(get_settings().database_url)
+    db = await checked_database(settings)  # or DatabaseUnavailable: one sentence (bot.cli.main)
     try:
-        await migrations.upgrade(db.engine)
         return await work(db)
     finally:
         await db.dispose()
@@ -72,7 +70,11 @@ async def _with_db(work):
 def _run(work, *, team: str | None = None):
     """`work(db)` against the database; a RuleError is the one-line failure. With `team`, a
     workspace that has no connection is said on stderr (a mistyped --team shows at once)."""
+    from bot.cli_common import load_settings
     from bot.services.route_rules import RuleError
+    from bot.store.crypto import EncryptionKeyError
+
+    settings = load_settings()  # or the settings' problem, one sentence
 
     async def checked(db):
         if team is not None and not await _connected(db, team):
@@ -81,9 +83,11 @@ def _run(work, *, team: str | None = None):
         return await work(db)
 
     try:
-        return asyncio.run(_with_db(checked))
+        return asyncio.run(_with_db(settings, checked))
     except RuleError as exc:
         _fail(str(exc))
+    except EncryptionKeyError as exc:
+        _fail(str(exc), 2)
 
 
 async def _connected(db, team: str) -> bool:

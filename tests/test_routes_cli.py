@@ -16,7 +16,7 @@ def routes(settings, connected_via_cli):
     """`python -m bot routes …` (the console script's own `main`). With slack=True it may ask the
     Slack stand-in (SLACK_BOT_TOKEN set), as a server with Slack credentials would."""
 
-    def run(*args: str, slack: bool = False) -> subprocess.CompletedProcess:
+    def run(*args: str, slack: bool = False, **overrides: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT", "WHEREBY_", "HARMONY_",
                                     "MEETRIC_"))}
@@ -25,6 +25,7 @@ def routes(settings, connected_via_cli):
                    WHEREBY_API_URL=settings.whereby_api_url, HARMONY_API_URL=settings.harmony_api_url)
         if slack:
             env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=settings.slack_api_url)
+        env.update(overrides)
         return subprocess.run([sys.executable, "-m", "bot", "routes", *args], env=env, capture_output=True,
                               text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     return run
@@ -262,3 +263,12 @@ async def test_explain_of_a_delivered_meeting_gives_its_kept_decision(routes, se
     assert f"Today's rules would post to #{CHANNEL} (rule: default channel)" in lines[3]
     assert '  1. Sensitive meetings: matched (the title contains "1:1")' in lines
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_settings_the_command_cannot_use_are_one_sentence(routes, tmp_path):
+    one_line_error(routes("list", "--team", TEAM, DATABASE_URL="bogus"), 2, "DATABASE_URL must be")
+    one_line_error(routes("list", "--team", TEAM, DATABASE_URL=f"sqlite:///{tmp_path}/no/such/dir/bot.db"), 1,
+                   "does not exist")
+    no_key = routes("explain", "--team", TEAM, "--provider", "hedy", "--meeting", "sess_demo_02", ENCRYPTION_KEY="",
+                    DATA_DIR=str(tmp_path))
+    one_line_error(no_key, 2, "ENCRYPTION_KEY is not set")
