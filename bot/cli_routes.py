@@ -118,8 +118,15 @@ def list_routes(ctx: typer.Context, team: str | None = typer.Option(None, metava
     for row in rows:
         scope = f" [connection {row.connection_id}]" if row.connection_id is not None else ""
         state = "" if row.enabled else " (off)"
-        _say(f"{row.id}\t{row.position}\t{row.name}{scope}{state}\t"
-             f"{Conditions.from_json(row.conditions).describe()}\t{route_rules.describe(row)}")
+        fields = (str(row.id), str(row.position), f"{row.name}{scope}{state}",
+                  Conditions.from_json(row.conditions).describe(), route_rules.describe(row))
+        _say("\t".join(_one_field(f) for f in fields))
+
+
+def _one_field(text: str) -> str:
+    # A tab or line break inside a name or phrase would break the one-line, five-field format.
+    return " ".join(text.split()) if any(ch in text for ch in "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029") \
+        else text
 
 
 @routes_cli.command("add", no_args_is_help=True)
@@ -174,8 +181,9 @@ def add_route(
             _fail(str(exc), 2)
     domains = [routing.normal_domain(part.rsplit("@", 1)[-1]) for value in participant_domain
                for part in value.split(",")]
-    conditions = Conditions(provider=provider, title_contains=tuple(t.strip() for t in title_contains if t.strip()),
-                            category=category.strip() if category and category.strip() else None,
+    conditions = Conditions(provider=provider, title_contains=tuple(dict.fromkeys(
+                                " ".join(t.split()) for t in title_contains if t.strip())),
+                            category=" ".join(category.split()) if category and category.strip() else None,
                             participant_domains=tuple(dict.fromkeys(d for d in domains if d)),
                             external=external, max_participants=max_participants, min_minutes=min_minutes,
                             max_minutes=max_minutes)
@@ -187,7 +195,8 @@ def add_route(
 
     async def work(db):
         channels = await _channel_ids(db, workspace, refs)
-        return await route_rules.add_rule(db, team_id=workspace, actor="cli", name=name, conditions=conditions,
+        return await route_rules.add_rule(db, team_id=workspace, actor="cli", name=" ".join(name.split()),
+                                          conditions=conditions,
                                           action=actions[0], channels=channels, approver=approver,
                                           position=position)
 

@@ -272,3 +272,12 @@ def test_settings_the_command_cannot_use_are_one_sentence(routes, tmp_path):
     no_key = routes("explain", "--team", TEAM, "--provider", "hedy", "--meeting", "sess_demo_02", ENCRYPTION_KEY="",
                     DATA_DIR=str(tmp_path))
     one_line_error(no_key, 2, "ENCRYPTION_KEY is not set")
+
+
+def test_list_stays_one_line_of_five_fields_whatever_the_names(routes):
+    added = routes("add", "--team", TEAM, "--name", "Tab\there", "--title-contains", "two\nlines", "--skip")
+    assert added.returncode == 0, added.stderr
+    listed = routes("list", "--team", TEAM)
+    assert len(listed.stdout.splitlines()) == 2
+    assert rules(listed)[1][2:4] == ["Tab here", 'title contains "two lines"']
+    assert all(len(fields) == 5 for fields in rules(listed))
