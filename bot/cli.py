@@ -130,8 +130,10 @@ def connect(
     from bot.services.connections import connect_standalone
     from bot.store.crypto import EncryptionKeyError
 
-    if owner is not None and not (owner[:1] in ("U", "W") and owner.isalnum() and 3 <= len(owner) <= 32):
-        fail(f"{owner!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
+    if owner is not None:
+        typed, owner = owner, owner.strip().removeprefix("<@").removesuffix(">").split("|", 1)[0].lstrip("@")
+        if not (owner[:1] in ("U", "W") and owner.isascii() and owner.isalnum() and 3 <= len(owner) <= 32):
+            fail(f"{typed!r} is not a Slack user id; user ids look like U0123ABCD.", 2)
     settings = load_settings()
     require_database(settings)
     try:
@@ -157,6 +159,8 @@ def connect(
                   f"[bold]{provider}[/] as {who}.")
     if connection.default_channel:
         console.print(f"  Digests go to channel {connection.default_channel}.")
+    if connection.owner_id:
+        console.print(f"  Owner: {connection.owner_id} (approves its held meetings).")
     console.print(f"  Webhook URL (paste it into {provider}'s webhook settings):\n  [bold]{url}[/]")
     if not connection.webhook_secret_encrypted:
         console.print("  No webhook signing secret stored: the bot relies on the secret URL and re-fetches "
@@ -297,12 +301,36 @@ from bot import cli_admin  # noqa: E402  (its commands register on `cli`)
 cli_admin.register(cli)
 
 
+# click's exceptions, wherever this typer keeps its click (its own copy since typer 0.22).
+_clicks = sys.modules[typer.BadParameter.__module__]
+_NoArgsIsHelp = getattr(_clicks, "NoArgsIsHelpError", ())
+_Abort = (typer.Abort, getattr(_clicks, "Abort", typer.Abort))
+
+
+def usage_problem(exc: Exception) -> str:
+    """A mistyped command line as one line for stderr: what is wrong, and where the help is."""
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and isinstance(exc, _clicks.UsageError):
+        message = f"{message.rstrip('.')}. See `{ctx.command_path} --help`."
+    return message
+
+
 def main() -> None:
-    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback."""
+    """The `meetings-bot` entry point: a database that cannot be used is one sentence, never a traceback;
+    a mistyped command line is one line too (scripts and people read stderr)."""
     from bot.store.db import describe_database_error
 
     try:
-        cli()
+        code = cli(standalone_mode=False)
+    except _NoArgsIsHelp as exc:
+        sys.exit(exc.exit_code)  # typer has printed the help
+    except _clicks.ClickException as exc:
+        errors.print(f"[bold red]Error:[/] {escape(usage_problem(exc))}")
+        sys.exit(exc.exit_code)
+    except _Abort:
+        errors.print("[bold red]Error:[/] Aborted.")
+        sys.exit(1)
     except DatabaseUnavailable as exc:
         errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
         sys.exit(1)
@@ -316,3 +344,5 @@ def main() -> None:
             raise
         errors.print(f"[bold red]Error:[/] {escape(sentence)}")
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -14,7 +14,8 @@ from rich.markup import escape
 from bot.settings import Settings, get_settings
 
 console = Console()
-errors = Console(stderr=True)
+# Never wrapped: an error is one line however narrow the terminal (scripts read it; a terminal wraps it anyway).
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

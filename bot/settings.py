@@ -97,7 +97,13 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        return async_database_url(value)
+        url = async_database_url(value.strip())
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
+            raise ValueError("DATABASE_URL must be a PostgreSQL URL like postgresql://user:password@host:5432/"
+                             "meetings_bot or a SQLite one like sqlite:///data/meetings-bot.db, not one with "
+                             f"{scheme!r}")
+        return url
 
     @field_validator("slack_api_url")
     @classmethod

@@ -15,6 +15,7 @@ from bot.store import migrate
 from bot.store.db import Database
 from tests.conftest import CHANNEL, HEDY_KEY, TEAM
 from tests.test_connect_cli import run_cli
+from tests.test_webhooks import text_of
 
 pytestmark = pytest.mark.usefixtures("fake_hedy")
 
@@ -68,6 +69,27 @@ async def test_connect_records_the_owner_and_one_connection_per_provider_account
                            channel=None, owner_id="U0BO", personal=True)
     assert second.created and second.connection.webhook_token != rows[0][2]
     assert (second.connection.owner_id, second.connection.personal) == ("U0BO", True)
+
+
+async def test_connect_owner_again_records_the_new_owner(settings, db):
+    first = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--owner", "U0ANA")
+    assert first.returncode == 0 and "Owner: U0ANA" in first.stdout, first.stderr
+    # The operator names someone else: that is the owner now (the webhook URL stays).
+    again = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--owner", "<@U0BEA|bea>")
+    assert again.returncode == 0 and "Updated" in again.stdout and "Owner: U0BEA" in again.stdout, again.stderr
+    # Without --owner the owner stays as it was.
+    quiet = run_cli(settings, "connect", "--team", TEAM, "--provider", "hedy", "--channel", CHANNEL)
+    assert quiet.returncode == 0 and "Owner: U0BEA" in quiet.stdout, quiet.stderr
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT owner_id, provider_account FROM connections"))).all()
+    assert [tuple(r) for r in rows] == [("U0BEA", "usr_demo")]
+
+
+async def test_status_names_the_owner_of_a_workspaces_only_connection(settings, db, deps, slack_user):
+    await connect(deps.db, deps.box, deps.factory, team_id=TEAM, provider="hedy", api_key=HEDY_KEY,
+                  channel=CHANNEL, owner_id="U0ANA")
+    status = text_of(await slack_user.ask("status"))
+    assert f"Hedy (shared) · demo@hedy.example · owner <@U0ANA> · digests to <#{CHANNEL}>" in status
 
 
 async def submit_connect(slack_user, user_id: str, *, channel: str | None = None):

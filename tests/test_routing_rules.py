@@ -86,6 +86,25 @@ async def test_title_contains_whole_words_case_insensitive(stand_in_meetings, na
     assert not check(Conditions(title_contains=(partial,)), stand_in_meetings, name)[0]
 
 
+@pytest.mark.parametrize("words, title, expected", [
+    (("会議",), "週次会議 with Acme", True),  # Japanese has no spaces between words: the phrase anywhere
+    (("定例 会議",), "定例　会議", True),  # an ideographic space is white space too
+    (("ประชุม",), "การประชุมทีม", True),  # Thai, likewise
+    (("réunion d'équipe",), "Re\u0301union d'e\u0301quipe (lundi)", True),  # accents composed or not
+    (("Ünternehmen",), "ÜNTERNEHMEN review", True),
+    (("1:1",), "\uff11\uff1a\uff11 with Sam", True),  # typed full-width on a CJK keyboard
+    (("sales call",), "Sales   Call - Acme", True),
+    (("sales call",), "Sales calls", False),  # still whole words in spaced scripts
+    (("Q&A",), "Monthly Q&A", True),
+])
+def test_title_contains_in_any_script(words, title, expected):
+    facts = Facts(provider="hedy", provider_name="Hedy", connection_id=1, title=title)
+    assert routing.check(Conditions(title_contains=words), facts, None)[0] is expected
+    assert Conditions(title_contains=words).matches(facts, None) is expected
+    sensitive = Facts(provider="hedy", provider_name="Hedy", connection_id=1, title="\uff28\uff32 sync")
+    assert routing.decide([routing.sensitive_rule(1)], sensitive, default=Default(routing.NONE)).action == "hold"
+
+
 @pytest.mark.parametrize("name, category, reported", [
     ("hedy", "customer calls", True), ("meetric", "B2B Sales", True), ("meetric", "SALES", True),
     ("harmony", "Sales", False), ("whereby", "Product-Sync", True)])
@@ -170,7 +189,8 @@ async def test_the_first_matching_rule_decides_and_no_match_is_the_default(stand
     lines = decision.explain()
     assert lines[0] == "1. Hedy only: no match (the meeting is from Meetric, not hedy)"
     assert lines[1].startswith("2. Sales: matched")
-    assert lines[2] == "3. Everything: no match (not tried: an earlier rule decided)"
+    # Not tried says nothing about a match ("no match" here would read as if "Everything" failed).
+    assert lines[2] == "3. Everything: not tried (an earlier rule decided)"
 
     swapped = routing.decide([rules[2], rules[1]], meetric, default=Default(routing.CHANNELS, ("C0GENERAL",)))
     assert swapped.rule_name == "Everything"
@@ -197,7 +217,8 @@ async def test_the_builtin_rule_holds_sensitive_titles(title):
     assert decision.action == routing.HOLD and decision.rule_name == "Sensitive meetings"
 
 
-@pytest.mark.parametrize("title", ["Sprint Planning", "Shredder offerings", "Hrm, later", "Privateer roadmap"])
+@pytest.mark.parametrize("title", ["Sprint Planning", "Shredder offerings", "Hrm, later", "Privateer roadmap",
+                                   "1:1s retro"])
 async def test_the_builtin_rule_leaves_other_titles_alone(title):
     meeting = Facts(provider="hedy", provider_name="Hedy", connection_id=1, title=title)
     decision = routing.decide([routing.sensitive_rule(1)], meeting, default=Default(routing.CHANNELS, ("C0G",)))

@@ -188,6 +188,18 @@ class HarmonyProvider:
                        language=fields.language,  # due dates' language (issue 12)
                        **routing_facts(fields))
 
+    async def routing_meeting(self, meeting_id: str) -> Meeting:
+        """What routing rules read (title, team, people, length), from the meeting's detail alone,
+        even while Harmony is still processing it (`meetings-bot routes explain`)."""
+        detail = _unwrap(await self._get("/" + quote(str(meeting_id), safe="")), self.style.resource[:-1])
+        if not isinstance(detail, dict) or not detail:
+            raise Unavailable("harmony: unexpected meeting response", provider="harmony", code="invalid_response")
+        fields = _Meeting.read(detail)
+        base = _summary(detail)
+        return Meeting(id=base.id, title=base.title, started_at=base.started_at,
+                       duration_seconds=base.duration_seconds, topic=base.topic, ended_at=_ended(fields, base),
+                       url=fields.url, language=fields.language, **routing_facts(fields))
+
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         """The meeting's detail whatever its processing status: started, still processing or failed."""
         detail = _unwrap(await self._get("/" + quote(str(meeting_id), safe="")), self.style.resource[:-1])

@@ -208,6 +208,15 @@ class WherebyProvider:
         return _meeting(transcription, minutes=summary_markdown(summary.get("summary")),
                         fetched=await self._transcript(transcription))
 
+    async def routing_meeting(self, meeting_id: str) -> Meeting:
+        """What routing rules read (room, times), from the transcription alone: no summary is
+        asked for or waited on (`meetings-bot routes explain` changes nothing at Whereby)."""
+        transcription = await self._get(f"/transcriptions/{_seg(meeting_id)}")
+        if not isinstance(transcription, dict) or not transcription.get("transcriptionId"):
+            raise Unavailable("whereby: unexpected transcription response", provider="whereby",
+                              code="invalid_response")
+        return _meeting(transcription)
+
     async def meeting_status(self, meeting_id: str, *, hints: Mapping[str, str] | None = None) -> MeetingStatus:
         """A room session (for the room.session.* notes: `hints` carry its room, which the insights
         API needs) or a transcription (for transcription.failed)."""

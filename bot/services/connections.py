@@ -55,12 +55,15 @@ async def connect(
     options: dict | None = None,
     owner_id: str | None = None,
     personal: bool = False,
+    set_owner: bool = False,
 ) -> ConnectResult:
     """Check the key live, then store it encrypted. A rejected key raises and stores nothing.
 
     A connection is unique per (workspace, provider, provider account): connecting the same
     account again replaces the key but keeps the webhook token, so the webhook URL already pasted
     into the provider keeps working; another account makes a second connection with its own URL.
+    `owner_id` becomes the owner of a new connection (or of one without an owner); with `set_owner`
+    (an operator's explicit `connect --owner`) it replaces the owner of an existing one too.
     """
     info = provider_info(provider)
     api_key = api_key.strip()
@@ -82,7 +85,7 @@ async def connect(
         created = existing is None
         connection = existing or Connection(team_id=team_id, provider=info.name, api_key_encrypted="", api_key_hint="")
         connection.provider_account = account_key
-        if owner_id and (created or not connection.owner_id or personal):
+        if owner_id and (created or set_owner or not connection.owner_id or personal):
             connection.owner_id = owner_id
         if created:
             connection.personal = personal
@@ -179,7 +182,7 @@ async def connect_standalone(settings: Settings, *, team: str, provider: str, ap
                                meeting_started_notes=meeting_started_notes,
                                options=({"post_meeting_ended": meeting_ended_notes}
                                         if meeting_ended_notes is not None else None),
-                               owner_id=owner)
+                               owner_id=owner, set_owner=owner is not None)
         name = provider_info(provider).display_name
         await audit.record(db, team_id=team, actor="cli", action="connected" if result.created else "updated",
                            detail=f"{name} via meetings-bot connect"

@@ -26,6 +26,24 @@ class RuleError(ValueError):
     """Input a rule cannot have; the message says what to do instead."""
 
 
+_MENTION = re.compile(r"^<#([A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def channel_refs(values: list[str]) -> list[tuple[str, bool]]:
+    """`--channel` values as people type them: repeated, comma- or space-separated, `C0123`,
+    `#C0123` (as `routes list` shows them), `<#C0123|sales>` (pasted from Slack), or a name
+    (`#sales`, `sales`). Returns (id or name without #, is it an id), in the order given; names
+    still need Slack to become ids."""
+    refs: list[tuple[str, bool]] = []
+    for value in values:
+        for token in re.split(r"[,\s]+", value):
+            mention = _MENTION.match(token)
+            bare = mention.group(1) if mention else token.lstrip("#")
+            if bare:
+                refs.append((bare, bool(_CHANNEL.match(bare))))
+    return refs
+
+
 def _scope(query, connection_id: int | None):
     return query.where(col(RouteRule.connection_id).is_(None) if connection_id is None
                        else col(RouteRule.connection_id) == connection_id)

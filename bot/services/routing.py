@@ -10,6 +10,7 @@ part) never matches, and the explanation says so: a rule is never applied on a g
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,13 +52,17 @@ class Facts:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "domains", frozenset(_domain(e) for e in self.emails or ()))
+        # Rules compare text in one form (see fold), whatever form the provider sent.
+        object.__setattr__(self, "title", fold(self.title))
+        if self.categories is not None:
+            object.__setattr__(self, "categories", tuple(fold(c) for c in self.categories))
 
     @classmethod
     def of(cls, meeting: Meeting, *, provider: str, provider_name: str, connection_id: int | None) -> Facts:
         people = meeting.participants
         return cls(
-            provider=provider, provider_name=provider_name, connection_id=connection_id, title=meeting.title or "",
-            categories=meeting.categories,
+            provider=provider, provider_name=provider_name, connection_id=connection_id,
+            title=meeting.title or "", categories=meeting.categories,
             participants=len(people) if people is not None else None,
             emails=tuple(p.email.strip().lower() for p in people if p.email and "@" in p.email)
             if people is not None else None,
@@ -162,11 +167,31 @@ def normal_domain(value: Any) -> str:
     return str(value or "").strip().lower().lstrip("@").rstrip(".")
 
 
+def fold(text: str) -> str:
+    """Text as rules compare it: one form for what looks the same (composed or decomposed accents,
+    full-width digits and letters as a CJK keyboard types them)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar):
+# a phrase in them has no word edges to find, so it matches wherever it appears.
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+                       "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]")
+
+
+def _title_alternative(word: str) -> str:
+    # Whole words, case-insensitive; a phrase's spaces match any run of white space.
+    parts = fold(word).split()
+    body = r"\s+".join(re.escape(part) for part in parts)
+    before = "" if _UNSPACED.match(parts[0][0]) else r"(?<!\w)"
+    after = "" if _UNSPACED.match(parts[-1][-1]) else r"(?!\w)"
+    return before + body + after
+
+
 @lru_cache(maxsize=4096)
 def _title_pattern(words: tuple[str, ...]) -> re.Pattern:
-    # Whole words, case-insensitive; a phrase's spaces match any run of white space.
-    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split()) for w in words)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    alternatives = "|".join(_title_alternative(w) for w in words if w.split())
+    return re.compile(f"(?:{alternatives})" if alternatives else "(?!)", re.IGNORECASE)
 
 
 def _domain(email: str) -> str:
@@ -187,7 +212,7 @@ def _compile(c: Conditions) -> Callable[[Facts, frozenset[str] | None], bool]:
         search = _title_pattern(c.title_contains).search
         tests.append(lambda f, _i: search(f.title) is not None)
     if c.category is not None:
-        wanted = c.category.strip().casefold()
+        wanted = fold(c.category).strip().casefold()
         tests.append(lambda f, _i: f.categories is not None
                      and any(x.strip().casefold() == wanted for x in f.categories))
     if c.participant_domains:
@@ -241,7 +266,7 @@ def check(conditions: Conditions, facts: Facts, internal_domains: frozenset[str]
     if conditions.category is not None:
         if facts.categories is None:
             return False, f"{name} does not report a category"
-        wanted = conditions.category.strip().casefold()
+        wanted = fold(conditions.category).strip().casefold()
         if not any(c.strip().casefold() == wanted for c in facts.categories):
             shown = ", ".join(f'"{c}"' for c in facts.categories) or "none"
             return False, f'the category is {shown}, not "{conditions.category}"'
@@ -334,6 +359,9 @@ class Default:
     channels: tuple[str, ...] = ()
 
 
+NOT_TRIED = "not tried: an earlier rule decided"
+
+
 @dataclass(frozen=True)
 class Decision:
     action: str
@@ -356,7 +384,7 @@ class Decision:
         decided = False
         for rule in self.tried:
             if decided:
-                verdicts.append(Verdict(rule, False, "not tried: an earlier rule decided"))
+                verdicts.append(Verdict(rule, False, NOT_TRIED))
             elif not rule.enabled:
                 verdicts.append(Verdict(rule, False, "off"))
             else:
@@ -366,9 +394,11 @@ class Decision:
         return tuple(verdicts)
 
     def explain(self) -> list[str]:
-        """Every rule in order, matched or not and why."""
-        return [f"{n}. {v.rule.name}: {'matched' if v.matched else 'off' if v.why == 'off' else 'no match'}"
-                + (f" ({v.why})" if v.why != "off" else "") for n, v in enumerate(self.trace, start=1)]
+        """Every rule in order, matched or not and why (a rule after the deciding one: not tried,
+        which says nothing about whether it would match)."""
+        return [f"{n}. {v.rule.name}: " + ("off" if v.why == "off" else "not tried (an earlier rule decided)"
+                                           if v.why == NOT_TRIED else f"{'matched' if v.matched else 'no match'} "
+                                           f"({v.why})") for n, v in enumerate(self.trace, start=1)]
 
 
 def ordered(rules: Iterable[Rule], connection_id: int | None) -> list[Rule]:

@@ -82,3 +82,35 @@ async def check_team_and_channel(settings: Settings, db: Database, box: SecretBo
         return team_check, SlackCheck(False, f"channel {channel} (#{found.get('name')}) is private and the bot is "
                                              "not in it: invite it with /invite")
     return team_check, SlackCheck(True, f"channel {channel} is #{found.get('name')}")
+
+
+async def channel_ids_by_name(settings: Settings, db: Database, box: SecretBox, team: str,
+                              names: list[str]) -> dict[str, str]:
+    """Channel names (without #, any case) → ids, as the bot token sees the workspace's channels
+    (`meetings-bot routes add --channel '#sales'`). A name Slack does not show is left out; a
+    workspace Slack cannot be asked about raises LookupError with the sentence to show."""
+    token, team_check = await _token_for(settings, db, box, team)
+    if token is None:
+        raise LookupError(team_check.detail.removeprefix("not checked: "))
+    wanted = {name.casefold(): name for name in names}
+    found: dict[str, str] = {}
+    client = _client(settings, token)
+    cursor = None
+    try:
+        for _page in range(100):  # 100 pages of 1000: more channels than any workspace has
+            answer = await client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                     limit=1000, cursor=cursor)
+            for channel in answer.get("channels") or ():
+                for key in ("name", "name_normalized"):
+                    name = str(channel.get(key) or "").casefold()
+                    if name in wanted and channel.get("id"):
+                        found.setdefault(wanted[name], str(channel["id"]))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or len(found) == len(wanted):
+                break
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else exc.response.status_code
+        raise LookupError(f"Slack would not list the workspace's channels ({error})") from None
+    except Exception as exc:
+        raise LookupError(f"could not reach Slack at {settings.slack_api_url} ({type(exc).__name__})") from None
+    return found

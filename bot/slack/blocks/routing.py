@@ -164,7 +164,7 @@ def status_blocks(*, held: list[RoutingDecision], connections: list[tuple], view
         more = f"\n…and {len(held) - 10} more." if len(held) > 10 else ""
         count = f"{len(held)} meeting{'s wait' if len(held) != 1 else ' waits'} for approval"
         blocks.append(SectionBlock(text=truncate(f"*{count}*\n" + "\n".join(lines) + more, 2900)))
-    if len(connections) > 1 or any(c.personal for c, _ in connections):
+    if len(connections) > 1 or any(c.personal or c.owner_id for c, _ in connections):
         lines = []
         for connection, name in connections[:20]:
             owner = f"<@{connection.owner_id}>" if connection.owner_id else "no owner"
