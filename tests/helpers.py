@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -60,3 +63,12 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
+    """`meetings-bot inbox list` as an operator runs it, in a terminal wide enough for every column."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT"))}
+    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
+               ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
+    return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir, check=False)

@@ -9,9 +9,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -23,6 +20,7 @@ from bot.providers.registry import PROVIDERS
 from bot.services.connections import connect
 from bot.store.models import Connection
 from tests.conftest import CHANNEL, HEDY_KEY, SIGNING_SECRET, TEAM
+from tests.helpers import run_inbox_list
 from tests.hostile import (
     KNOWN_EVENTS,
     connect_every_provider,
@@ -317,14 +315,6 @@ async def test_a_real_slack_body_just_under_the_limit_is_accepted(client):
 
 
 # ----------------------------------------------------------------------------- item 11: `inbox list`
-
-
-def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
-    return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir, check=False)
 
 
 HOSTILE_IDS = {

@@ -8,10 +8,7 @@ import asyncio
 import io
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -22,7 +19,7 @@ from bot import logging_setup
 from bot.delivery import inbox
 from bot.web import create_app, metrics_app
 from tests.conftest import CHANNEL, TEAM
-from tests.helpers import inbox_rows
+from tests.helpers import inbox_rows, run_inbox_list
 
 SESSION = "sess_demo_12"
 
@@ -93,15 +90,6 @@ async def test_a_command_logs_one_line_and_its_background_work_carries_the_reque
 
 
 # ----------------------------------------------------------------------------- one webhook through the logs
-
-
-def run_inbox_list(settings, *args: str) -> subprocess.CompletedProcess:
-    """`meetings-bot inbox list` as an operator runs it, in a terminal wide enough for every column."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HEDY_", "DATABASE_", "MEETINGS_BOT"))}
-    env.update(DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), COLUMNS="400",
-               ENCRYPTION_KEY=settings.encryption_key.get_secret_value())
-    return subprocess.run([sys.executable, "-m", "bot", "inbox", "list", *args], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=settings.data_dir, check=False)
 
 
 def about(records, *words: str) -> list[dict]:
