@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import unicodedata
 from importlib import resources
 
 import typer
@@ -20,6 +19,7 @@ from bot.cli_common import (
     fail,
     load_settings,
     require_database,
+    visible,
     warn,
 )
 from bot.cli_routes import routes_cli
@@ -231,14 +231,7 @@ def literal(value: str) -> Text:
     """Text from outside (webhook ids, event names, error messages) shown exactly as it is: never
     read as rich markup (`[/bold]` would crash the table), and control characters (terminal escape
     sequences, bidi overrides, newlines) shown as visible escapes instead of acting on the terminal."""
-    return Text("".join(_visible(ch) for ch in value))
-
-
-def _visible(ch: str) -> str:
-    # Control, format, separator, surrogate, private and unassigned code points: as \x1b, \u202e, …
-    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
-        return ch.encode("unicode_escape").decode("ascii")
-    return ch
+    return Text("".join(visible(ch) for ch in value))
 
 
 inbox_cli = typer.Typer(help="The webhook inbox: see and retry events.", no_args_is_help=True)

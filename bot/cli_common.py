@@ -4,6 +4,7 @@ load or say what is wrong, and a database that answers or says where it is not."
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from typing import NoReturn
 
 import typer
@@ -72,3 +73,12 @@ async def checked_database(settings: Settings):
         await db.dispose()
         raise
     return db
+
+
+def visible(ch: str) -> str:
+    """One character of outside text as a terminal may show it: control, format, separator,
+    surrogate, private and unassigned code points (escape sequences, bidi overrides, line breaks)
+    as visible escapes like \x1b or \u202e, so they cannot act on the operator's terminal."""
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        return ch.encode("unicode_escape").decode("ascii")
+    return ch

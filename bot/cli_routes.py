@@ -22,6 +22,7 @@ from typing import NoReturn
 
 import typer
 
+from bot.cli_common import visible
 from bot.settings import get_settings
 
 routes_cli = typer.Typer(help="Routing rules: where each meeting goes. Every command needs --team T…, given "
@@ -48,12 +49,18 @@ def _team(ctx: typer.Context, team: str | None) -> str:
 
 
 def _say(line: str) -> None:
-    # Plain lines (tabs kept, no wrapping): scripts read this output.
-    typer.echo(line)
+    # Plain lines (tabs kept, no wrapping): scripts read this output. Rule names, phrases and
+    # meeting titles come from Slack users and providers: their control characters are shown as
+    # escapes, never sent to the terminal.
+    typer.echo(_shown(line))
+
+
+def _shown(text: str) -> str:
+    return "".join(ch if ch == "\t" else visible(ch) for ch in text)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(f"Error: {_shown(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -72,7 +79,7 @@ def _run(work, *, team: str | None = None):
     workspace that has no connection is said on stderr (a mistyped --team shows at once)."""
     from bot.cli_common import load_settings
     from bot.services.route_rules import RuleError
-    from bot.store.crypto import EncryptionKeyError
+    from bot.store.crypto import EncryptionKeyError, SecretBoxError
 
     settings = load_settings()  # or the settings' problem, one sentence
 
@@ -88,6 +95,8 @@ def _run(work, *, team: str | None = None):
         _fail(str(exc))
     except EncryptionKeyError as exc:
         _fail(str(exc), 2)
+    except SecretBoxError as exc:  # a stored Slack token the key cannot open (looking up #names)
+        _fail(str(exc))
 
 
 async def _connected(db, team: str) -> bool:

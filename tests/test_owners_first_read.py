@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.delivery.workers import Workers
+from bot.logging_setup import AddContext
 from bot.store.models import MemberDirectory
 from tests.conftest import BOT_TOKEN, CHANNEL
 from tests.helpers import digests_in, inbox_rows, wait_until
@@ -115,8 +116,9 @@ async def test_a_failed_read_is_a_warning_and_the_next_meeting_tries_again(
     fake_slack.fail_next("users.list", status=200, error="fatal_error")
     fake_hedy.add_session(sessionId="sess_a", title="Planning",
                           user_todos=[{"id": "a_deck", "text": "Ben will update the deck"}])
+    caplog.handler.addFilter(AddContext())  # the request id and workspace, as the server's handler adds them
     with caplog.at_level(logging.WARNING, logger="bot.jobs.directory"):
-        await hedy_webhooks.session_event("sess_a")
+        await hedy_webhooks.session_event("sess_a", headers={"X-Request-ID": "hook-sess-a"})
         await wait_until(lambda: thread_with(fake_slack, "update the deck"))
         await wait_until(lambda: events_done(db, 1))
         fake_slack.release("users.list")  # the read's first page: Slack refuses it
@@ -124,6 +126,8 @@ async def test_a_failed_read_is_a_warning_and_the_next_meeting_tries_again(
     [warning] = [r for r in caplog.records if r.name == "bot.jobs.directory"]
     assert warning.levelno == logging.WARNING and "Slack answered fatal_error" in warning.getMessage()
     assert not warning.exc_info and BOT_TOKEN not in warning.getMessage()  # one line, no traceback
+    # The read's own lines: not filed under the webhook whose meeting happened to start it.
+    assert warning.request_id == f"directory-{warning.team}" and warning.team
     assert (await by_key(db))["a_deck"].owner_confidence is None  # undecided, not "nobody"
 
     # The next meeting of the workspace reads it again, and the first meeting's todo is placed too.

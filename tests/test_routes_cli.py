@@ -281,3 +281,15 @@ def test_list_stays_one_line_of_five_fields_whatever_the_names(routes):
     assert len(listed.stdout.splitlines()) == 2
     assert rules(listed)[1][2:4] == ["Tab here", 'title contains "two lines"']
     assert all(len(fields) == 5 for fields in rules(listed))
+
+
+def test_control_characters_in_names_are_shown_not_sent_to_the_terminal(routes):
+    """A rule's name can come from any Slack member's modal: an escape sequence or a bidi override
+    in it must not recolour, retitle or reorder the operator's terminal."""
+    added = routes("add", "--team", TEAM, "--name", "Evil \x1b]0;owned\x07 \u202erule", "--skip")
+    assert added.returncode == 0, added.stderr
+    listed = routes("list", "--team", TEAM)
+    assert "\x1b" not in listed.stdout and "\u202e" not in listed.stdout and "\x07" not in listed.stdout
+    assert rules(listed)[1][2] == "Evil \\x1b]0;owned\\x07 \\u202erule"
+    removed = routes("remove", "--team", TEAM, rules(listed)[1][0])
+    assert removed.returncode == 0 and "\x1b" not in removed.stdout and "\\x1b" in removed.stdout

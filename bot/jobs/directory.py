@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.jobs.leader import DIRECTORY_LOCK, leader
+from bot.logging_setup import REQUEST_ID, TEAM
 from bot.services import directory
 from bot.services.directory import REFRESH_AFTER
 from bot.slack.directory import read_members, refresh_directory
@@ -64,7 +66,7 @@ class DirectoryReads:
 
     def __init__(self) -> None:
         self._reads: dict[str, asyncio.Task] = {}
-        self._waiting: dict[str, dict[Hashable, Work]] = {}
+        self._waiting: dict[str, dict[Hashable, tuple[str | None, Work]]] = {}
         self._in_slack: set[str] = set()  # reads now asking Slack for pages: safe to cancel
         self._stopping = False
 
@@ -76,8 +78,10 @@ class DirectoryReads:
         """Read the workspace's directory in the background, unless a read of it is under way."""
         if self._stopping or team_id in self._reads:
             return
+        # A context of its own: started from one meeting's processing, the read must not log (nor
+        # run other meetings' waiting work) under that meeting's webhook request id.
         self._reads[team_id] = asyncio.get_running_loop().create_task(
-            self._read(deps, team_id), name=f"directory-read-{team_id}")
+            self._read(deps, team_id), name=f"directory-read-{team_id}", context=contextvars.Context())
 
     def after(self, deps, team_id: str, key: Hashable, work: Work) -> None:
         """Run `work` once the workspace's directory has been read (soon, if it is fresh already).
@@ -87,12 +91,14 @@ class DirectoryReads:
             return
         waiting = self._waiting.setdefault(team_id, {})
         waiting.pop(key, None)  # the newest goes last, so the oldest is the one dropped
-        waiting[key] = work
+        waiting[key] = (REQUEST_ID.get(), work)  # run under the request id of the meeting it is for
         while len(waiting) > self.MAX_WAITING:
             del waiting[next(iter(waiting))]
         self.start(deps, team_id)
 
     async def _read(self, deps, team_id: str) -> None:
+        TEAM.set(team_id)
+        REQUEST_ID.set(f"directory-{team_id}")
         try:
             now = utcnow()
             if await directory.needs_refresh(deps.db, team_id=team_id, now=now):
@@ -105,14 +111,17 @@ class DirectoryReads:
                 log.info("slack: member directory of team %s read: %d people", team_id, len(members))
             # Work that arrives while earlier work runs is taken in the next round.
             while not self._stopping and (waiting := self._waiting.pop(team_id, None)):
-                for work in waiting.values():
+                for request_id, work in waiting.values():
                     if self._stopping:
                         break
+                    own = REQUEST_ID.set(request_id)
                     try:
                         await work()
                     except Exception:
                         log.warning("work waiting for the member directory of team %s failed", team_id,
                                     exc_info=True)
+                    finally:
+                        REQUEST_ID.reset(own)
         except Exception as exc:
             detail = _why(exc)
             log.warning("could not read the member directory of team %s (%s); the next meeting that needs it "
