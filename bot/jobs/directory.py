@@ -24,7 +24,7 @@ from bot.jobs.leader import DIRECTORY_LOCK, leader
 from bot.logging_setup import REQUEST_ID, TEAM
 from bot.services import directory
 from bot.services.directory import REFRESH_AFTER
-from bot.slack.directory import read_members, refresh_directory
+from bot.slack.directory import StillRateLimited, read_members, refresh_directory
 from bot.slack.installations import NotInstalled
 from bot.store.models import MemberDirectory, utcnow
 
@@ -157,6 +157,6 @@ def _why(exc: Exception) -> str | None:
     if isinstance(exc, SlackApiError):
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         return f"Slack answered {data.get('error') or getattr(exc.response, 'status_code', '?')}"
-    if isinstance(exc, (aiohttp.ClientError, TimeoutError, RuntimeError, NotInstalled)):
-        return type(exc).__name__  # RuntimeError: still rate limited after the retries
+    if isinstance(exc, (aiohttp.ClientError, TimeoutError, StillRateLimited, NotInstalled)):
+        return type(exc).__name__
     return None

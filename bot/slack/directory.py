@@ -54,6 +54,10 @@ def _retry_after(exc: SlackApiError) -> float | None:
         return 1.0
 
 
+class StillRateLimited(RuntimeError):
+    """Slack kept answering 429 after every wait its Retry-After asked for."""
+
+
 async def _call(deps, team_id: str, method: str, tier: tuple[int, int], **kwargs) -> dict:
     """One paced call; a 429 waits its Retry-After and tries again (a few times)."""
     client = deps.slack_client(team_id)
@@ -71,7 +75,7 @@ async def _call(deps, team_id: str, method: str, tier: tuple[int, int], **kwargs
             await asyncio.sleep(wait)
             continue
         return dict(response.data) if isinstance(response.data, dict) else {}
-    raise RuntimeError(f"{method} stayed rate limited")
+    raise StillRateLimited(f"{method} stayed rate limited")
 
 
 async def refresh_directory(deps, team_id: str, *, now: datetime | None = None, force: bool = False) -> int | None:
@@ -134,7 +138,7 @@ async def user_by_email(deps, team_id: str, email: str | None) -> str | None:
         return None
     try:
         return await lookup_email(deps, team_id, email.strip().lower())
-    except RuntimeError:  # still rate limited after the retries: do not know
+    except StillRateLimited:  # do not know
         return None
 
 
@@ -158,7 +162,7 @@ async def internal_domains(deps, team_id: str) -> frozenset[str]:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-    except (SlackApiError, RuntimeError) as exc:  # RuntimeError: still rate limited after the retries
+    except (SlackApiError, StillRateLimited) as exc:
         log.warning("users.list failed for team %s: %s", team_id, type(exc).__name__)
         return frozenset()
     domains -= PUBLIC_MAIL
