@@ -8,7 +8,6 @@ again never sends a second one, only edits the first when what it says changed.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from sqlmodel import col, select
@@ -111,12 +110,7 @@ async def dm_of(deps, *, connection_id: int, meeting_id: str, person: str) -> Sl
 
 async def refresh_dm(deps, message: SlackMessage, *, todo_view) -> None:
     """After an answer: the DM's todos rendered again from their stored state (edited in place)."""
-    try:
-        stored = json.loads(message.todo_refs or "[]")
-    except ValueError:
-        stored = []
-    refs = [ref for ref in map(todo_service.TodoRef.parse, stored) if ref is not None]
-    states = await todo_service.by_refs(deps.db, team_id=message.team_id, refs=refs)
+    states = await todo_service.shown_in(deps.db, team_id=message.team_id, todo_refs=message.todo_refs)
     if not states:
         return
     await outbox.want(deps.db, connection_id=message.connection_id, team_id=message.team_id,

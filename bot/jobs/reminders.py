@@ -9,7 +9,6 @@ never read. Each person's run key (bot/jobs/runs.py) makes the DM go out once a 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -175,12 +174,7 @@ async def find_posted(db: Database, *, team_id: str, channel: str, ts: str) -> S
 async def refresh_reminder(deps, message: SlackMessage) -> None:
     """After a click in a reminder DM: the same todos, rendered again from their stored state
     (a done one shows who did it), edited in place by the sender."""
-    try:
-        stored = json.loads(message.todo_refs or "[]")
-    except ValueError:
-        stored = []
-    refs = [ref for ref in map(todo_service.TodoRef.parse, stored) if ref is not None]
-    states = await todo_service.by_refs(deps.db, team_id=message.team_id, refs=refs)
+    states = await todo_service.shown_in(deps.db, team_id=message.team_id, todo_refs=message.todo_refs)
     # The order stays the morning's: by_refs keeps the stored order.
     message_payload, shown = reminder_message([(s.meeting_title, todo_view(s)) for s in states])
     await outbox.want(deps.db, connection_id=message.connection_id, team_id=message.team_id,

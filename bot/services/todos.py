@@ -7,6 +7,7 @@ it, so a crafted button value naming another workspace's todo finds nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -154,6 +155,17 @@ async def by_refs(db: Database, *, team_id: str, refs: list[TodoRef]) -> list[To
             col(TodoState.team_id) == team_id, col(TodoState.id).in_([r.state_id for r in refs])))).all()}
     return [found[r.state_id] for r in refs
             if r.state_id in found and r.names(found[r.state_id]) and found[r.state_id].status != REMOVED]
+
+
+async def shown_in(db: Database, *, team_id: str, todo_refs: str | None) -> list[TodoState]:
+    """The todos an outbox message (a reminder, an owner DM) was drawn with, from the refs stored
+    on it, in their order: what a click on it re-renders."""
+    try:
+        stored = json.loads(todo_refs or "[]")
+    except ValueError:
+        stored = []
+    refs = [ref for ref in map(TodoRef.parse, stored if isinstance(stored, list) else []) if ref is not None]
+    return await by_refs(db, team_id=team_id, refs=refs)
 
 
 async def set_message(db: Database, *, state_ids: list[int], message_id: int) -> None:
