@@ -18,8 +18,10 @@ from bot.store.models import InboxEvent
 from tests.conftest import CHANNEL
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """The predicate's first truthy value (it may be async); fails the test after `timeout` seconds."""
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, *,
+                     what: str = "condition", logs: Callable[[], str] = lambda: "") -> Any:
+    """The predicate's first truthy value (it may be async); fails the test after `timeout` seconds,
+    saying `what` was awaited and, from `logs`, what the servers said meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -28,7 +30,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interv
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"{what} not met within {timeout:.0f} s\n{logs()}".rstrip())
         await asyncio.sleep(interval)
 
 

@@ -34,7 +34,7 @@ from bot.fakes.hedy import webhook_request
 from bot.fakes.server import free_port
 from bot.store.models import SlackMessage
 from tests.conftest import CHANNEL, WEBHOOK_SECRET
-from tests.helpers import inbox_rows
+from tests.helpers import inbox_rows, wait_until
 from tests.test_serve import serve_env
 
 MEETINGS = 30
@@ -123,19 +123,6 @@ async def outbox_rows(db) -> list[SlackMessage]:
         return list((await session.exec(select(SlackMessage).order_by(SlackMessage.id))).all())
 
 
-async def poll(predicate, *, timeout: float, interval: float = 0.05, what: str, logs=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s\n{logs()}")
-        await asyncio.sleep(interval)
-
-
 async def test_a_burst_survives_kill_9_in_the_middle(settings, db, fake_hedy, fake_slack, signed_connection,
                                                    serve_processes):
     postgres = db.engine.dialect.name == "postgresql"
@@ -171,8 +158,9 @@ async def test_a_burst_survives_kill_9_in_the_middle(settings, db, fake_hedy, fa
     acknowledged = {sid for sid, status, _ in answers if 200 <= status < 300}  # every one, before the kill
 
     # Kill -9 once a few digests are out: the rest are queued, claimed, or being fetched from Hedy.
-    await poll(lambda: sum(digest_counts(fake_slack).values()) >= KILL_AFTER_DIGESTS, timeout=30, interval=0.005,
-               what=f"{KILL_AFTER_DIGESTS} digests from the first process", logs=serve_processes.logs)
+    await wait_until(lambda: sum(digest_counts(fake_slack).values()) >= KILL_AFTER_DIGESTS, timeout=30,
+                     interval=0.005, what=f"{KILL_AFTER_DIGESTS} digests from the first process",
+                     logs=serve_processes.logs)
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait(timeout=10)
     killed_at = time.monotonic()
@@ -187,9 +175,9 @@ async def test_a_burst_survives_kill_9_in_the_middle(settings, db, fake_hedy, fa
     restarted_at = time.monotonic()
     # On PostgreSQL the dead process's claims are honoured until their lease runs out.
     patience = 60 + (max(inbox.LEASE, outbox.LEASE).total_seconds() if postgres else 0)
-    await poll(lambda: set(digest_counts(fake_slack)) >= {title(i) for i in range(MEETINGS)}, timeout=patience,
-               interval=0.1, what="every meeting's digest after the restart",
-               logs=lambda: f"{digest_counts(fake_slack)}\n{serve_processes.logs()}")
+    await wait_until(lambda: set(digest_counts(fake_slack)) >= {title(i) for i in range(MEETINGS)},
+                     timeout=patience, interval=0.1, what="every meeting's digest after the restart",
+                     logs=lambda: f"{digest_counts(fake_slack)}\n{serve_processes.logs()}")
     recovered_seconds = time.monotonic() - restarted_at
 
     # Settled: every event done, every message sent as stored and unclaimed, so nothing more will go out.
@@ -199,8 +187,8 @@ async def test_a_burst_survives_kill_9_in_the_middle(settings, db, fake_hedy, fa
                 and all(m.state == "active" and m.ts and m.sent_hash == m.content_hash and m.locked_until is None
                         for m in messages)) and (events, messages)
 
-    events, messages = await poll(settled, timeout=max(patience - recovered_seconds, 5), interval=0.1,
-                                  what="the inbox and outbox to settle", logs=serve_processes.logs)
+    events, messages = await wait_until(settled, timeout=max(patience - recovered_seconds, 5), interval=0.1,
+                                        what="the inbox and outbox to settle", logs=serve_processes.logs)
     settled_seconds = time.monotonic() - restarted_at
 
     # Hedy retries later: still stored once, still posted once.
